@@ -1,0 +1,85 @@
+# Everything a developer or CI needs, from a fresh clone:
+#   make run    set up, migrate, load the demo and serve on http://127.0.0.1:5000
+#   make test   lint and the whole test suite on SQLite and on PostgreSQL (what CI runs)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# The PostgreSQL pass of `make test`; .ci/run sets the same variable explicitly.
+DECLARATION_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.PHONY: run serve setup install assets translations migrate demo test test-fast test-sqlite \
+        test-postgres lint format bench clean help
+
+help:
+	@echo "make run         set up everything and serve the demo on http://$(HOST):$(PORT)"
+	@echo "make test        lint + all tests on SQLite and PostgreSQL (what CI runs)"
+	@echo "make test-fast   the quick tests on SQLite only (no slow suites)"
+	@echo "make lint        ruff and mypy"
+	@echo "make bench       the benchmarks (writes bench/results and docs/benchmarks.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+static/dist/app.js: node_modules/.installed $(wildcard static/src/*.js static/src/*.mjs)
+	npm run --silent build
+
+install: $(VENV)/.installed node_modules/.installed
+
+assets: static/dist/app.js
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d declaration/translations -D messages 2>&1 | grep -v '^compiling' || true
+
+setup: install assets translations
+
+migrate: setup
+	$(BIN)/declaration db upgrade
+
+demo: migrate
+	$(BIN)/declaration demo
+
+run: demo
+	$(BIN)/declaration serve --host $(HOST) --port $(PORT)
+
+serve: setup
+	$(BIN)/declaration serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test-sqlite: setup
+	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: setup
+	DECLARATION_TEST_DATABASE_URL='$(DECLARATION_TEST_DATABASE_URL)' $(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint test-sqlite test-postgres
+
+test-fast: setup
+	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest -m 'not slow' -x -q $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules static/dist .pytest_cache .mypy_cache .ruff_cache
