@@ -1,0 +1,384 @@
+"""The realtime sync engine: one authoritative server text, clients that rebase on it.
+
+The server holds the text at head revision ``h``. A client sends at most one batch at a
+time: its pending operation, the revision ``base`` it was made on, and a per-client
+sequence number. The server transforms the batch against revisions ``base+1 … h``, stores
+the result as ``h+1`` and acknowledges it; a batch that changes nothing creates no revision,
+and a batch seen before (same client, same sequence number) is acknowledged again with its
+original revision and never applied twice.
+
+Clients apply the server's revisions in order, transforming them against their own
+unconfirmed operations. Both sides call the same `transform` with the server's revision as
+the first argument, so both order concurrent inserts the same way and a client's view of
+its own batch equals what the server stored.
+
+`rebase`, `integrate` and `find_duplicate` are free functions so that the database-backed
+service can do the same steps with rows; `ServerDocument` does them in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from declaration.domain.operations import Operation, compose, transform
+
+
+class SyncError(ValueError):
+    """A submission or message does not fit the document's history."""
+
+
+class GapDetected(SyncError):
+    """A message skips revisions: fetch the revisions since ``since`` and retry it."""
+
+    def __init__(self, since: int, received: int) -> None:
+        self.since = since
+        self.received = received
+        super().__init__(f"expected revision {since + 1}, received {received}")
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One stored step of the history: the operation from revision ``number - 1``."""
+
+    number: int
+    operation: Operation
+    client_id: str
+    seq: int
+
+
+class Outcome(StrEnum):
+    """What the server did with a submitted batch."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The server's answer to a batch.
+
+    ``revision`` is the new revision (accepted), the revision stored when the batch was
+    first seen (duplicate), or the head the batch was rebased onto (unchanged).
+    ``operation`` is the batch as stored (accepted, duplicate) or its no-op rebased form.
+    """
+
+    outcome: Outcome
+    revision: int
+    operation: Operation
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A client's operation as sent: resent unchanged after a reconnect."""
+
+    seq: int
+    base: int
+    operation: Operation
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """What a client dropped when the server refused its batch.
+
+    ``passages`` are the texts the author inserted that are now gone, to be handed back;
+    ``discarded_text`` is the local text before the reset, for patching them back in.
+    """
+
+    seq: int
+    passages: tuple[str, ...]
+    discarded_text: str
+
+
+def rebase(op: Operation, concurrent: Sequence[Operation]) -> Operation:
+    """Transform ``op`` over the revisions made since its base, in order.
+
+    Each concurrent revision is passed first to `transform`, so inserts at the same position
+    are ordered by server history first.
+    """
+    for revision in concurrent:
+        _, op = transform(revision, op)
+    return op
+
+
+def check_base(base: int, head: int) -> None:
+    """Refuse a base revision the history does not have."""
+    if base < 0:
+        raise SyncError(f"base revision must not be negative, got {base}")
+    if base > head:
+        raise SyncError(f"base revision {base} is ahead of the head revision {head}")
+
+
+def integrate(
+    op: Operation, base: int, head: int, head_length: int, concurrent: Sequence[Operation]
+) -> Operation:
+    """Check a batch made on ``base`` and rebase it onto ``head``.
+
+    ``concurrent`` are the operations of revisions ``base+1 … head`` and ``head_length`` the
+    length of the head text. A result that `Operation.is_noop` must create no revision.
+    """
+    check_base(base, head)
+    if len(concurrent) != head - base:
+        raise SyncError(
+            f"expected the {head - base} operations since revision {base}, got {len(concurrent)}"
+        )
+    base_length = concurrent[0].base_length if concurrent else head_length
+    if op.base_length != base_length:
+        raise SyncError(
+            f"the operation expects a text of {op.base_length} characters, but revision "
+            f"{base} has {base_length}"
+        )
+    return rebase(op, concurrent)
+
+
+def find_duplicate(revisions: Iterable[Revision], client_id: str, seq: int) -> Revision | None:
+    """Return the revision stored for this client's batch ``seq``, if any."""
+    for revision in revisions:
+        if revision.client_id == client_id and revision.seq == seq:
+            return revision
+    return None
+
+
+class ServerDocument:
+    """The authoritative text and its history, in memory.
+
+    Callers serialise `submit` per document (the declaration's lock); nothing here is
+    thread-safe.
+    """
+
+    def __init__(self, text: str = "") -> None:
+        self._initial_text = text
+        self._text = text
+        self._revisions: list[Revision] = []
+
+    @property
+    def text(self) -> str:
+        """The text at the head revision."""
+        return self._text
+
+    @property
+    def initial_text(self) -> str:
+        """The text at revision 0."""
+        return self._initial_text
+
+    @property
+    def head(self) -> int:
+        """The number of the latest revision (0 before any edit)."""
+        return len(self._revisions)
+
+    def revisions_since(self, revision: int) -> Sequence[Revision]:
+        """Return revisions ``revision+1 … head``, to close a client's gap."""
+        check_base(revision, self.head)
+        return tuple(self._revisions[revision:])
+
+    def submit(self, client_id: str, seq: int, base: int, op: Operation) -> SubmitResult:
+        """Integrate a client's batch and report what happened."""
+        # The duplicate check comes first: a resent batch must be acknowledged the same way
+        # whatever happened since, and never be transformed and applied again.
+        duplicate = find_duplicate(reversed(self._revisions), client_id, seq)
+        if duplicate is not None:
+            return SubmitResult(Outcome.DUPLICATE, duplicate.number, duplicate.operation)
+        check_base(base, self.head)
+        concurrent = [revision.operation for revision in self._revisions[base:]]
+        rebased = integrate(op, base, self.head, len(self._text), concurrent)
+        if rebased.is_noop:
+            return SubmitResult(Outcome.UNCHANGED, self.head, rebased)
+        self._text = rebased.apply(self._text)
+        revision = Revision(self.head + 1, rebased, client_id, seq)
+        self._revisions.append(revision)
+        return SubmitResult(Outcome.ACCEPTED, revision.number, rebased)
+
+
+class ClientDocument:
+    """A client's replica: the ot.js state machine with an explicit sequence number.
+
+    States: synchronised (nothing unconfirmed), awaiting confirmation (one batch in flight),
+    awaiting with buffer (a batch in flight and local edits composed behind it). Local edits
+    made while synchronised wait in the buffer until `take_batch`.
+
+    The invariant: ``text == pending(inflight(server_text))``, where ``server_text`` is the
+    text at ``revision`` and ``inflight`` is the batch in flight rebased to ``revision``.
+
+    ``client_id`` must be unique per replica (per connection session): the server
+    recognises resent batches by ``(client_id, seq)``.
+    """
+
+    def __init__(self, client_id: str, text: str, revision: int, *, next_seq: int = 1) -> None:
+        if revision < 0:
+            raise SyncError(f"revision must not be negative, got {revision}")
+        self._client_id = client_id
+        self._revision = revision
+        self._server_text = text
+        self._text = text
+        self._next_seq = next_seq
+        self._sent: Batch | None = None
+        self._inflight: Operation | None = None
+        self._pending: Operation | None = None
+
+    @property
+    def client_id(self) -> str:
+        """The replica's identity towards the server."""
+        return self._client_id
+
+    @property
+    def revision(self) -> int:
+        """The last server revision applied here."""
+        return self._revision
+
+    @property
+    def server_text(self) -> str:
+        """The server's text at `revision`."""
+        return self._server_text
+
+    @property
+    def text(self) -> str:
+        """The local text, including unconfirmed edits."""
+        return self._text
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next batch will carry."""
+        return self._next_seq
+
+    @property
+    def in_flight(self) -> Batch | None:
+        """The batch sent and not yet confirmed, as it was sent."""
+        return self._sent
+
+    @property
+    def has_unsent(self) -> bool:
+        """Whether local edits wait for the next batch."""
+        return self._pending is not None
+
+    @property
+    def is_synchronised(self) -> bool:
+        """Whether every local edit is confirmed by the server."""
+        return self._sent is None and self._pending is None
+
+    def local_edit(self, op: Operation) -> None:
+        """Apply an operation the user made to the local text and buffer it."""
+        self._text = op.apply(self._text)
+        self._pending = op if self._pending is None else compose(self._pending, op)
+
+    def edit(self, position: int, delete_count: int, insert: str) -> Operation:
+        """Replace ``delete_count`` code points at ``position`` locally and return the op."""
+        op = Operation.edit(len(self._text), position, delete_count, insert)
+        self.local_edit(op)
+        return op
+
+    def take_batch(self) -> Batch | None:
+        """Return the next batch to send, or None while one is in flight or nothing is new."""
+        if self._sent is not None or self._pending is None:
+            return None
+        pending, self._pending = self._pending, None
+        if pending.is_noop:
+            return None
+        self._sent = Batch(self._next_seq, self._revision, pending)
+        self._inflight = pending
+        self._next_seq += 1
+        return self._sent
+
+    def _confirm(self, revision: int, stored: Operation) -> None:
+        assert self._inflight is not None
+        self._server_text = stored.apply(self._server_text)
+        self._revision = revision
+        self._sent = None
+        self._inflight = None
+
+    def on_ack(self, seq: int, revision: int, *, unchanged: bool = False) -> bool:
+        """Confirm the batch in flight; return False for an ack that confirms nothing.
+
+        ``revision`` is the new revision, or the head the server rebased onto when
+        ``unchanged``. Acks of batches already confirmed (through a resend or through the
+        history) are ignored. Raises `GapDetected` if revisions before it are missing: fetch
+        them, feed them to `on_remote`, then call `on_ack` again.
+        """
+        if self._sent is None or self._sent.seq != seq:
+            return False
+        assert self._inflight is not None
+        if unchanged:
+            # Rebasing the batch onto the server's head left nothing to do; our own rebased
+            # copy agrees once we have applied the same revisions.
+            if revision > self._revision:
+                raise GapDetected(self._revision, revision)
+            if not self._inflight.is_noop:
+                raise SyncError(f"the server found batch {seq} empty, but it changes the text")
+            self._sent = None
+            self._inflight = None
+            return True
+        if revision <= self._revision:
+            raise SyncError(
+                f"batch {seq} acknowledged as revision {revision}, already at {self._revision}"
+            )
+        if revision > self._revision + 1:
+            raise GapDetected(self._revision, revision)
+        self._confirm(revision, self._inflight)
+        return True
+
+    def on_remote(self, revision: int, op: Operation, client_id: str, seq: int) -> Operation | None:
+        """Take a server revision; return the operation to apply to the local view.
+
+        Returns None for a revision already applied and for our own batch, which counts as
+        its acknowledgement. Raises `GapDetected` if revisions before it are missing.
+        """
+        if revision <= self._revision:
+            return None
+        if revision > self._revision + 1:
+            raise GapDetected(self._revision, revision)
+        if op.base_length != len(self._server_text):
+            raise SyncError(
+                f"revision {revision} expects a text of {op.base_length} characters, "
+                f"the text at revision {self._revision} has {len(self._server_text)}"
+            )
+        if self._sent is not None and client_id == self._client_id and seq == self._sent.seq:
+            if op != self._inflight:
+                raise SyncError(f"revision {revision} differs from our batch {seq}")
+            self._confirm(revision, op)
+            return None
+        self._server_text = op.apply(self._server_text)
+        self._revision = revision
+        if self._inflight is not None:
+            op, self._inflight = transform(op, self._inflight)
+        if self._pending is not None:
+            op, self._pending = transform(op, self._pending)
+        self._text = op.apply(self._text)
+        return op
+
+    def catch_up(self, revisions: Iterable[Revision]) -> Operation:
+        """Apply fetched revisions in order; return their combined effect on the local text."""
+        combined = Operation.identity(len(self._text))
+        for revision in revisions:
+            local = self.on_remote(
+                revision.number, revision.operation, revision.client_id, revision.seq
+            )
+            if local is not None:
+                combined = compose(combined, local)
+        return combined
+
+    def on_reconnect(self) -> Batch | None:
+        """Return the batch in flight to send again, unchanged, after a reconnect.
+
+        The server recognises it by its sequence number, so resending is always safe.
+        """
+        return self._sent
+
+    def on_refused(self, seq: int) -> Refusal | None:
+        """Drop the refused batch and everything typed after it; reset to the server text.
+
+        Later edits build on the refused ones, so they cannot be kept on their own. Returns
+        None if ``seq`` is not the batch in flight (a stale or repeated refusal).
+        """
+        if self._sent is None or self._sent.seq != seq:
+            return None
+        assert self._inflight is not None
+        unconfirmed = self._inflight
+        if self._pending is not None:
+            unconfirmed = compose(unconfirmed, self._pending)
+        refusal = Refusal(seq, unconfirmed.inserted_texts, self._text)
+        self._text = self._server_text
+        self._sent = None
+        self._inflight = None
+        self._pending = None
+        return refusal

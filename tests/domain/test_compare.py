@@ -1,0 +1,90 @@
+"""Word-level comparison of two versions."""
+
+from __future__ import annotations
+
+from itertools import accumulate, pairwise
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from declaration.domain.compare import Segment, compare, summary, tokenize
+
+words = st.sampled_from(
+    ["Die", "Gemeinde", "fordert", "Bund", "Land", "😀", "e\u0301", "👍🏽", "中文", "Straße", "42"]
+)
+separators = st.sampled_from([" ", "  ", "\n", ", ", ". ", "—", "\n\n"])
+texts = st.lists(st.tuples(words, separators), max_size=12).map(
+    lambda pairs: "".join(word + separator for word, separator in pairs)
+)
+any_texts = st.one_of(texts, st.text(max_size=30))
+
+
+def _side(segments: list[Segment], keep: str) -> str:
+    return "".join(s.text for s in segments if s.kind in ("equal", keep))
+
+
+def _boundaries(text: str) -> set[int]:
+    return {0, *accumulate(len(token) for token in tokenize(text))}
+
+
+@given(any_texts, any_texts)
+def test_segments_rebuild_both_versions(old: str, new: str) -> None:
+    segments = compare(old, new)
+    assert _side(segments, "delete") == old
+    assert _side(segments, "insert") == new
+
+
+@given(texts, texts)
+def test_segments_start_and_end_on_word_boundaries(old: str, new: str) -> None:
+    segments = compare(old, new)
+    old_position = new_position = 0
+    old_cuts, new_cuts = _boundaries(old), _boundaries(new)
+    for segment in segments:
+        if segment.kind != "insert":
+            old_position += len(segment.text)
+        if segment.kind != "delete":
+            new_position += len(segment.text)
+        assert old_position in old_cuts
+        assert new_position in new_cuts
+
+
+@given(any_texts, any_texts)
+def test_segments_are_merged_and_never_empty(old: str, new: str) -> None:
+    segments = compare(old, new)
+    assert all(segment.text for segment in segments)
+    assert all(a.kind != b.kind for a, b in pairwise(segments))
+
+
+@given(any_texts, any_texts)
+def test_summary_counts_inserted_and_deleted_code_points(old: str, new: str) -> None:
+    inserted, deleted = summary(compare(old, new))
+    assert inserted - deleted == len(new) - len(old)
+    assert 0 <= deleted <= len(old)
+
+
+def test_a_changed_word_is_shown_whole() -> None:
+    segments = compare("Der Bund zahlt.", "Der Bund bezahlt.")
+    assert segments == [
+        Segment("equal", "Der Bund "),
+        Segment("delete", "zahlt"),
+        Segment("insert", "bezahlt"),
+        Segment("equal", "."),
+    ]
+    assert summary(segments) == (7, 5)
+
+
+def test_identical_texts_are_one_equal_segment() -> None:
+    assert compare("Gleich 😀", "Gleich 😀") == [Segment("equal", "Gleich 😀")]
+    assert compare("", "") == []
+
+
+def test_an_accent_stays_with_its_letter() -> None:
+    assert tokenize("Bu\u0308rger  1,5 👍🏽!") == [
+        "Bu\u0308rger",
+        "  ",
+        "1",
+        ",",
+        "5",
+        " ",
+        "👍🏽!",
+    ]
