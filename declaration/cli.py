@@ -1,0 +1,299 @@
+"""The ``declaration`` command: serve, migrate, load the demo, manage declarations."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from declaration import clock, migrate
+from declaration.db import get_database
+from declaration.domain.errors import DomainError
+from declaration.domain.roles import Role
+from declaration.mailer import deliver_now
+from declaration.models import Person
+from declaration.services import declarations, demo, participants
+from declaration.web.links import invitation_link
+
+
+def _validity() -> timedelta:
+    return timedelta(days=int(current_app.config["INVITATION_DAYS"]))
+
+
+def _fail(error: DomainError) -> None:
+    message = error.text % error.params if error.params else error.text
+    raise click.ClickException(message)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@with_appcontext
+def serve_command(host: str, port: int) -> None:
+    """Serve the application (pages and live editing) in this process."""
+    from declaration.realtime import socketio_of
+    from declaration.server import run
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    run(app, socketio_of(app), host=host, port=port)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Manage the database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target migration.")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Bring the database to the newest schema (an empty database included)."""
+    database = get_database()
+    migrate.upgrade(database.engine, revision)
+    click.echo(f"Datenbank auf Stand {migrate.current_revision(database.engine)}.")
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Load the demo declaration if the database is empty, and print fresh login links."""
+    with get_database().transaction() as session:
+        result = demo.ensure(
+            session,
+            at=clock.now(),
+            validity=_validity(),
+            link_for=invitation_link,
+            max_text_chars=current_app.config["MAX_TEXT_CHARS"],
+        )
+    if result is None:
+        click.echo("Die Datenbank enthält bereits Erklärungen; die Demo wird nicht geladen.")
+        return
+    declaration, links, created = result
+    click.echo("")
+    click.echo(("Demo geladen: " if created else "Demo: ") + declaration.title)
+    click.echo("Persönliche Anmeldelinks (gültig 14 Tage, je einmal benutzbar):")
+    for item in links:
+        click.echo(f"  {item.name:<18} {item.role.label:<42} {item.municipality}")
+        click.echo(f"      {item.link}")
+    click.echo("")
+
+
+@click.group("declarations")
+def declarations_group() -> None:
+    """Create and list declarations."""
+
+
+@declarations_group.command("create")
+@click.option("--title", default="", help="Title (default: the first heading of the text).")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Markdown or text file with the first draft.",
+)
+@click.option("--moderator-email", required=True, help="E-mail address of the moderation.")
+@click.option("--moderator-name", default="", help="Name of the moderation (new people only).")
+@click.option("--organisation", default="", help="Organisation of the moderation, e.g. MITZ.")
+@click.option("--description", default="", help="One or two sentences on the declaration.")
+@click.option(
+    "--deadline",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Last day for sign-offs (YYYY-MM-DD).",
+)
+@with_appcontext
+def declarations_create(
+    title: str,
+    path: Path,
+    moderator_email: str,
+    moderator_name: str,
+    organisation: str,
+    description: str,
+    deadline: object,
+) -> None:
+    """Create a declaration from a Markdown file; the moderator may create more on the web."""
+    now = clock.now()
+    try:
+        with get_database().transaction() as session:
+            email = moderator_email.strip().lower()
+            moderator = session.scalar(select(Person).where(Person.email == email))
+            if moderator is None:
+                if not moderator_name:
+                    raise click.UsageError("--moderator-name is needed for a new moderator.")
+                moderator = Person(
+                    name=moderator_name,
+                    email=email,
+                    office="Moderation",
+                    municipality=organisation,
+                    created_at=now,
+                )
+                session.add(moderator)
+            moderator.may_create_declarations = True
+            session.flush()
+            day = deadline.date() if deadline is not None else None  # type: ignore[attr-defined]
+            declaration = declarations.create(
+                session,
+                None,
+                declarations.NewDeclaration(
+                    title=title,
+                    text=path.read_text(encoding="utf-8-sig"),
+                    description=description,
+                    deadline=day if isinstance(day, date) else None,
+                ),
+                at=now,
+                max_text_chars=current_app.config["MAX_TEXT_CHARS"],
+                moderator=moderator,
+            )
+            key, title_out = declaration.key, declaration.title
+    except DomainError as error:
+        _fail(error)
+        return
+    click.echo(f"Erklärung angelegt: {title_out}")
+    click.echo(f"Schlüssel: {key}")
+
+
+@declarations_group.command("list")
+@with_appcontext
+def declarations_list() -> None:
+    """List all declarations with their key and phase."""
+    from declaration.models import Declaration
+
+    with get_database().transaction() as session:
+        for declaration in session.scalars(select(Declaration).order_by(Declaration.id)):
+            click.echo(f"{declaration.key}  {declaration.phase_enum.label:<14} {declaration.title}")
+
+
+@click.group("participants")
+def participants_group() -> None:
+    """Invite, list and remove participants of a declaration."""
+
+
+@participants_group.command("invite")
+@click.argument("declaration_key")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.MAYOR.value,
+    show_default=True,
+)
+@click.option("--office", default="", help='e.g. "Bürgermeisterin".')
+@click.option("--municipality", default="", help='e.g. "Stadt Merseburg".')
+@click.option("--mail", "send_mail", is_flag=True, help="Also send the link by e-mail.")
+@with_appcontext
+def participants_invite(
+    declaration_key: str,
+    name: str,
+    email: str,
+    role: str,
+    office: str,
+    municipality: str,
+    send_mail: bool,
+) -> None:
+    """Invite somebody and print their personal link."""
+    try:
+        with get_database().transaction() as session:
+            declaration = declarations.by_key(session, declaration_key)
+            invited = participants.invite(
+                session,
+                None,
+                declaration,
+                participants.NewParticipant(
+                    name=name,
+                    email=email,
+                    role=Role(role),
+                    office=office,
+                    municipality=municipality,
+                ),
+                at=clock.now(),
+                validity=_validity(),
+                link_for=invitation_link,
+                send_mail=send_mail,
+            )
+            link = invitation_link(invited.link.token)
+            mail_id = invited.mail_id
+    except DomainError as error:
+        _fail(error)
+        return
+    click.echo(link)
+    if mail_id is not None:
+        _report_delivery(mail_id)
+
+
+def _report_delivery(mail_id: int) -> None:
+    for mail in deliver_now([mail_id]):
+        if mail.status == "sent":
+            click.echo(f"E-Mail an {mail.recipient} gesendet.")
+        elif mail.status == "logged":
+            click.echo("Kein Mailserver eingerichtet: Die E-Mail steht im Postausgang.")
+        else:
+            click.echo(f"E-Mail an {mail.recipient} nicht gesendet: {mail.error}", err=True)
+            sys.exit(1)
+
+
+@participants_group.command("list")
+@click.argument("declaration_key")
+@with_appcontext
+def participants_list(declaration_key: str) -> None:
+    """List the participants of a declaration with role and municipality."""
+    try:
+        with get_database().transaction() as session:
+            declaration = declarations.by_key(session, declaration_key)
+            for m in declarations.participants(session, declaration):
+                click.echo(
+                    f"{m.id:>5}  {m.role_enum.label:<42} {m.person.name} "
+                    f"({m.person.municipality}) <{m.person.email}>"
+                )
+    except DomainError as error:
+        _fail(error)
+
+
+@participants_group.command("revoke")
+@click.argument("declaration_key")
+@click.argument("participant", metavar="EMAIL_OR_ID")
+@with_appcontext
+def participants_revoke(declaration_key: str, participant: str) -> None:
+    """Remove a participant: their links stop working and their sessions end."""
+    try:
+        with get_database().transaction() as session:
+            declaration = declarations.by_key(session, declaration_key)
+            membership = participants.find(session, declaration, participant)
+            participants.revoke(session, None, membership, at=clock.now())
+            name = membership.person.name
+    except DomainError as error:
+        _fail(error)
+        return
+    click.echo(f"{name} nimmt nicht mehr teil.")
+
+
+def register_commands(app: Flask) -> None:
+    """Add the project's commands to ``flask``/``declaration``."""
+    for command in (serve_command, db_group, demo_command, declarations_group, participants_group):
+        app.cli.add_command(command)
+
+
+def _create_app() -> Flask:
+    from declaration import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    help="Collaborative drafting of joint declarations.",
+)
+
+
+def main() -> None:
+    """Run the ``declaration`` command."""
+    cli.main(prog_name="declaration")

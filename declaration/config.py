@@ -1,0 +1,103 @@
+"""Settings: defaults, then ``DECLARATION_*`` environment variables, then a test mapping.
+
+Every setting a deployment may change is listed in :data:`ENVIRONMENT` with the variable
+that sets it; the README documents the same table.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: environment variable → (config key, converter)
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "DECLARATION_INSTANCE_PATH": ("INSTANCE_PATH", "str"),
+    "DECLARATION_DATABASE_URL": ("DATABASE_URL", "str"),
+    "DECLARATION_SECRET_KEY": ("SECRET_KEY", "str"),
+    "DECLARATION_MESSAGE_QUEUE_URL": ("MESSAGE_QUEUE_URL", "str"),
+    "DECLARATION_MAIL_SERVER": ("MAIL_SERVER", "str"),
+    "DECLARATION_MAIL_PORT": ("MAIL_PORT", "int"),
+    "DECLARATION_MAIL_USERNAME": ("MAIL_USERNAME", "str"),
+    "DECLARATION_MAIL_PASSWORD": ("MAIL_PASSWORD", "str"),
+    "DECLARATION_MAIL_STARTTLS": ("MAIL_STARTTLS", "bool"),
+    "DECLARATION_MAIL_SENDER": ("MAIL_SENDER", "str"),
+    "DECLARATION_PUBLIC_BASE_URL": ("PUBLIC_BASE_URL", "str"),
+    "DECLARATION_INVITATION_DAYS": ("INVITATION_DAYS", "int"),
+    "DECLARATION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", "bool"),
+    "DECLARATION_ASYNC_MODE": ("SOCKETIO_ASYNC_MODE", "str"),
+}
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: SQLite file in the instance folder
+    "MESSAGE_QUEUE_URL": None,  # None: one process, no queue
+    #: gevent for `declaration serve`; "threading" for development without gevent.
+    "SOCKETIO_ASYNC_MODE": None,
+    "MAIL_SERVER": None,  # None: mails go to the log and the outbox page
+    "MAIL_PORT": 25,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_STARTTLS": False,
+    "MAIL_SENDER": "Erklärungen <erklaerungen@localhost>",
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    "INVITATION_DAYS": 14,
+    "LOGIN_LINK_MINUTES": 30,
+    #: Login-link mails one address may request per quarter hour.
+    "LOGIN_LINK_LIMIT": 5,
+    #: Largest upload or pasted first draft, in characters.
+    "MAX_TEXT_CHARS": 200_000,
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "BABEL_DEFAULT_LOCALE": "de",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
+    "LANGUAGES": ("de", "en"),
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "erklaerung_session",
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+}
+
+
+def _convert(raw: str, kind: str) -> Any:
+    if kind == "int":
+        return int(raw)
+    if kind == "bool":
+        return raw.strip().lower() in {"1", "true", "yes", "on", "ja"}
+    return raw
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Return the settings given by ``DECLARATION_*`` variables in ``environ``."""
+    settings: dict[str, Any] = {}
+    for variable, (key, kind) in ENVIRONMENT.items():
+        raw = environ.get(variable)
+        if raw is not None and raw != "":
+            settings[key] = _convert(raw, kind)
+    return settings
+
+
+def default_instance_path() -> Path:
+    """Return ``instance/`` beside the package, the conventional Flask place."""
+    return Path(__file__).resolve().parent.parent / "instance"
+
+
+def load_or_create_secret_key(instance_path: Path) -> str:
+    """Return the secret key kept in the instance folder, creating it (0600) on first start.
+
+    Without a stable key every restart would log everybody out.
+    """
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def sqlite_url(instance_path: Path) -> str:
+    """Return the URL of the embedded SQLite database in ``instance_path``."""
+    return f"sqlite:///{instance_path / 'declaration.sqlite3'}"

@@ -1,0 +1,96 @@
+"""One error vocabulary for the whole application.
+
+Every refusal a participant can meet is a :class:`DomainError` with a stable ``code`` (for
+clients and tests) and a German message written for mayors, not engineers. The web and
+realtime layers translate the message with gettext and map the code to an HTTP status or a
+socket error payload in one place each.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it here.
+
+    The domain knows no locale; the layer that talks to a person translates.
+    """
+    return message
+
+
+class DomainError(Exception):
+    """A refusal with a stable code and a message a participant can act on."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+    message: ClassVar[str] = N_("Die Aktion konnte nicht ausgeführt werden.")
+
+    def __init__(self, message: str | None = None, **params: object) -> None:
+        self.text = message if message is not None else self.message
+        self.params = params
+        super().__init__(self.text)
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+    message = N_("Diese Seite oder Erklärung gibt es nicht (mehr).")
+
+
+class NotAuthenticated(DomainError):
+    code = "not_authenticated"
+    status = 401
+    message = N_("Bitte melden Sie sich an. Nutzen Sie dazu Ihren persönlichen Einladungslink.")
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+    message = N_("Dafür fehlt Ihnen die Berechtigung.")
+
+
+class ModeratorOnly(Forbidden):
+    code = "moderator_only"
+    message = N_("Das darf nur die Moderation dieser Erklärung.")
+
+
+class NotAMember(Forbidden):
+    code = "not_a_member"
+    message = N_(
+        "Sie nehmen an dieser Erklärung nicht (mehr) teil. "
+        "Wenden Sie sich an die Moderation, wenn Sie das für einen Fehler halten."
+    )
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+    status = 422
+    message = N_("Die Eingabe ist unvollständig oder ungültig.")
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+    message = N_("Das gibt es bereits.")
+
+
+class TokenInvalid(DomainError):
+    code = "token_invalid"
+    status = 410
+    message = N_(
+        "Dieser Anmeldelink ist nicht mehr gültig: Er wurde bereits benutzt oder ist "
+        "abgelaufen. Fordern Sie unten einen neuen Link an."
+    )
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    status = 429
+    message = N_("Zu viele Anfragen in kurzer Zeit. Bitte warten Sie einige Minuten.")
+
+
+class PhaseForbids(DomainError):
+    code = "phase_forbids"
+    status = 409
+    message = N_("In der aktuellen Phase ist das nicht möglich.")

@@ -1,0 +1,23 @@
+"""SQLAlchemy models, one module per aggregate."""
+
+from declaration.models.audit import AuditEvent
+from declaration.models.base import Base
+from declaration.models.declaration import Declaration, Membership
+from declaration.models.invitation import Invitation, LinkPurpose
+from declaration.models.mail import OutboxMail
+from declaration.models.person import LoginSession, Person
+from declaration.models.revision import NamedVersion, Revision
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Declaration",
+    "Invitation",
+    "LinkPurpose",
+    "LoginSession",
+    "Membership",
+    "NamedVersion",
+    "OutboxMail",
+    "Person",
+    "Revision",
+]

@@ -1,0 +1,73 @@
+"""Declarations and who takes part in them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from declaration.domain.phases import Phase
+from declaration.domain.roles import Role
+from declaration.models.base import Base, UTCDateTime, utcnow
+from declaration.models.person import Person
+
+
+class Declaration(Base):
+    """One joint declaration and its workspace."""
+
+    __tablename__ = "declarations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The short random key shown in the declaration's address (``/erklaerungen/<key>``).
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    #: A sentence or two on what the declaration is about, shown in the overview.
+    description: Mapped[str] = mapped_column(Text, default="")
+    #: One of :class:`~declaration.domain.phases.Phase`.
+    phase: Mapped[str] = mapped_column(String(20), default=Phase.DRAFTING.value)
+    #: Last day for sign-offs (Europe/Berlin calendar date), if the moderation set one.
+    deadline: Mapped[date | None] = mapped_column(Date, default=None)
+    #: Number of the newest revision of the text (0: the first draft).
+    head_revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    created_by: Mapped[Person] = relationship()
+
+    @property
+    def phase_enum(self) -> Phase:
+        return Phase(self.phase)
+
+
+class Membership(Base):
+    """A person's part in one declaration, with their role."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("declaration_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(
+        ForeignKey("declarations.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    #: One of :class:`~declaration.domain.roles.Role`.
+    role: Mapped[str] = mapped_column(String(20))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Set when the moderation removed the participant; a revoked membership grants nothing.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: When the participant last opened the declaration ("since your last visit").
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    declaration: Mapped[Declaration] = relationship()
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,311 @@
+"""The ``/draft`` Socket.IO namespace: join, edit, resync, presence, leave.
+
+Every handler is short: validate the payload, authorise against the database inside the
+event's one transaction, call one service, answer through the acknowledgement. Broadcasts
+go out only after the commit, and — for edits — while the declaration's lock is still held,
+so this process sends revisions of one declaration in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import current_app, request, session
+from flask_socketio import Namespace, emit, join_room, leave_room
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from declaration import clock
+from declaration.db import get_database
+from declaration.domain.errors import N_, DomainError, NotAuthenticated
+from declaration.domain.phases import may_edit
+from declaration.domain.sync import Outcome
+from declaration.i18n import error_text
+from declaration.models import Declaration, Membership, Person
+from declaration.realtime import payloads
+from declaration.realtime.locks import DeclarationLocks
+from declaration.realtime.presence import Peer, PresenceRegistry, colour_for
+from declaration.services import auth, declarations, drafts
+from declaration.web.context import SESSION_KEY
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=BaseModel)
+
+NAMESPACE = "/draft"
+
+
+class InvalidPayload(DomainError):
+    code = "invalid_payload"
+    status = 400
+    message = N_("Die Nachricht an den Server war unvollständig. Bitte laden Sie die Seite neu.")
+
+
+class NotJoined(DomainError):
+    code = "not_joined"
+    status = 409
+    message = N_(
+        "Die Verbindung zur Erklärung wird gerade neu aufgebaut. Bitte einen Moment Geduld."
+    )
+
+
+class TooFast(DomainError):
+    code = "rate_limited"
+    status = 429
+    message = N_("Zu viele Änderungen in kurzer Zeit. Ihre Eingaben werden gleich übertragen.")
+
+
+def room_of(declaration_id: int) -> str:
+    return f"declaration:{declaration_id}"
+
+
+@dataclass
+class Connection:
+    """What this process knows about one socket connection."""
+
+    person_id: int
+    session_token: str
+    peer: str = field(default_factory=lambda: secrets.token_urlsafe(9))
+    #: declaration key → id, for the declarations this connection joined.
+    joined: dict[str, int] = field(default_factory=dict)
+    #: token bucket: events may come in bursts of BURST, refilled at RATE per second.
+    tokens: float = 200.0
+    refilled: float = field(default_factory=time.monotonic)
+
+    RATE = 50.0
+    BURST = 200.0
+
+    def spend(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.BURST, self.tokens + (now - self.refilled) * self.RATE)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def error_payload(error: DomainError, **extra: Any) -> dict[str, Any]:
+    """Return the acknowledgement of a refused event: stable code, message for people."""
+    return {"ok": False, "error": {"code": error.code, "message": error_text(error)}, **extra}
+
+
+class DraftNamespace(Namespace):
+    """Live editing of declarations."""
+
+    def __init__(self, namespace: str = NAMESPACE) -> None:
+        super().__init__(namespace)
+        self.connections: dict[str, Connection] = {}
+        self.locks = DeclarationLocks()
+        self.presence = PresenceRegistry()
+        self.cache = drafts.HeadCache()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _handle(self, model: type[P], data: Any, handler: Callable[[Connection, P], Any]) -> Any:
+        connection = self.connections.get(request.sid)  # type: ignore[attr-defined]
+        try:
+            if connection is None:
+                raise NotAuthenticated()
+            if not connection.spend():
+                raise TooFast()
+            try:
+                payload = model.model_validate(data)
+            except ValidationError:
+                raise InvalidPayload() from None
+            return handler(connection, payload)
+        except DomainError as error:
+            extra = {"seq": data.get("seq")} if isinstance(data, dict) and "seq" in data else {}
+            return error_payload(error, **extra)
+
+    def _actor(
+        self, session: Session, connection: Connection, key: str
+    ) -> tuple[Declaration, Membership]:
+        """Check the login session and the membership again, on every event.
+
+        A participant who was removed or logged out elsewhere is refused at once.
+        """
+        person = auth.person_for_session(session, connection.session_token, at=clock.now())
+        if person is None or person.id != connection.person_id:
+            raise NotAuthenticated()
+        return declarations.open_for(session, person, key)
+
+    # -- connection -------------------------------------------------------------------
+
+    def on_connect(self, auth_data: Any = None) -> bool:
+        token = session.get(SESSION_KEY)
+        if not token:
+            return False
+        with get_database().transaction() as db:
+            person = auth.person_for_session(db, token, at=clock.now())
+            if person is None:
+                return False
+            self.connections[request.sid] = Connection(person.id, token)  # type: ignore[attr-defined]
+        return True
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        connection = self.connections.pop(request.sid, None)  # type: ignore[attr-defined]
+        if connection is None:
+            return
+        for declaration_id in connection.joined.values():
+            self._depart(connection, declaration_id)
+
+    def _depart(self, connection: Connection, declaration_id: int) -> None:
+        if self.presence.leave(declaration_id, connection.peer) is not None:
+            emit("presence_left", {"peer": connection.peer}, to=room_of(declaration_id))
+
+    # -- events -----------------------------------------------------------------------
+
+    def on_join(self, data: Any) -> Any:
+        return self._handle(payloads.Join, data, self._join)
+
+    def _join(self, connection: Connection, payload: payloads.Join) -> dict[str, Any]:
+        with get_database().transaction() as db:
+            declaration, membership = self._actor(db, connection, payload.declaration)
+            text = drafts.head_text(db, declaration, self.cache)
+            person: Person = membership.person
+            peer = Peer(
+                peer=connection.peer,
+                participant=membership.id,
+                name=person.name,
+                municipality=person.municipality,
+                colour=colour_for(membership.id),
+                revision=declaration.head_revision,
+            )
+            answer = {
+                "ok": True,
+                "declaration": {
+                    "id": declaration.id,
+                    "key": declaration.key,
+                    "title": declaration.title,
+                    "phase": declaration.phase,
+                },
+                "text": text,
+                "revision": declaration.head_revision,
+                "role": membership.role,
+                "may_edit": may_edit(declaration.phase_enum, membership.role_enum),
+                "you": peer.public(),
+            }
+        connection.joined[payload.declaration] = declaration.id
+        connection.joined[declaration.key] = declaration.id
+        room = room_of(declaration.id)
+        join_room(room)
+        others = self.presence.enter(declaration.id, peer)
+        answer["present"] = [p.public() for p in others]
+        emit("peer_joined", peer.public(), to=room, skip_sid=request.sid)  # type: ignore[attr-defined]
+        return answer
+
+    def on_leave(self, data: Any) -> Any:
+        return self._handle(payloads.Leave, data, self._leave)
+
+    def _leave(self, connection: Connection, payload: payloads.Leave) -> dict[str, Any]:
+        declaration_id = connection.joined.get(payload.declaration)
+        if declaration_id is None:
+            raise NotJoined()
+        for key in [k for k, v in connection.joined.items() if v == declaration_id]:
+            del connection.joined[key]
+        leave_room(room_of(declaration_id))
+        self._depart(connection, declaration_id)
+        return {"ok": True}
+
+    def on_edit(self, data: Any) -> Any:
+        return self._handle(payloads.Edit, data, self._edit)
+
+    def _edit(self, connection: Connection, payload: payloads.Edit) -> dict[str, Any]:
+        declaration_id = connection.joined.get(payload.declaration)
+        if declaration_id is None:
+            raise NotJoined()
+        with self.locks.hold(declaration_id):
+            with get_database().transaction(write=True) as db:
+                _, membership = self._actor(db, connection, payload.declaration)
+                result = drafts.submit_edit(
+                    db,
+                    membership,
+                    declaration_id,
+                    client_id=payload.client_id,
+                    seq=payload.seq,
+                    base=payload.base,
+                    delta=payload.op,
+                    at=clock.now(),
+                    max_chars=current_app.config["MAX_TEXT_CHARS"],
+                    cache=self.cache,
+                )
+                author = membership.id
+            # Committed: the revision is durable before anyone hears of it.
+            if result.outcome is Outcome.ACCEPTED:
+                assert result.text is not None and result.link is not None
+                self.cache.put(declaration_id, result.revision, result.link, result.text)
+                emit(
+                    "revision",
+                    {
+                        "declaration": payload.declaration,
+                        "rev": result.revision,
+                        "op": result.operation,
+                        "author": author,
+                        "client_id": payload.client_id,
+                        "seq": payload.seq,
+                    },
+                    to=room_of(declaration_id),
+                    skip_sid=request.sid,  # type: ignore[attr-defined]
+                )
+        return {
+            "ok": True,
+            "seq": payload.seq,
+            "rev": result.revision,
+            "outcome": result.outcome.value,
+        }
+
+    def on_resync(self, data: Any) -> Any:
+        return self._handle(payloads.Resync, data, self._resync)
+
+    def _resync(self, connection: Connection, payload: payloads.Resync) -> dict[str, Any]:
+        with get_database().transaction() as db:
+            declaration, _ = self._actor(db, connection, payload.declaration)
+            found = drafts.revisions_since(db, declaration, payload.since)
+            head = declaration.head_revision
+            authors = _participant_ids(db, declaration.id)
+        return {
+            "ok": True,
+            "head": head,
+            "revisions": [
+                {
+                    "rev": r.number,
+                    "op": r.operation,
+                    "author": authors.get(r.author_id),
+                    "client_id": r.client_id,
+                    "seq": r.seq,
+                }
+                for r in found
+            ],
+        }
+
+    def on_presence(self, data: Any) -> Any:
+        return self._handle(payloads.Presence, data, self._presence)
+
+    def _presence(self, connection: Connection, payload: payloads.Presence) -> dict[str, Any]:
+        declaration_id = connection.joined.get(payload.declaration)
+        if declaration_id is None:
+            raise NotJoined()
+        peer = self.presence.move(
+            declaration_id, connection.peer, payload.cursor, payload.selection, payload.revision
+        )
+        if peer is not None:
+            emit("presence", peer.public(), to=room_of(declaration_id), skip_sid=request.sid)  # type: ignore[attr-defined]
+        return {"ok": True}
+
+
+def _participant_ids(session: Session, declaration_id: int) -> dict[int | None, int]:
+    """Map person ids to their membership ids in a declaration (authors as clients see them)."""
+    from sqlalchemy import select
+
+    rows = session.execute(
+        select(Membership.person_id, Membership.id).where(
+            Membership.declaration_id == declaration_id
+        )
+    ).all()
+    return {row.person_id: row.id for row in rows}

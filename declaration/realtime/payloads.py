@@ -1,0 +1,50 @@
+"""The shapes of socket messages from clients, validated before anything else runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Upper bound for a delta string; the service also checks it against the text limit.
+MAX_DELTA_CHARS = 1_000_000
+
+DeclarationRef = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Join(Payload):
+    declaration: DeclarationRef
+
+
+class Leave(Payload):
+    declaration: DeclarationRef
+
+
+class Edit(Payload):
+    declaration: DeclarationRef
+    client_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    seq: Annotated[int, Field(ge=0, le=2**53)]
+    base: Annotated[int, Field(ge=0, le=2**53)]
+    op: Annotated[str, Field(max_length=MAX_DELTA_CHARS)]
+
+
+class Resync(Payload):
+    declaration: DeclarationRef
+    since: Annotated[int, Field(ge=0, le=2**53)]
+
+
+class Presence(Payload):
+    declaration: DeclarationRef
+    #: The revision the positions refer to; peers transform them if they are ahead.
+    revision: Annotated[int, Field(ge=0, le=2**53)]
+    cursor: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+    selection: (
+        tuple[
+            Annotated[int, Field(ge=0, le=10_000_000)], Annotated[int, Field(ge=0, le=10_000_000)]
+        ]
+        | None
+    ) = None

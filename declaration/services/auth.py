@@ -1,0 +1,247 @@
+"""Invitation and login links, login sessions and moderators' passwords."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from declaration.domain.errors import N_, Forbidden, InvalidInput, TokenInvalid
+from declaration.domain.tokens import is_redeemable, new_token, token_hash
+from declaration.models import Invitation, LinkPurpose, LoginSession, Membership, Person
+from declaration.services import audit
+
+log = logging.getLogger(__name__)
+
+#: argon2id with the library's defaults (RFC 9106 "second recommended" profile).
+PASSWORDS = PasswordHasher()
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+#: A session's ``last_seen_at`` is written at most this often, not on every request.
+LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+LOGIN_LINK_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A freshly issued link: the stored row and the token shown exactly once."""
+
+    invitation: Invitation
+    token: str
+
+
+@dataclass(frozen=True)
+class Login:
+    """The result of a successful login: who, where to go, and the new session's id."""
+
+    person: Person
+    membership: Membership | None
+    session_token: str
+
+
+def _active_memberships(session: Session, person_id: int) -> list[Membership]:
+    query = select(Membership).where(
+        Membership.person_id == person_id, Membership.revoked_at.is_(None)
+    )
+    return list(session.scalars(query))
+
+
+def issue_invitation(
+    session: Session,
+    membership: Membership,
+    *,
+    at: datetime,
+    validity: timedelta,
+    issued_by: Person | None,
+) -> IssuedLink:
+    """Issue a new invitation link for ``membership``, replacing any unused earlier one."""
+    session.execute(
+        update(Invitation)
+        .where(
+            Invitation.membership_id == membership.id,
+            Invitation.used_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+    )
+    token = new_token()
+    invitation = Invitation(
+        person_id=membership.person_id,
+        membership_id=membership.id,
+        purpose=LinkPurpose.INVITATION.value,
+        token_hash=token_hash(token),
+        created_by_id=issued_by.id if issued_by is not None else None,
+        created_at=at,
+        expires_at=at + validity,
+    )
+    session.add(invitation)
+    session.flush()
+    return IssuedLink(invitation, token)
+
+
+def issue_login_link(
+    session: Session, email: str, *, at: datetime, validity: timedelta, limit: int
+) -> IssuedLink | None:
+    """Issue a login link for the participant with ``email``, if there is one.
+
+    Returns None when the address belongs to nobody who takes part in a declaration, or
+    when it already asked ``limit`` times in the last quarter hour. The caller shows the
+    same answer in every case, so the form does not reveal who takes part.
+    """
+    person = session.scalar(select(Person).where(Person.email == normalise_email(email)))
+    if person is None or not _active_memberships(session, person.id):
+        return None
+    recent = session.scalar(
+        select(func.count(Invitation.id)).where(
+            Invitation.person_id == person.id,
+            Invitation.purpose == LinkPurpose.LOGIN.value,
+            Invitation.created_at > at - LOGIN_LINK_WINDOW,
+        )
+    )
+    if recent is not None and recent >= limit:
+        log.warning("login link limit reached for person %s", person.id)
+        audit.record(session, "login_link.limited", at=at, actor=person)
+        return None
+    token = new_token()
+    invitation = Invitation(
+        person_id=person.id,
+        purpose=LinkPurpose.LOGIN.value,
+        token_hash=token_hash(token),
+        created_at=at,
+        expires_at=at + validity,
+    )
+    session.add(invitation)
+    session.flush()
+    audit.record(session, "login_link.issued", at=at, actor=person)
+    return IssuedLink(invitation, token)
+
+
+def normalise_email(email: str) -> str:
+    """Return ``email`` trimmed and lower-cased, the form it is stored in."""
+    return email.strip().lower()
+
+
+def _start_session(session: Session, person: Person, at: datetime) -> str:
+    raw = new_token()
+    session.add(
+        LoginSession(
+            person_id=person.id, token_hash=token_hash(raw), created_at=at, last_seen_at=at
+        )
+    )
+    session.flush()
+    return raw
+
+
+def redeem(session: Session, token: str, *, at: datetime) -> Login:
+    """Exchange a link's token for a new login session; each token works once."""
+    invitation = session.scalar(
+        select(Invitation).where(Invitation.token_hash == token_hash(token)).with_for_update()
+    )
+    if invitation is None or not is_redeemable(invitation.state, at):
+        raise TokenInvalid()
+    membership = invitation.membership
+    if membership is not None and not membership.active:
+        raise TokenInvalid()
+    if membership is None and not _active_memberships(session, invitation.person_id):
+        raise TokenInvalid()
+    invitation.used_at = at
+    person = invitation.person
+    raw = _start_session(session, person, at)
+    audit.record(
+        session,
+        "login.link",
+        at=at,
+        actor=person,
+        declaration=membership.declaration if membership is not None else None,
+        purpose=invitation.purpose,
+    )
+    return Login(person, membership, raw)
+
+
+def person_for_session(session: Session, session_token: str, *, at: datetime) -> Person | None:
+    """Return the person logged in with ``session_token``, or None if it is not valid."""
+    login = session.scalar(
+        select(LoginSession).where(
+            LoginSession.token_hash == token_hash(session_token), LoginSession.ended_at.is_(None)
+        )
+    )
+    if login is None:
+        return None
+    if at - login.last_seen_at > LAST_SEEN_RESOLUTION:
+        login.last_seen_at = at
+    return session.get(Person, login.person_id)
+
+
+def logout(session: Session, session_token: str, *, at: datetime) -> None:
+    """End the login session ``session_token`` (nothing happens if it already ended)."""
+    session.execute(
+        update(LoginSession)
+        .where(
+            LoginSession.token_hash == token_hash(session_token), LoginSession.ended_at.is_(None)
+        )
+        .values(ended_at=at)
+    )
+
+
+def end_all_sessions(session: Session, person_id: int, *, at: datetime) -> int:
+    """End every login session of a person; return how many were open."""
+    result = session.execute(
+        update(LoginSession)
+        .where(LoginSession.person_id == person_id, LoginSession.ended_at.is_(None))
+        .values(ended_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def moderates_anything(session: Session, person: Person) -> bool:
+    """Return whether ``person`` moderates something (only moderators use passwords)."""
+    if person.may_create_declarations:
+        return True
+    return any(m.role == "moderator" for m in _active_memberships(session, person.id))
+
+
+def set_password(session: Session, person: Person, password: str, *, at: datetime) -> None:
+    """Set the moderator's password (argon2id)."""
+    if not moderates_anything(session, person):
+        raise Forbidden(N_("Nur die Moderation kann ein Passwort festlegen."))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(N_("Das Passwort muss mindestens 12 Zeichen lang sein."))
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(N_("Das Passwort ist zu lang."))
+    person.password_hash = PASSWORDS.hash(password)
+    audit.record(session, "password.set", at=at, actor=person)
+
+
+def login_with_password(session: Session, email: str, password: str, *, at: datetime) -> Login:
+    """Log a moderator in with e-mail address and password."""
+    wrong = InvalidInput(N_("E-Mail-Adresse oder Passwort stimmen nicht."))
+    person = session.scalar(select(Person).where(Person.email == normalise_email(email)))
+    if person is None or person.password_hash is None or len(password) > MAX_PASSWORD_LENGTH:
+        # Spend the same effort as a real check so timing does not reveal who has a password.
+        PASSWORDS.hash(password[:MAX_PASSWORD_LENGTH])
+        raise wrong
+    try:
+        PASSWORDS.verify(person.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        # Logged, not audited: the failed request's transaction is rolled back.
+        log.warning("failed password login for person %s", person.id)
+        raise wrong from None
+    if not moderates_anything(session, person):
+        raise wrong
+    if PASSWORDS.check_needs_rehash(person.password_hash):
+        person.password_hash = PASSWORDS.hash(password)
+    raw = _start_session(session, person, at)
+    audit.record(session, "login.password", at=at, actor=person)
+    return Login(person, None, raw)
+
+
+class LinkBuilder(Protocol):
+    """Turns a token into the full link a person opens (the public base URL is the caller's)."""
+
+    def __call__(self, token: str) -> str: ...

@@ -1,0 +1,161 @@
+"""Create declarations and find them for the people taking part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from declaration.domain.errors import N_, Forbidden, InvalidInput, NotAMember, NotFound
+from declaration.domain.keys import is_well_formed, new_declaration_key
+from declaration.domain.phases import Phase
+from declaration.domain.roles import Role
+from declaration.domain.text import first_heading, normalise
+from declaration.models import Declaration, Membership, Person
+from declaration.services import audit, drafts
+
+MAX_TITLE = 300
+MAX_DESCRIPTION = 2000
+
+
+@dataclass(frozen=True)
+class NewDeclaration:
+    """What the moderation enters to start a declaration."""
+
+    title: str
+    text: str
+    description: str = ""
+    deadline: date | None = None
+
+
+def create(
+    session: Session,
+    actor: Person | None,
+    data: NewDeclaration,
+    *,
+    at: datetime,
+    max_text_chars: int,
+    moderator: Person | None = None,
+) -> Declaration:
+    """Create a declaration with its first draft; its creator becomes its moderation.
+
+    ``actor`` None means the command line (a trusted operator), which names the
+    ``moderator`` explicitly.
+    """
+    if actor is not None and not actor.may_create_declarations:
+        raise Forbidden(N_("Nur die Moderation kann neue Erklärungen anlegen."))
+    owner = moderator or actor
+    if owner is None:
+        raise InvalidInput(N_("Die Erklärung braucht eine Moderation."))
+    text = normalise(data.text)
+    if len(text) > max_text_chars:
+        raise InvalidInput(
+            N_("Der Text ist zu lang (höchstens %(limit)s Zeichen)."), limit=max_text_chars
+        )
+    title = normalise(data.title).strip() or (first_heading(text) or "")
+    if not title:
+        raise InvalidInput(N_("Bitte geben Sie einen Titel ein."))
+    if len(title) > MAX_TITLE:
+        raise InvalidInput(N_("Der Titel ist zu lang (höchstens 300 Zeichen)."))
+    description = normalise(data.description).strip()
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(N_("Die Beschreibung ist zu lang (höchstens 2000 Zeichen)."))
+    declaration = Declaration(
+        key=_unused_key(session),
+        title=title,
+        description=description,
+        phase=Phase.DRAFTING.value,
+        deadline=data.deadline,
+        created_by_id=owner.id,
+        created_at=at,
+        updated_at=at,
+    )
+    session.add(declaration)
+    session.flush()
+    session.add(
+        Membership(
+            declaration_id=declaration.id,
+            person_id=owner.id,
+            role=Role.MODERATOR.value,
+            invited_by_id=actor.id if actor is not None else None,
+            created_at=at,
+        )
+    )
+    drafts.start(session, declaration, text, author=owner, at=at)
+    audit.record(
+        session, "declaration.created", at=at, actor=actor, declaration=declaration, title=title
+    )
+    return declaration
+
+
+def _unused_key(session: Session) -> str:
+    while True:
+        key = new_declaration_key()
+        if session.scalar(select(Declaration.id).where(Declaration.key == key)) is None:
+            return key
+
+
+def for_person(session: Session, person: Person) -> list[tuple[Declaration, Membership]]:
+    """Return the declarations ``person`` takes part in, newest first, with their role."""
+    query = (
+        select(Declaration, Membership)
+        .join(Membership, Membership.declaration_id == Declaration.id)
+        .where(Membership.person_id == person.id, Membership.revoked_at.is_(None))
+        .order_by(Declaration.updated_at.desc(), Declaration.id.desc())
+    )
+    return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def by_key(session: Session, key: str) -> Declaration:
+    """Return the declaration with ``key`` or its numeric id, or raise NotFound."""
+    declaration: Declaration | None = None
+    if key.isdigit():
+        declaration = session.get(Declaration, int(key))
+    elif is_well_formed(key):
+        declaration = session.scalar(select(Declaration).where(Declaration.key == key))
+    if declaration is None:
+        raise NotFound()
+    return declaration
+
+
+def membership_of(session: Session, person: Person, declaration: Declaration) -> Membership:
+    """Return ``person``'s active membership in ``declaration``, or refuse.
+
+    Somebody who never took part gets "not found", so keys cannot be probed; somebody who
+    was removed is told so.
+    """
+    membership = session.scalar(
+        select(Membership).where(
+            Membership.declaration_id == declaration.id, Membership.person_id == person.id
+        )
+    )
+    if membership is None:
+        raise NotFound()
+    if not membership.active:
+        raise NotAMember()
+    return membership
+
+
+def open_for(session: Session, person: Person, key: str) -> tuple[Declaration, Membership]:
+    """Return the declaration ``key`` and ``person``'s membership in it, or refuse."""
+    declaration = by_key(session, key)
+    return declaration, membership_of(session, person, declaration)
+
+
+def participants(session: Session, declaration: Declaration) -> list[Membership]:
+    """Return everyone taking part, moderation first, then mayors, then observers, by name."""
+    order = {Role.MODERATOR.value: 0, Role.MAYOR.value: 1, Role.OBSERVER.value: 2}
+    query = select(Membership).where(
+        Membership.declaration_id == declaration.id, Membership.revoked_at.is_(None)
+    )
+    members = list(session.scalars(query))
+    return sorted(members, key=lambda m: (order.get(m.role, 9), m.person.name.casefold()))
+
+
+def mark_visit(membership: Membership, *, at: datetime) -> datetime | None:
+    """Record that the participant opened the declaration; return their previous visit."""
+    previous = membership.last_seen_at
+    membership.last_seen_at = at
+    return previous

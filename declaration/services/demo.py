@@ -1,0 +1,136 @@
+"""The demo declaration: the Merseburger Erklärung with MITZ and five fictional mayors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from declaration.domain.roles import Role
+from declaration.models import Declaration, Person
+from declaration.services import auth, declarations, participants
+
+SAMPLE = Path(__file__).resolve().parent.parent / "demo" / "merseburger-erklaerung.md"
+
+#: The people of the demo. All names, municipalities and addresses are invented.
+MODERATOR = ("Katrin Vogt", "Moderation", "MITZ Merseburg", "moderation@mitz.example")
+MAYORS = (
+    ("Andrea Lehmann", "Bürgermeisterin", "Stadt Auenbrück", "buergermeisterin@auenbrueck.example"),
+    ("Thomas Richter", "Bürgermeister", "Gemeinde Wiesental", "buergermeister@wiesental.example"),
+    ("Sabine Krüger", "Oberbürgermeisterin", "Stadt Elsterhain", "ob@elsterhain.example"),
+    ("Martin Hoffmann", "Bürgermeister", "Verbandsgemeinde Saaleland", "vg@saaleland.example"),
+    ("Julia Neumann", "Bürgermeisterin", "Gemeinde Lindenau", "buergermeisterin@lindenau.example"),
+)
+DESCRIPTION = (
+    "Gemeinsame Erklärung der Bürgermeisterinnen und Bürgermeister zur Umsetzung des "
+    "Onlinezugangsgesetzes, moderiert vom MITZ."
+)
+
+
+@dataclass(frozen=True)
+class DemoLink:
+    name: str
+    role: Role
+    municipality: str
+    link: str
+
+
+def ensure(
+    session: Session,
+    *,
+    at: datetime,
+    validity: timedelta,
+    link_for: auth.LinkBuilder,
+    max_text_chars: int,
+) -> tuple[Declaration, list[DemoLink], bool] | None:
+    """Load the demo declaration if the database holds none, and issue fresh links.
+
+    Returns the declaration, one fresh link per demo participant (earlier unused links
+    stop working), and whether it was created just now; None when the database already
+    holds real declarations, which the demo never mixes with.
+    """
+    moderator = session.scalar(select(Person).where(Person.email == MODERATOR[3]))
+    existing = None
+    if moderator is not None:
+        existing = session.scalar(
+            select(Declaration)
+            .where(Declaration.created_by_id == moderator.id)
+            .order_by(Declaration.id)
+            .limit(1)
+        )
+    created = False
+    if existing is None:
+        if session.scalar(select(Declaration.id).limit(1)) is not None:
+            return None
+        existing = _create(
+            session, at=at, validity=validity, link_for=link_for, max_text_chars=max_text_chars
+        )
+        created = True
+    links = []
+    for membership in participants.active_members(session, existing):
+        issued = auth.issue_invitation(
+            session, membership, at=at, validity=validity, issued_by=None
+        )
+        links.append(
+            DemoLink(
+                membership.person.name,
+                membership.role_enum,
+                membership.person.municipality,
+                link_for(issued.token),
+            )
+        )
+    order = {Role.MODERATOR: 0, Role.MAYOR: 1, Role.OBSERVER: 2}
+    links.sort(key=lambda item: (order[item.role], item.name))
+    return existing, links, created
+
+
+def _create(
+    session: Session,
+    *,
+    at: datetime,
+    validity: timedelta,
+    link_for: auth.LinkBuilder,
+    max_text_chars: int,
+) -> Declaration:
+    name, office, municipality, email = MODERATOR
+    moderator = Person(
+        name=name,
+        office=office,
+        municipality=municipality,
+        email=email,
+        may_create_declarations=True,
+        created_at=at,
+    )
+    session.add(moderator)
+    session.flush()
+    deadline = (at + timedelta(days=21)).date()
+    declaration = declarations.create(
+        session,
+        None,
+        declarations.NewDeclaration(
+            title="",
+            text=SAMPLE.read_text(encoding="utf-8"),
+            description=DESCRIPTION,
+            deadline=date(deadline.year, deadline.month, deadline.day),
+        ),
+        at=at,
+        max_text_chars=max_text_chars,
+        moderator=moderator,
+    )
+    for name, office, municipality, email in MAYORS:
+        participants.invite(
+            session,
+            None,
+            declaration,
+            participants.NewParticipant(
+                name=name, email=email, role=Role.MAYOR, office=office, municipality=municipality
+            ),
+            at=at,
+            validity=validity,
+            link_for=link_for,
+            send_mail=False,
+        )
+    return declaration

@@ -1,0 +1,525 @@
+"""The text of a declaration: its first draft, the edits that follow, and its history.
+
+Every edit becomes a numbered revision that stores the operation from its predecessor;
+every K-th revision and every named version also stores the full text (a keyframe).
+`submit_edit` is the server half of the sync protocol (see docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from declaration.domain import chain, revisions
+from declaration.domain.compare import Segment, compare
+from declaration.domain.errors import N_, Conflict, DomainError, InvalidInput, NotFound
+from declaration.domain.operations import Operation, OperationError, from_delta, from_texts
+from declaration.domain.phases import check_edit
+from declaration.domain.sync import Outcome, SyncError, integrate
+from declaration.domain.text import normalise
+from declaration.models import Declaration, Membership, NamedVersion, Person, Revision
+from declaration.services import audit
+
+#: Longest client id accepted (a random id chosen by each connection).
+MAX_CLIENT_ID = 64
+#: Most revisions handed out by one `revisions_since` call; clients ask again for more.
+MAX_REVISIONS_PER_CALL = 2000
+MAX_LABEL = 200
+
+
+class InvalidOperation(DomainError):
+    code = "invalid_operation"
+    status = 422
+    message = N_(
+        "Die Änderung konnte nicht gelesen werden. Bitte laden Sie die Seite neu; "
+        "Ihr Text wird Ihnen dann angeboten."
+    )
+
+
+class UnknownBase(DomainError):
+    code = "unknown_base"
+    status = 409
+    message = N_("Ihre Ansicht ist nicht auf dem neuesten Stand. Sie wird jetzt abgeglichen.")
+
+
+class TextTooLong(DomainError):
+    code = "text_too_long"
+    status = 413
+    message = N_("Der Text würde zu lang (höchstens %(limit)s Zeichen). Bitte kürzen Sie ihn.")
+
+
+class EditTooLarge(DomainError):
+    code = "edit_too_large"
+    status = 413
+    message = N_(
+        "Diese Änderung ist zu groß für einen Schritt. Bitte fügen Sie den Text in Teilen ein."
+    )
+
+
+def author_ref(person_id: int | None) -> str:
+    """Return how an author is named inside the hash chain."""
+    return f"person:{person_id}" if person_id is not None else "system"
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """What became of a batch: its outcome, revision and the operation as stored."""
+
+    outcome: Outcome
+    revision: int
+    operation: str
+    #: The text at ``revision`` after an accepted edit (for the head cache), else None.
+    text: str | None = None
+    #: The hash-chain link of ``revision`` after an accepted edit.
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredRevision:
+    """A revision as handed to clients closing a gap."""
+
+    number: int
+    operation: str
+    author_id: int | None
+    client_id: str | None
+    seq: int | None
+    created_at: datetime
+
+
+class HeadCache:
+    """The newest text of recently edited declarations, in this process.
+
+    An entry is used only when its revision and hash-chain link equal the head stored in
+    the database, so a stale entry (another process edited, a transaction rolled back) is
+    never trusted; callers put entries only after their transaction committed.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._entries: dict[int, tuple[int, str, str]] = {}
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, declaration_id: int, revision: int, link: str) -> str | None:
+        with self._lock:
+            entry = self._entries.get(declaration_id)
+        if entry is not None and entry[0] == revision and entry[1] == link:
+            return entry[2]
+        return None
+
+    def put(self, declaration_id: int, revision: int, link: str, text: str) -> None:
+        with self._lock:
+            self._entries.pop(declaration_id, None)
+            if len(self._entries) >= self._capacity:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[declaration_id] = (revision, link, text)
+
+
+def start(
+    session: Session, declaration: Declaration, text: str, *, author: Person | None, at: datetime
+) -> Revision:
+    """Store the first draft as revision 0, a keyframe that inserts the whole text."""
+    text = normalise(text)
+    delta = Operation.edit(0, 0, 0, text).to_delta()
+    author_id = author.id if author is not None else None
+    revision = Revision(
+        declaration_id=declaration.id,
+        number=0,
+        operation=delta,
+        text=text,
+        length=len(text),
+        author_id=author_id,
+        created_at=at,
+        link=chain.link(chain.GENESIS, delta, author_ref(author_id), at),
+    )
+    session.add(revision)
+    declaration.head_revision = 0
+    session.flush()
+    return revision
+
+
+def _locked(session: Session, declaration_id: int) -> Declaration:
+    """Load the declaration and hold its row lock until the transaction ends.
+
+    On PostgreSQL this is the lock that serialises edits across processes; SQLite's
+    ``BEGIN IMMEDIATE`` already serialises writers, and the in-process lock of the realtime
+    layer is the fast path in front of both.
+    """
+    declaration = session.scalar(
+        select(Declaration).where(Declaration.id == declaration_id).with_for_update()
+    )
+    if declaration is None:
+        raise NotFound()
+    return declaration
+
+
+def _head(session: Session, declaration: Declaration) -> Revision:
+    head = session.scalar(
+        select(Revision).where(
+            Revision.declaration_id == declaration.id,
+            Revision.number == declaration.head_revision,
+        )
+    )
+    if head is None:  # pragma: no cover - every declaration has revision 0
+        raise NotFound()
+    return head
+
+
+def _operations(session: Session, declaration_id: int, first: int, last: int) -> list[Operation]:
+    """Return the operations of revisions ``first … last``, each parsed against its base."""
+    if first > last:
+        return []
+    rows = session.execute(
+        select(Revision.number, Revision.operation, Revision.length)
+        .where(
+            Revision.declaration_id == declaration_id,
+            Revision.number >= first - 1,
+            Revision.number <= last,
+        )
+        .order_by(Revision.number)
+    ).all()
+    return _parse_following(rows)
+
+
+def _parse_following(rows: Sequence[Any]) -> list[Operation]:
+    """Parse the operations of ``rows[1:]``, each against the length its predecessor left."""
+    return [from_delta(row.operation, previous.length) for previous, row in pairwise(rows)]
+
+
+def text_at(session: Session, declaration: Declaration, number: int) -> str:
+    """Return the text at revision ``number`` (nearest keyframe plus the operations after)."""
+    if not 0 <= number <= declaration.head_revision:
+        raise NotFound(N_("Diese Fassung gibt es nicht."))
+    keyframe = session.execute(
+        select(Revision.number, Revision.text)
+        .where(
+            Revision.declaration_id == declaration.id,
+            Revision.number <= number,
+            Revision.text.is_not(None),
+        )
+        .order_by(Revision.number.desc())
+        .limit(1)
+    ).one()
+    return revisions.text_at(
+        number,
+        lambda _k: str(keyframe.text),
+        lambda first, last: _operations(session, declaration.id, first, last),
+        keyframe=keyframe.number,
+    )
+
+
+def head_text(session: Session, declaration: Declaration, cache: HeadCache | None = None) -> str:
+    """Return the text at the declaration's newest revision."""
+    if cache is not None:
+        head = _head(session, declaration)
+        cached = cache.get(declaration.id, head.number, head.link)
+        if cached is not None:
+            return cached
+    return text_at(session, declaration, declaration.head_revision)
+
+
+def _check_author(actor: Membership, declaration: Declaration) -> None:
+    if actor.declaration_id != declaration.id or not actor.active:
+        raise NotFound()
+    check_edit(declaration.phase_enum, actor.role_enum)
+
+
+def submit_edit(
+    session: Session,
+    actor: Membership,
+    declaration_id: int,
+    *,
+    client_id: str,
+    seq: int,
+    base: int,
+    delta: str,
+    at: datetime,
+    max_chars: int,
+    cache: HeadCache | None = None,
+) -> EditResult:
+    """Transform a client's batch against the revisions since its base and store it.
+
+    Resent batches (same author, client and sequence number) are answered with the
+    revision stored the first time and never applied twice; a batch that changes nothing
+    after rebasing makes no revision. The caller commits before acknowledging.
+    """
+    declaration = _locked(session, declaration_id)
+    _check_author(actor, declaration)
+    if not client_id or len(client_id) > MAX_CLIENT_ID or seq < 0:
+        raise InvalidOperation()
+    if len(delta) > 4 * max_chars + 64:
+        raise EditTooLarge()
+    duplicate = session.execute(
+        select(Revision.number, Revision.operation).where(
+            Revision.declaration_id == declaration.id,
+            Revision.client_id == client_id,
+            Revision.client_seq == seq,
+            Revision.author_id == actor.person_id,
+        )
+    ).first()
+    if duplicate is not None:
+        return EditResult(Outcome.DUPLICATE, duplicate.number, duplicate.operation)
+    head_number = declaration.head_revision
+    if not 0 <= base <= head_number:
+        raise UnknownBase()
+    history = session.execute(
+        select(Revision.number, Revision.operation, Revision.length, Revision.link)
+        .where(
+            Revision.declaration_id == declaration.id,
+            Revision.number >= base,
+            Revision.number <= head_number,
+        )
+        .order_by(Revision.number)
+    ).all()
+    head = history[-1]
+    try:
+        op = from_delta(delta, history[0].length)
+        concurrent = _parse_following(history)
+        rebased = integrate(op, base, head_number, head.length, concurrent)
+    except (OperationError, SyncError):
+        raise InvalidOperation() from None
+    if rebased.is_noop:
+        return EditResult(Outcome.UNCHANGED, head_number, rebased.to_delta())
+    current = cache.get(declaration.id, head_number, head.link) if cache is not None else None
+    if current is None:
+        current = text_at(session, declaration, head_number)
+    new_text = rebased.apply(current)
+    if len(new_text) > max_chars:
+        raise TextTooLong(limit=max_chars)
+    return _append(
+        session,
+        declaration,
+        rebased,
+        new_text,
+        previous_link=head.link,
+        author_id=actor.person_id,
+        client_id=client_id,
+        seq=seq,
+        at=at,
+    )
+
+
+def _append(
+    session: Session,
+    declaration: Declaration,
+    op: Operation,
+    new_text: str,
+    *,
+    previous_link: str,
+    author_id: int | None,
+    client_id: str | None,
+    seq: int | None,
+    at: datetime,
+) -> EditResult:
+    number = declaration.head_revision + 1
+    delta = op.to_delta()
+    link = chain.link(previous_link, delta, author_ref(author_id), at)
+    session.add(
+        Revision(
+            declaration_id=declaration.id,
+            number=number,
+            operation=delta,
+            text=new_text if revisions.is_keyframe(number) else None,
+            length=len(new_text),
+            author_id=author_id,
+            created_at=at,
+            link=link,
+            client_id=client_id,
+            client_seq=seq,
+        )
+    )
+    declaration.head_revision = number
+    declaration.updated_at = at
+    session.flush()
+    return EditResult(Outcome.ACCEPTED, number, delta, new_text, link)
+
+
+def revisions_since(
+    session: Session, declaration: Declaration, since: int, limit: int = MAX_REVISIONS_PER_CALL
+) -> list[StoredRevision]:
+    """Return revisions after ``since`` in order (at most ``limit``), to close a gap."""
+    if not 0 <= since <= declaration.head_revision:
+        raise UnknownBase()
+    rows = session.execute(
+        select(
+            Revision.number,
+            Revision.operation,
+            Revision.author_id,
+            Revision.client_id,
+            Revision.client_seq,
+            Revision.created_at,
+        )
+        .where(Revision.declaration_id == declaration.id, Revision.number > since)
+        .order_by(Revision.number)
+        .limit(min(limit, MAX_REVISIONS_PER_CALL))
+    ).all()
+    return [
+        StoredRevision(r.number, r.operation, r.author_id, r.client_id, r.client_seq, r.created_at)
+        for r in rows
+    ]
+
+
+def name_version(
+    session: Session,
+    actor: Membership,
+    declaration: Declaration,
+    number: int,
+    label: str,
+    *,
+    at: datetime,
+) -> NamedVersion:
+    """Give revision ``number`` a name; its full text is stored so it opens at once."""
+    if actor.declaration_id != declaration.id or not actor.active:
+        raise NotFound()
+    cleaned = " ".join(normalise(label).split())
+    if not cleaned:
+        raise InvalidInput(N_("Bitte geben Sie der Fassung einen Namen."))
+    if len(cleaned) > MAX_LABEL:
+        raise InvalidInput(N_("Der Name ist zu lang (höchstens 200 Zeichen)."))
+    text = text_at(session, declaration, number)
+    existing = session.scalar(
+        select(NamedVersion).where(
+            NamedVersion.declaration_id == declaration.id, NamedVersion.revision_number == number
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            N_("Diese Fassung hat bereits einen Namen: „%(label)s“."), label=existing.label
+        )
+    revision = session.scalar(
+        select(Revision).where(Revision.declaration_id == declaration.id, Revision.number == number)
+    )
+    assert revision is not None
+    if revision.text is None:
+        revision.text = text
+    version = NamedVersion(
+        declaration_id=declaration.id,
+        revision_number=number,
+        label=cleaned,
+        created_by_id=actor.person_id,
+        created_at=at,
+    )
+    session.add(version)
+    session.flush()
+    audit.record(
+        session,
+        "version.named",
+        at=at,
+        actor=actor.person,
+        declaration=declaration,
+        revision=number,
+        label=cleaned,
+    )
+    return version
+
+
+def named_versions(session: Session, declaration: Declaration) -> list[NamedVersion]:
+    """Return the named versions of ``declaration``, newest first."""
+    return list(
+        session.scalars(
+            select(NamedVersion)
+            .where(NamedVersion.declaration_id == declaration.id)
+            .order_by(NamedVersion.revision_number.desc())
+        )
+    )
+
+
+def restore(
+    session: Session,
+    actor: Membership,
+    declaration_id: int,
+    number: int,
+    *,
+    at: datetime,
+    max_chars: int,
+    cache: HeadCache | None = None,
+) -> EditResult:
+    """Make the text of revision ``number`` the newest text again, as a new revision.
+
+    Nothing is thrown away: the revisions in between stay in the history.
+    """
+    declaration = _locked(session, declaration_id)
+    _check_author(actor, declaration)
+    old = text_at(session, declaration, number)
+    head = _head(session, declaration)
+    current = head_text(session, declaration, cache)
+    op = from_texts(current, old)
+    if op.is_noop:
+        return EditResult(Outcome.UNCHANGED, declaration.head_revision, op.to_delta())
+    if len(old) > max_chars:
+        raise TextTooLong(limit=max_chars)
+    result = _append(
+        session,
+        declaration,
+        op,
+        old,
+        previous_link=head.link,
+        author_id=actor.person_id,
+        client_id=None,
+        seq=None,
+        at=at,
+    )
+    audit.record(
+        session,
+        "revision.restored",
+        at=at,
+        actor=actor.person,
+        declaration=declaration,
+        restored=number,
+        revision=result.revision,
+    )
+    return result
+
+
+def replace_text(
+    session: Session,
+    actor: Membership,
+    declaration_id: int,
+    new_text: str,
+    *,
+    base: int,
+    client_id: str,
+    seq: int,
+    at: datetime,
+    max_chars: int,
+    cache: HeadCache | None = None,
+) -> EditResult:
+    """Submit a whole new text made on revision ``base`` as an operation."""
+    declaration = session.get(Declaration, declaration_id)
+    if declaration is None:
+        raise NotFound()
+    base_text = text_at(session, declaration, base)
+    op = from_texts(base_text, normalise(new_text))
+    return submit_edit(
+        session,
+        actor,
+        declaration_id,
+        client_id=client_id,
+        seq=seq,
+        base=base,
+        delta=op.to_delta(),
+        at=at,
+        max_chars=max_chars,
+        cache=cache,
+    )
+
+
+def difference(session: Session, declaration: Declaration, old: int, new: int) -> list[Segment]:
+    """Return the word-level difference between revisions ``old`` and ``new``."""
+    return compare(text_at(session, declaration, old), text_at(session, declaration, new))
+
+
+def history(
+    session: Session, declaration: Declaration, *, before: int | None = None, limit: int = 200
+) -> Sequence[Revision]:
+    """Return revisions newest first (without their texts loaded), for the timeline."""
+    query = select(Revision).where(Revision.declaration_id == declaration.id)
+    if before is not None:
+        query = query.where(Revision.number < before)
+    return list(session.scalars(query.order_by(Revision.number.desc()).limit(limit)))

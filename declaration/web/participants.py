@@ -1,0 +1,172 @@
+"""The moderation's page to invite, re-invite and remove participants."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from declaration import clock
+from declaration.domain.errors import DomainError, InvalidInput
+from declaration.domain.roles import Role, require_moderator
+from declaration.i18n import error_text
+from declaration.mailer import deliver_after_commit
+from declaration.models import Declaration, Membership, OutboxMail
+from declaration.services import declarations, participants
+from declaration.web.context import after_commit, current_person, db, login_required, rollback
+from declaration.web.forms import field
+from declaration.web.links import invitation_link
+
+bp = Blueprint("participants", __name__, url_prefix="/erklaerungen/<key>/teilnehmende")
+
+#: The link just issued, shown once on the next page view and then forgotten.
+FRESH_LINK = "fresh_link"
+
+
+def _as_moderator(key: str) -> tuple[Declaration, Membership]:
+    person = current_person()
+    assert person is not None
+    declaration, membership = declarations.open_for(db(), person, key)
+    require_moderator(membership.role_enum)
+    return declaration, membership
+
+
+def _validity() -> timedelta:
+    return timedelta(days=int(current_app.config["INVITATION_DAYS"]))
+
+
+def _render(
+    declaration: Declaration, form: dict[str, str], error: str | None = None, status: int = 200
+) -> tuple[str, int]:
+    return render_template(
+        "participants.html",
+        declaration=declaration,
+        participants=declarations.participants(db(), declaration),
+        roles=list(Role),
+        form=form,
+        error=error,
+        fresh_link=session.pop(FRESH_LINK, None),
+    ), status
+
+
+def _report_mail(name: str) -> object:
+    def report(mails: list[OutboxMail]) -> None:
+        for mail in mails:
+            if mail.status == "failed":
+                flash(
+                    gettext(
+                        "Die E-Mail an %(name)s konnte nicht gesendet werden: %(error)s",
+                        name=name,
+                        error=mail.error or "",
+                    ),
+                    "error",
+                )
+            elif mail.status == "logged":
+                flash(
+                    gettext(
+                        "Es ist kein Mailserver eingerichtet: Die E-Mail an %(name)s steht "
+                        "im Postausgang. Geben Sie den Link bitte selbst weiter.",
+                        name=name,
+                    ),
+                    "info",
+                )
+
+    return report
+
+
+@bp.get("")
+@login_required
+def manage(key: str) -> tuple[str, int]:
+    """List participants with their role, and offer the invitation form."""
+    declaration, _ = _as_moderator(key)
+    return _render(declaration, {"role": Role.MAYOR.value})
+
+
+@bp.post("")
+@login_required
+def invite(key: str) -> Response | tuple[str, int]:
+    """Invite somebody; show their link once and mail it if asked to."""
+    declaration, me = _as_moderator(key)
+    form = {name: field(name) for name in ("name", "email", "office", "municipality", "role")}
+    send = request.form.get("send_mail") == "1"
+    try:
+        try:
+            role = Role(form["role"])
+        except ValueError:
+            raise InvalidInput(gettext("Bitte wählen Sie eine Rolle.")) from None
+        invited = participants.invite(
+            db(),
+            me,
+            declaration,
+            participants.NewParticipant(
+                name=form["name"],
+                email=form["email"],
+                role=role,
+                office=form["office"],
+                municipality=form["municipality"],
+            ),
+            at=clock.now(),
+            validity=_validity(),
+            link_for=invitation_link,
+            send_mail=send,
+        )
+    except DomainError as error:
+        rollback()
+        return _render(declaration, form, error_text(error), 422)
+    _remember_link(invited)
+    if invited.mail_id is not None:
+        deliver_after_commit(after_commit, [invited.mail_id], _report_mail(form["name"]))  # type: ignore[arg-type]
+    flash(gettext("%(name)s ist eingeladen.", name=invited.membership.person.name), "success")
+    return redirect(url_for("participants.manage", key=key))
+
+
+def _remember_link(invited: participants.Invited) -> None:
+    session[FRESH_LINK] = {
+        "name": invited.membership.person.name,
+        "link": invitation_link(invited.link.token),
+        "expires_at": invited.link.invitation.expires_at.isoformat(),
+    }
+
+
+@bp.post("/<int:membership_id>/neuer-link")
+@login_required
+def reinvite(key: str, membership_id: int) -> Response:
+    """Issue a fresh link for a participant (the earlier unused one stops working)."""
+    declaration, me = _as_moderator(key)
+    membership = participants.find(db(), declaration, str(membership_id))
+    invited = participants.reinvite(
+        db(),
+        me,
+        membership,
+        at=clock.now(),
+        validity=_validity(),
+        link_for=invitation_link,
+        send_mail=request.form.get("send_mail") == "1",
+    )
+    _remember_link(invited)
+    if invited.mail_id is not None:
+        deliver_after_commit(after_commit, [invited.mail_id], _report_mail(membership.person.name))  # type: ignore[arg-type]
+    flash(gettext("Neuer Link für %(name)s erstellt.", name=membership.person.name), "success")
+    return redirect(url_for("participants.manage", key=key))
+
+
+@bp.post("/<int:membership_id>/entfernen")
+@login_required
+def revoke(key: str, membership_id: int) -> Response:
+    """Remove a participant; their links and (if they take part nowhere else) sessions end."""
+    declaration, me = _as_moderator(key)
+    membership = participants.find(db(), declaration, str(membership_id))
+    participants.revoke(db(), me, membership, at=clock.now())
+    flash(gettext("%(name)s nimmt nicht mehr teil.", name=membership.person.name), "success")
+    return redirect(url_for("participants.manage", key=key))

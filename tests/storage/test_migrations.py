@@ -1,0 +1,104 @@
+"""Migrations bring an empty database to head, and back, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine
+
+from declaration import migrate
+from declaration.models import Base
+
+SCHEMA = "migration_check"
+
+
+@pytest.fixture
+def empty_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on an empty database of the kind under test (its own schema on PostgreSQL)."""
+    url = os.environ.get("DECLARATION_TEST_DATABASE_URL")
+    if url is None:
+        engine = create_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    engine = create_engine(url, connect_args={"options": f"-csearch_path={SCHEMA}"})
+    yield engine
+    engine.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    admin.dispose()
+
+
+def _tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_from_empty_creates_every_table_of_the_models(empty_engine):
+    assert migrate.current_revision(empty_engine) is None
+
+    migrate.upgrade(empty_engine)
+
+    assert migrate.current_revision(empty_engine) == migrate.head_revision()
+    assert _tables(empty_engine) == set(Base.metadata.tables)
+
+
+def test_upgrade_twice_changes_nothing(empty_engine):
+    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine)
+    assert migrate.current_revision(empty_engine) == migrate.head_revision()
+
+
+def test_downgrade_to_empty_and_up_again(empty_engine):
+    migrate.upgrade(empty_engine)
+    migrate.downgrade(empty_engine, "base")
+    assert _tables(empty_engine) == set()
+    migrate.upgrade(empty_engine)
+    assert _tables(empty_engine) == set(Base.metadata.tables)
+
+
+def test_migrated_schema_matches_the_models(empty_engine):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_upgrade_from_the_first_schema_keeps_and_completes_existing_drafts(empty_engine):
+    migrate.upgrade(empty_engine, "0001")
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO people (id, name, office, municipality, email, may_create_declarations, created_at) "
+                "VALUES (1, 'Katrin Vogt', 'Moderation', 'MITZ', 'mod@mitz.example', true, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO declarations (id, key, title, description, phase, head_revision, created_by_id, created_at, updated_at) "
+                "VALUES (1, 'abc', 'Erklärung', '', 'drafting', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO revisions (declaration_id, number, operation, text, created_at, link) "
+                "VALUES (1, 0, '+Gr%C3%BC%C3%9Fe', 'Grüße', CURRENT_TIMESTAMP, 'x')"
+            )
+        )
+
+    migrate.upgrade(empty_engine)
+
+    with empty_engine.connect() as connection:
+        assert connection.execute(text("SELECT length FROM revisions")).scalar() == 5
+        assert connection.execute(text("SELECT title FROM declarations")).scalar() == "Erklärung"
