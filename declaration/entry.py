@@ -25,6 +25,7 @@ def main() -> None:
         from gevent import monkey
 
         monkey.patch_all()
+        os.environ["DECLARATION_ASYNC_MODE"] = "gevent"
     from declaration.cli import main as run_cli
 
     run_cli()

@@ -75,6 +75,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "SECRET_KEY": "test-secret",
             "PUBLIC_BASE_URL": PUBLIC_BASE,
             "MAIL_SERVER": None,
+            "SOCKETIO_ASYNC_MODE": "threading",
         }
     )
     yield application

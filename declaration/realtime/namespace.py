@@ -291,8 +291,9 @@ class DraftNamespace(Namespace):
         declaration_id = connection.joined.get(payload.declaration)
         if declaration_id is None:
             raise NotJoined()
+        selection = (payload.selection[0], payload.selection[1]) if payload.selection else None
         peer = self.presence.move(
-            declaration_id, connection.peer, payload.cursor, payload.selection, payload.revision
+            declaration_id, connection.peer, payload.cursor, selection, payload.revision
         )
         if peer is not None:
             emit("presence", peer.public(), to=room_of(declaration_id), skip_sid=request.sid)  # type: ignore[attr-defined]

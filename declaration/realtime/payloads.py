@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 #: Upper bound for a delta string; the service also checks it against the text limit.
 MAX_DELTA_CHARS = 1_000_000
 
+Position = Annotated[int, Field(ge=0, le=10_000_000)]
 DeclarationRef = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9-]+$")]
 
 
@@ -41,10 +42,6 @@ class Presence(Payload):
     declaration: DeclarationRef
     #: The revision the positions refer to; peers transform them if they are ahead.
     revision: Annotated[int, Field(ge=0, le=2**53)]
-    cursor: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
-    selection: (
-        tuple[
-            Annotated[int, Field(ge=0, le=10_000_000)], Annotated[int, Field(ge=0, le=10_000_000)]
-        ]
-        | None
-    ) = None
+    cursor: Position | None = None
+    #: [anchor, head] of the selection, if any.
+    selection: Annotated[list[Position], Field(min_length=2, max_length=2)] | None = None

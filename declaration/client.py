@@ -1,0 +1,381 @@
+"""A Python client of the sync protocol: scripted users, tests and benchmarks use it.
+
+    client = DraftClient("http://127.0.0.1:5000")
+    client.login(token)                 # an invitation or login link's token
+    client.open("k7fm2q9xat")           # the declaration's key (or its id)
+    client.edit(0, 0, "Entwurf: ")      # exact operation at a code-point position
+    client.sync(timeout=5)              # every edit acknowledged, every revision applied
+    print(client.text, client.revision)
+    client.close()
+
+The client keeps at most one batch in flight; edits made meanwhile are composed into the
+next batch. It reconnects by itself, closes gaps by asking for the revisions it missed, and
+resends an unacknowledged batch with its original sequence number (the server never
+applies a batch twice). A refused batch is dropped, the text is reset to the server's, and
+the refusal (with the passages that were not accepted) is kept in :attr:`refusals`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import socketio
+
+from declaration.domain.operations import Operation, OperationError, from_delta, from_texts
+from declaration.domain.sync import ClientDocument, GapDetected, Refusal, Revision, SyncError
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/draft"
+SESSION_COOKIE = "erklaerung_session"
+
+#: Error codes after which the batch is dropped and handed back (retrying cannot help).
+REFUSING = frozenset(
+    {
+        "phase_forbids_edit",
+        "review_moderator_only",
+        "text_frozen",
+        "observer_cannot_edit",
+        "not_a_member",
+        "not_found",
+        "text_too_long",
+        "edit_too_large",
+        "invalid_operation",
+        "not_authenticated",
+    }
+)
+
+
+class ClientError(RuntimeError):
+    """The server refused something, or did not answer in time."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A batch the server refused: why, and the text that was not accepted."""
+
+    code: str
+    message: str
+    refusal: Refusal
+
+
+#: Called with (revision, operation applied to the local text, author membership id).
+RemoteListener = Callable[[int, Operation, int | None], None]
+
+
+class DraftClient:
+    """One participant's connection to one declaration."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.client_id = secrets.token_urlsafe(12)
+        self.http = requests.Session()
+        self.refusals: list[Refused] = []
+        self.errors: list[str] = []
+        self.listeners: list[RemoteListener] = []
+        self._sio = socketio.Client(
+            reconnection=True,
+            reconnection_delay=0.05,
+            reconnection_delay_max=1.0,
+            randomization_factor=0.3,
+        )
+        self._changed = threading.Condition(threading.RLock())
+        self._doc: ClientDocument | None = None
+        self._key: str | None = None
+        self._joined = False
+        self._resyncing = False
+        self._closing = False
+        self.joined_payload: dict[str, Any] = {}
+        self._sio.on("connect", self._on_connect, namespace=NAMESPACE)
+        self._sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
+        self._sio.on("revision", self._on_revision, namespace=NAMESPACE)
+
+    # -- login and opening ------------------------------------------------------------
+
+    def login(self, token: str) -> None:
+        """Exchange an invitation or login link's token for a session."""
+        response = self.http.get(
+            f"{self.base_url}/einladung/{token}", allow_redirects=False, timeout=self.timeout
+        )
+        if response.status_code != 302 or SESSION_COOKIE not in self.http.cookies:
+            raise ClientError(f"login refused (HTTP {response.status_code})", "login_refused")
+
+    def open(self, declaration: str | int) -> None:
+        """Connect, join the declaration and load its text and revision."""
+        self._key = str(declaration)
+        cookie = self.http.cookies.get(SESSION_COOKIE)
+        if cookie is None:
+            raise ClientError("log in first", "not_authenticated")
+        with self._changed:
+            self._joined = False
+        self._sio.connect(
+            self.base_url,
+            headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
+            namespaces=[NAMESPACE],
+            transports=["websocket"],
+            wait_timeout=self.timeout,
+        )
+        self._wait(lambda: self._joined, "joining the declaration")
+
+    @property
+    def text(self) -> str:
+        with self._changed:
+            return self._document().text
+
+    @property
+    def revision(self) -> int:
+        with self._changed:
+            return self._document().revision
+
+    @property
+    def is_synchronised(self) -> bool:
+        with self._changed:
+            return self._doc is not None and self._doc.is_synchronised and not self._resyncing
+
+    def _document(self) -> ClientDocument:
+        if self._doc is None:
+            raise ClientError("open a declaration first", "not_joined")
+        return self._doc
+
+    # -- editing ----------------------------------------------------------------------
+
+    def edit(self, pos: int, delete_count: int, insert: str) -> None:
+        """Replace ``delete_count`` code points at ``pos`` with ``insert``."""
+        with self._changed:
+            self._document().edit(pos, delete_count, insert)
+            self._pump()
+
+    def edit_with(self, choose: Callable[[str], tuple[int, int, str] | None]) -> None:
+        """Edit based on the current text, atomically: no revision arrives in between.
+
+        ``choose(text)`` returns ``(pos, delete_count, insert)`` or None for no edit.
+        """
+        with self._changed:
+            change = choose(self._document().text)
+            if change is not None:
+                self._document().edit(*change)
+                self._pump()
+
+    def apply(self, op: Operation) -> None:
+        """Apply an exact operation on the current local text."""
+        with self._changed:
+            self._document().local_edit(op)
+            self._pump()
+
+    def replace_text(self, new: str) -> None:
+        """Make ``new`` the text (sent as the operation between the current text and it)."""
+        with self._changed:
+            self._document().local_edit(from_texts(self._document().text, new))
+            self._pump()
+
+    def presence(self, cursor: int | None, selection: tuple[int, int] | None = None) -> None:
+        """Tell the others where the cursor and selection are."""
+        with self._changed:
+            revision = self._document().revision
+        self._emit(
+            "presence",
+            {
+                "declaration": self._key,
+                "revision": revision,
+                "cursor": cursor,
+                "selection": list(selection) if selection else None,
+            },
+        )
+
+    def sync(self, timeout: float | None = None) -> None:
+        """Wait until every local edit is acknowledged and every known revision applied."""
+        self._wait(lambda: self.is_synchronised and self._joined, "synchronising", timeout=timeout)
+
+    def close(self) -> None:
+        """Disconnect (unsent edits are lost; call :meth:`sync` first)."""
+        self._closing = True
+        self._sio.disconnect()
+        self.http.close()
+
+    # -- protocol ---------------------------------------------------------------------
+
+    def _emit(
+        self, event: str, data: dict[str, Any], callback: Callable[..., None] | None = None
+    ) -> None:
+        try:
+            self._sio.emit(event, data, namespace=NAMESPACE, callback=callback)
+        except socketio.exceptions.BadNamespaceError:
+            log.debug("not connected; %s will follow the reconnect", event)
+
+    def _pump(self) -> None:
+        """Send the next batch if none is in flight (caller holds the lock)."""
+        if not self._joined or self._resyncing or self._doc is None:
+            return
+        batch = self._doc.take_batch()
+        if batch is not None:
+            self._send(batch.seq, batch.base, batch.operation)
+
+    def _send(self, seq: int, base: int, op: Operation) -> None:
+        self._emit(
+            "edit",
+            {
+                "declaration": self._key,
+                "client_id": self.client_id,
+                "seq": seq,
+                "base": base,
+                "op": op.to_delta(),
+            },
+            callback=lambda answer: self._on_edit_answer(seq, answer),
+        )
+
+    def _on_edit_answer(self, seq: int, answer: dict[str, Any]) -> None:
+        with self._changed:
+            doc = self._document()
+            if answer.get("ok"):
+                try:
+                    doc.on_ack(seq, answer["rev"], unchanged=answer.get("outcome") == "unchanged")
+                except GapDetected:
+                    self._resync(then_ack=(seq, answer))
+                    return
+                self._pump()
+                self._changed.notify_all()
+                return
+            error = answer.get("error") or {}
+            code = str(error.get("code"))
+            if code in REFUSING:
+                refusal = doc.on_refused(seq)
+                if refusal is not None:
+                    self.refusals.append(Refused(code, str(error.get("message")), refusal))
+                    self._changed.notify_all()
+                self._pump()
+            elif code == "unknown_base":
+                self._resync()
+            else:  # rate_limited, not_joined: the batch stays in flight and is resent
+                self.errors.append(code)
+                threading.Timer(0.2, self._resend).start()
+
+    def _resend(self) -> None:
+        with self._changed:
+            if self._doc is None or not self._joined or self._resyncing:
+                return
+            batch = self._doc.on_reconnect()
+            if batch is not None:
+                self._send(batch.seq, batch.base, batch.operation)
+
+    def _on_revision(self, data: dict[str, Any]) -> None:
+        with self._changed:
+            doc = self._doc
+            if doc is None or self._resyncing or data["rev"] <= doc.revision:
+                return
+            if data["rev"] > doc.revision + 1:
+                self._resync()  # a broadcast went missing: fetch what lies between
+                return
+            try:
+                op = from_delta(data["op"], len(doc.server_text))
+                local = doc.on_remote(
+                    data["rev"], op, data.get("client_id") or "", data.get("seq") or -1
+                )
+            except (OperationError, SyncError) as error:
+                log.warning("revision %s did not fit (%s); resynchronising", data["rev"], error)
+                self._resync()
+                return
+            if local is not None:
+                self._notify(data["rev"], local, data.get("author"))
+            self._pump()
+            self._changed.notify_all()
+
+    def _notify(self, revision: int, op: Operation, author: int | None) -> None:
+        for listener in self.listeners:
+            listener(revision, op, author)
+
+    def _resync(self, then_ack: tuple[int, dict[str, Any]] | None = None) -> None:
+        """Fetch the revisions since ours and apply them (caller holds the lock)."""
+        if self._resyncing or self._doc is None:
+            return
+        self._resyncing = True
+        self._emit(
+            "resync",
+            {"declaration": self._key, "since": self._doc.revision},
+            callback=lambda answer: self._on_resync_answer(answer, then_ack),
+        )
+
+    def _on_resync_answer(
+        self, answer: dict[str, Any], then_ack: tuple[int, dict[str, Any]] | None
+    ) -> None:
+        with self._changed:
+            self._resyncing = False
+            doc = self._document()
+            if not answer.get("ok"):
+                self.errors.append(str((answer.get("error") or {}).get("code")))
+                return
+            for item in answer["revisions"]:
+                if item["rev"] <= doc.revision:
+                    continue
+                op = from_delta(item["op"], len(doc.server_text))
+                local = doc.on_remote(
+                    item["rev"],
+                    op,
+                    item.get("client_id") or "",
+                    item.get("seq") if item.get("seq") is not None else -1,
+                )
+                if local is not None:
+                    self._notify(item["rev"], local, item.get("author"))
+            if doc.revision < answer["head"]:
+                self._resync(then_ack)  # more than one page of revisions
+                return
+            if then_ack is not None:
+                seq, ack = then_ack
+                doc.on_ack(seq, ack["rev"], unchanged=ack.get("outcome") == "unchanged")
+            batch = doc.on_reconnect()
+            if batch is not None:
+                self._send(batch.seq, batch.base, batch.operation)
+            self._pump()
+            self._changed.notify_all()
+
+    def _on_connect(self) -> None:
+        self._emit("join", {"declaration": self._key}, callback=self._on_join_answer)
+
+    def _on_join_answer(self, answer: dict[str, Any]) -> None:
+        with self._changed:
+            if not answer.get("ok"):
+                error = answer.get("error") or {}
+                self.errors.append(str(error.get("code")))
+                self._changed.notify_all()
+                return
+            self.joined_payload = answer
+            if self._doc is None:
+                self._doc = ClientDocument(self.client_id, answer["text"], answer["revision"])
+                self._joined = True
+            else:
+                # A reconnect: keep our replica and unconfirmed edits, fetch what we missed,
+                # then resend the batch in flight (its sequence number makes this safe).
+                self._joined = True
+                self._resync()
+            self._changed.notify_all()
+
+    def _on_disconnect(self, reason: Any = None) -> None:
+        with self._changed:
+            self._joined = False
+            self._resyncing = False
+            self._changed.notify_all()
+
+    def _wait(self, ready: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        with self._changed:
+            while not ready():
+                if self.errors and what == "joining the declaration":
+                    raise ClientError(f"join refused: {self.errors[-1]}", self.errors[-1])
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ClientError(f"timed out {what}", "timeout")
+                self._changed.wait(min(remaining, 0.1))
+
+
+__all__ = ["ClientError", "DraftClient", "Refused", "Revision"]

@@ -1,0 +1,187 @@
+"""DraftClient against a real server process over real websockets."""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from declaration.client import DraftClient
+from declaration.db import get_database
+from declaration.domain.roles import Role
+from declaration.models import Declaration
+from declaration.services import declarations, drafts
+from tests.realtime.live import CuttableProxy, server_process
+
+pytestmark = pytest.mark.slow
+
+SAMPLE_START = "Die unterzeichnenden Bürgermeisterinnen und Bürgermeister erklären:\n"
+
+
+@pytest.fixture
+def live(database_url, tmp_path, app) -> Iterator[str]:
+    with server_process(database_url, tmp_path) as base:
+        yield base
+
+
+def stored_text(app, key: str) -> str:
+    with app.app_context(), get_database().transaction() as s:
+        return drafts.head_text(s, declarations.by_key(s, key))
+
+
+def connected(base: str, token: str, key: str) -> DraftClient:
+    client = DraftClient(base, timeout=20)
+    client.login(token)
+    client.open(key)
+    return client
+
+
+MARKER = re.compile(r"«[a-z0-9-]+»")
+
+
+def random_edits(client: DraftClient, name: str, count: int, seed: int) -> list[str]:
+    """Insert unique markers and delete whole markers at random; return markers inserted."""
+    rng = random.Random(seed)
+    inserted = []
+
+    def choose(text: str, n: int) -> tuple[int, int, str]:
+        markers = list(MARKER.finditer(text))
+        if markers and rng.random() < 0.3:
+            victim = rng.choice(markers)
+            return victim.start(), victim.end() - victim.start(), ""
+        inside = {p for m in markers for p in range(m.start() + 1, m.end())}
+        positions = [p for p in range(len(text) + 1) if p not in inside]
+        marker = f"«{name}-{n}»"
+        inserted.append(marker)
+        return rng.choice(positions), 0, marker
+
+    for n in range(count):
+        client.edit_with(lambda text, n=n: choose(text, n))
+        if rng.random() < 0.3:
+            time.sleep(rng.random() * 0.01)
+    return inserted
+
+
+def test_five_clients_with_two_hundred_random_edits_each_converge(
+    app, live, make_declaration, invite
+):
+    key, _ = make_declaration(text=SAMPLE_START)
+    clients = [connected(live, invite(key), key) for _ in range(5)]
+    results: dict[int, list[str]] = {}
+
+    def work(index: int) -> None:
+        results[index] = random_edits(clients[index], f"c{index}", 200, seed=index)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for client in clients:
+        client.sync(timeout=60)
+    deadline = time.monotonic() + 20
+    while len({c.revision for c in clients}) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    final = stored_text(app, key)
+    for client in clients:
+        assert client.text == final
+        assert client.refusals == []
+    present = MARKER.findall(final)
+    assert len(present) == len(set(present))  # nothing duplicated
+    assert MARKER.sub("", final) == SAMPLE_START  # the untouched text is intact
+    for client in clients:
+        client.close()
+
+
+def test_client_cut_off_mid_batch_reconnects_and_nothing_is_lost_or_doubled(
+    app, live, make_declaration, invite
+):
+    key, _ = make_declaration(text="Anfang\n")
+    proxy = CuttableProxy(urlsplit(live).port)
+    try:
+        client = connected(proxy.url, invite(key), key)
+        observer = connected(live, invite(key), key)
+        for n in range(30):
+            client.edit(len(client.text), 0, f"[{n}]")
+            if n in (5, 17, 25):
+                proxy.cut()  # mid-batch: the edit is in flight or just sent
+        client.sync(timeout=30)
+        observer.sync(timeout=30)
+        deadline = time.monotonic() + 10
+        while observer.revision < client.revision and time.monotonic() < deadline:
+            time.sleep(0.05)
+        expected = "Anfang\n" + "".join(f"[{n}]" for n in range(30))
+        assert client.text == expected
+        assert stored_text(app, key) == expected
+        assert observer.text == expected
+        client.close()
+        observer.close()
+    finally:
+        proxy.close()
+
+
+def test_client_that_misses_a_broadcast_closes_the_gap_by_itself(
+    app, live, make_declaration, invite
+):
+    key, _ = make_declaration(text="abc")
+    deaf = connected(live, invite(key), key)
+    talker = connected(live, invite(key), key)
+    original = deaf._on_revision
+    dropped = []
+
+    def lossy(data):
+        if not dropped:
+            dropped.append(data["rev"])
+            return
+        original(data)
+
+    deaf._sio.handlers["/draft"]["revision"] = lossy
+    talker.edit(0, 0, "1")
+    talker.sync(timeout=10)
+    talker.edit(0, 0, "2")
+    talker.sync(timeout=10)
+    deadline = time.monotonic() + 10
+    while deaf.revision < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert dropped == [1]
+    assert deaf.text == "21abc" == stored_text(app, key)
+    deaf.close()
+    talker.close()
+
+
+def test_refused_edits_in_review_and_approved_carry_their_codes(
+    app, live, make_declaration, invite
+):
+    key, _ = make_declaration(text="abc")
+    mayor = connected(live, invite(key), key)
+    moderator = connected(live, invite(key, Role.MODERATOR), key)
+
+    with app.app_context(), get_database().transaction() as s:
+        s.query(Declaration).filter_by(key=key).one().phase = "review"
+    mayor.edit(0, 0, "Mayor ")
+    moderator.edit(3, 0, " (redaktionell)")
+    moderator.sync(timeout=10)
+    deadline = time.monotonic() + 10
+    while not mayor.refusals and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert mayor.refusals[0].code == "review_moderator_only"
+    assert mayor.refusals[0].refusal.passages == ("Mayor ",)
+
+    with app.app_context(), get_database().transaction() as s:
+        s.query(Declaration).filter_by(key=key).one().phase = "approved"
+    moderator.edit(0, 0, "Zu spät ")
+    deadline = time.monotonic() + 10
+    while not moderator.refusals and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert moderator.refusals[0].code == "text_frozen"
+    mayor.sync(timeout=10)
+    assert stored_text(app, key) == "abc (redaktionell)" == moderator.text
+    mayor.close()
+    moderator.close()

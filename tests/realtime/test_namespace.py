@@ -1,0 +1,276 @@
+"""The /draft namespace: joining, editing, broadcasting, refusing, closing gaps."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from declaration.db import get_database
+from declaration.domain.operations import Operation
+from declaration.domain.roles import Role
+from declaration.models import Declaration, Revision
+from declaration.realtime.namespace import NAMESPACE
+
+TEXT = "Präambel\nDie Kommunen erklären.\n"
+
+
+def _emit(client, event: str, data: dict) -> dict:
+    return client.emit(event, data, namespace=NAMESPACE, callback=True)
+
+
+def _join(client, key: str) -> dict:
+    answer = _emit(client, "join", {"declaration": key})
+    assert answer["ok"], answer
+    return answer
+
+
+def _edit(client, key: str, *, seq: int, base: int, op: Operation, client_id: str = "c1") -> dict:
+    return _emit(
+        client,
+        "edit",
+        {"declaration": key, "client_id": client_id, "seq": seq, "base": base, "op": op.to_delta()},
+    )
+
+
+def _received(client, name: str) -> list[dict]:
+    return [m["args"][0] for m in client.get_received(NAMESPACE) if m["name"] == name]
+
+
+def _set_phase(app, key: str, phase: str) -> None:
+    with app.app_context(), get_database().transaction() as s:
+        s.scalars(select(Declaration).where(Declaration.key == key)).one().phase = phase
+
+
+def test_connection_without_login_is_refused(socket_client):
+    assert not socket_client(None).is_connected(NAMESPACE)
+
+
+def test_join_returns_text_revision_role_and_who_is_present(
+    make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text=TEXT)
+    first = socket_client(invite(key, name="Andrea Lehmann"))
+    second = socket_client(invite(key, name="Thomas Richter"))
+    _join(first, key)
+
+    answer = _join(second, key)
+
+    assert answer["text"] == TEXT
+    assert answer["revision"] == 0
+    assert answer["role"] == "mayor"
+    assert answer["may_edit"] is True
+    assert [p["name"] for p in answer["present"]] == ["Andrea Lehmann"]
+    joined = _received(first, "peer_joined")
+    assert joined[-1]["name"] == "Thomas Richter"
+    assert joined[-1]["colour"].startswith("#")
+
+
+def test_join_of_a_declaration_one_does_not_take_part_in_is_refused(
+    make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(title="Eine")
+    other, _ = make_declaration(title="Andere")
+    client = socket_client(invite(other))
+    answer = _emit(client, "join", {"declaration": key})
+    assert answer == {
+        "ok": False,
+        "error": {"code": "not_found", "message": answer["error"]["message"]},
+    }
+
+
+def test_edit_is_stored_acknowledged_and_broadcast_to_the_others(
+    app, make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text=TEXT)
+    author = socket_client(invite(key))
+    peer = socket_client(invite(key))
+    _join(author, key)
+    _join(peer, key)
+    peer.get_received(NAMESPACE)
+    op = Operation.edit(len(TEXT), 0, 0, "# ")
+
+    answer = _edit(author, key, seq=1, base=0, op=op)
+
+    assert answer == {"ok": True, "seq": 1, "rev": 1, "outcome": "accepted"}
+    broadcast = _received(peer, "revision")
+    assert broadcast == [
+        {
+            "declaration": key,
+            "rev": 1,
+            "op": op.to_delta(),
+            "author": broadcast[0]["author"],
+            "client_id": "c1",
+            "seq": 1,
+        }
+    ]
+    assert _received(author, "revision") == []  # the author has its acknowledgement
+    with app.app_context(), get_database().transaction() as s:
+        stored = s.scalars(select(Revision).where(Revision.number == 1)).one()
+        assert stored.operation == op.to_delta()
+        assert stored.length == len(TEXT) + 2
+
+
+def test_concurrent_edits_are_transformed_on_the_server(make_declaration, invite, socket_client):
+    key, _ = make_declaration(text="ab")
+    one, two = socket_client(invite(key)), socket_client(invite(key))
+    _join(one, key)
+    _join(two, key)
+
+    assert (
+        _edit(one, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "X"), client_id="one")["rev"] == 1
+    )
+    # made on revision 0 as well: inserting at the end must land after "ab", not shifted
+    assert (
+        _edit(two, key, seq=1, base=0, op=Operation.edit(2, 2, 0, "Y"), client_id="two")["rev"] == 2
+    )
+
+    assert _join(socket_client(invite(key)), key)["text"] == "XabY"
+
+
+def test_resent_batch_is_acknowledged_again_and_not_applied_twice(
+    make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text="ab")
+    client = socket_client(invite(key))
+    _join(client, key)
+    op = Operation.edit(2, 1, 0, "-")
+
+    first = _edit(client, key, seq=7, base=0, op=op)
+    again = _edit(client, key, seq=7, base=0, op=op)
+
+    assert first["rev"] == again["rev"] == 1
+    assert again["outcome"] == "duplicate"
+    assert _join(socket_client(invite(key)), key)["text"] == "a-b"
+
+
+def test_batch_that_changes_nothing_makes_no_revision(make_declaration, invite, socket_client):
+    key, _ = make_declaration(text="ab")
+    client = socket_client(invite(key))
+    _join(client, key)
+    answer = _edit(client, key, seq=1, base=0, op=Operation.identity(2))
+    assert answer == {"ok": True, "seq": 1, "rev": 0, "outcome": "unchanged"}
+
+
+def test_resync_returns_the_revisions_since(make_declaration, invite, socket_client):
+    key, _ = make_declaration(text="ab")
+    client = socket_client(invite(key))
+    _join(client, key)
+    _edit(client, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "1"))
+    _edit(client, key, seq=2, base=1, op=Operation.edit(3, 0, 0, "2"))
+
+    answer = _emit(client, "resync", {"declaration": key, "since": 0})
+
+    assert answer["head"] == 2
+    assert [(r["rev"], r["op"], r["seq"]) for r in answer["revisions"]] == [
+        (1, "+1\t=2", 1),
+        (2, "+2\t=3", 2),
+    ]
+
+
+def test_mayor_edit_in_review_is_refused_with_its_code(
+    app, make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text="ab")
+    client = socket_client(invite(key))
+    _join(client, key)
+    _set_phase(app, key, "review")
+
+    answer = _edit(client, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "X"))
+
+    assert answer["ok"] is False
+    assert answer["seq"] == 1
+    assert answer["error"]["code"] == "review_moderator_only"
+    assert "Moderation" in answer["error"]["message"]
+
+
+def test_moderator_may_edit_in_review_but_nobody_once_approved(
+    app, make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text="ab")
+    moderator = socket_client(invite(key, Role.MODERATOR))
+    _join(moderator, key)
+    _set_phase(app, key, "review")
+    assert _edit(moderator, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "X"))["ok"]
+    _set_phase(app, key, "approved")
+
+    answer = _edit(moderator, key, seq=2, base=1, op=Operation.edit(3, 0, 0, "Y"))
+
+    assert answer["error"]["code"] == "text_frozen"
+    assert "freigegeben" in answer["error"]["message"]
+
+
+def test_observer_cannot_edit(make_declaration, invite, socket_client):
+    key, _ = make_declaration(text="ab")
+    observer = socket_client(invite(key, Role.OBSERVER))
+    assert _join(observer, key)["may_edit"] is False
+    answer = _edit(observer, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "X"))
+    assert answer["error"]["code"] == "observer_cannot_edit"
+
+
+def test_removed_participant_is_refused_at_once(app, make_declaration, invite, socket_client):
+    key, _ = make_declaration(text="ab")
+    client = socket_client(invite(key, email="weg@gemeinde.example"))
+    _join(client, key)
+    app.test_cli_runner().invoke(args=["participants", "revoke", key, "weg@gemeinde.example"])
+
+    answer = _edit(client, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "X"))
+
+    assert answer["error"]["code"] in {"not_authenticated", "not_a_member"}
+
+
+def test_malformed_payloads_get_a_stable_error(make_declaration, invite, socket_client):
+    key, _ = make_declaration(text="ab")
+    client = socket_client(invite(key))
+    _join(client, key)
+    for payload in (
+        {"declaration": key},
+        {"declaration": key, "client_id": "c", "seq": "1", "base": 0, "op": "=2"},
+        {"declaration": "../x", "client_id": "c", "seq": 1, "base": 0, "op": "=2"},
+        "kein Objekt",
+    ):
+        assert _emit(client, "edit", payload)["error"]["code"] == "invalid_payload"
+    bad_op = _emit(
+        client, "edit", {"declaration": key, "client_id": "c", "seq": 1, "base": 0, "op": "=5"}
+    )
+    assert bad_op["error"]["code"] == "invalid_operation"
+    future = _emit(
+        client, "edit", {"declaration": key, "client_id": "c", "seq": 2, "base": 9, "op": "=2"}
+    )
+    assert future["error"]["code"] == "unknown_base"
+
+
+def test_edit_before_join_is_refused(make_declaration, invite, socket_client):
+    key, _ = make_declaration(text="ab")
+    client = socket_client(invite(key))
+    answer = _edit(client, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "X"))
+    assert answer["error"]["code"] == "not_joined"
+
+
+def test_text_longer_than_the_limit_is_refused(app, make_declaration, invite, socket_client):
+    key, _ = make_declaration(text="ab")
+    app.config["MAX_TEXT_CHARS"] = 10
+    client = socket_client(invite(key))
+    _join(client, key)
+    answer = _edit(client, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "x" * 20))
+    assert answer["error"]["code"] == "text_too_long"
+
+
+def test_presence_reaches_the_others_and_leaving_removes_it(
+    make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text="abcdef")
+    one = socket_client(invite(key, name="Sabine Krüger"))
+    two = socket_client(invite(key))
+    _join(one, key)
+    _join(two, key)
+    two.get_received(NAMESPACE)
+
+    assert _emit(
+        one, "presence", {"declaration": key, "revision": 0, "cursor": 3, "selection": [1, 3]}
+    )["ok"]
+    seen = _received(two, "presence")
+    assert seen[-1]["name"] == "Sabine Krüger"
+    assert seen[-1]["cursor"] == 3
+    assert seen[-1]["selection"] == [1, 3]
+
+    one.disconnect(namespace=NAMESPACE)
+    assert _received(two, "presence_left")[-1]["peer"] == seen[-1]["peer"]
