@@ -1,0 +1,196 @@
+"""The drafts service against a real database: revisions, keyframes, versions, history."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from declaration import clock
+from declaration.db import get_database
+from declaration.domain import chain
+from declaration.domain.errors import Conflict, InvalidInput
+from declaration.domain.operations import Operation, from_delta
+from declaration.domain.sync import Outcome
+from declaration.models import Declaration, Membership, Revision
+from declaration.services import declarations, drafts
+
+LIMIT = 200_000
+
+
+@pytest.fixture
+def draft(app, make_declaration):
+    """Return (declaration id, a function running fn(session, declaration, moderator))."""
+    key, moderator_id = make_declaration(text="Die Kommunen erklären gemeinsam.\n")
+
+    def run(fn):
+        with app.app_context(), get_database().transaction(write=True) as s:
+            declaration = declarations.by_key(s, key)
+            actor = s.scalars(
+                select(Membership).filter_by(declaration_id=declaration.id, person_id=moderator_id)
+            ).one()
+            return fn(s, declaration, actor)
+
+    return run
+
+
+def _edit(draft, pos: int, delete: int, insert: str, *, seq: int, client: str = "c") -> drafts.EditResult:
+    def fn(s, declaration, actor):
+        text = drafts.head_text(s, declaration)
+        op = Operation.edit(len(text), pos, delete, insert)
+        return drafts.submit_edit(
+            s, actor, declaration.id, client_id=client, seq=seq, base=declaration.head_revision,
+            delta=op.to_delta(), at=clock.now(), max_chars=LIMIT,
+        )
+
+    return draft(fn)
+
+
+def _random_history(draft, count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = [draft(lambda s, d, a: drafts.head_text(s, d))]
+    for seq in range(1, count + 1):
+        text = texts[-1]
+        pos = rng.randint(0, len(text))
+        delete = rng.randint(0, min(5, len(text) - pos)) if rng.random() < 0.4 else 0
+        insert = rng.choice(["", "ä", "Wort ", "🙂", "\n"]) if delete else rng.choice(["ä", "Wort ", "🙂", "x"])
+        _edit(draft, pos, delete, insert, seq=seq)
+        texts.append(text[:pos] + insert + text[pos + delete:])
+    return texts
+
+
+def test_any_revision_loads_from_its_keyframe_equal_to_replaying_from_zero(draft):
+    texts = _random_history(draft, 250, seed=3)
+
+    def check(s, declaration, _actor):
+        assert declaration.head_revision == 250
+        rows = s.scalars(select(Revision).where(Revision.declaration_id == declaration.id)
+                         .order_by(Revision.number)).all()
+        assert [r.number for r in rows if r.text is not None] == [0, 100, 200]
+        replayed = ""
+        for row in rows:
+            replayed = from_delta(row.operation, len(replayed)).apply(replayed)
+            assert drafts.text_at(s, declaration, row.number) == replayed == texts[row.number]
+            assert row.length == len(replayed)
+
+    draft(check)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(numbers=st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=5))
+def test_named_versions_become_keyframes_and_load_the_same_text(draft, numbers):
+    def check(s, declaration, actor):
+        head = declaration.head_revision
+        for number in numbers:
+            if number > head:
+                continue
+            before = drafts.text_at(s, declaration, number)
+            if s.scalar(select(Revision.text).filter_by(declaration_id=declaration.id, number=number)) is None:
+                drafts.name_version(s, actor, declaration, number, f"Fassung {number}", at=clock.now())
+            assert drafts.text_at(s, declaration, number) == before
+
+    if draft(lambda s, d, a: d.head_revision) == 0:
+        _random_history(draft, 40, seed=5)
+    draft(check)
+
+
+def test_every_revision_is_linked_into_the_hash_chain(draft):
+    _random_history(draft, 20, seed=1)
+
+    def check(s, declaration, _actor):
+        rows = s.scalars(select(Revision).where(Revision.declaration_id == declaration.id)
+                         .order_by(Revision.number)).all()
+        entries = [chain.ChainEntry(r.operation, drafts.author_ref(r.author_id), r.created_at, r.link)
+                   for r in rows]
+        assert chain.verify_chain(entries) == rows[-1].link
+        rows[5].operation = rows[5].operation + "\t=0"  # tampering breaks the chain
+        tampered = [chain.ChainEntry(r.operation, drafts.author_ref(r.author_id), r.created_at, r.link)
+                    for r in rows]
+        with pytest.raises(chain.ChainError):
+            chain.verify_chain(tampered)
+        s.rollback()
+
+    draft(check)
+
+
+def test_naming_a_version_needs_a_label_and_happens_once(draft):
+    def check(s, declaration, actor):
+        with pytest.raises(InvalidInput):
+            drafts.name_version(s, actor, declaration, 0, "   ", at=clock.now())
+        drafts.name_version(s, actor, declaration, 0, "Fassung für die Sitzung am 11.11.", at=clock.now())
+        with pytest.raises(Conflict):
+            drafts.name_version(s, actor, declaration, 0, "Noch einmal", at=clock.now())
+        assert [v.label for v in drafts.named_versions(s, declaration)] == [
+            "Fassung für die Sitzung am 11.11."]
+
+    draft(check)
+
+
+def test_restoring_an_old_version_appends_a_new_revision_with_its_text(draft):
+    first = draft(lambda s, d, a: drafts.head_text(s, d))
+    _edit(draft, 0, 0, "Entwurf: ", seq=1)
+    _edit(draft, 0, 3, "", seq=2)
+
+    result = draft(lambda s, d, a: drafts.restore(s, a, d.id, 0, at=clock.now(), max_chars=LIMIT))
+
+    assert result.outcome is Outcome.ACCEPTED
+    assert result.revision == 3
+    assert draft(lambda s, d, a: drafts.head_text(s, d)) == first
+    assert draft(lambda s, d, a: drafts.text_at(s, d, 2)).startswith("wurf: ")
+    again = draft(lambda s, d, a: drafts.restore(s, a, d.id, 3, at=clock.now(), max_chars=LIMIT))
+    assert again.outcome is Outcome.UNCHANGED
+
+
+def test_difference_between_two_revisions_is_word_by_word(draft):
+    _edit(draft, 4, 8, "Städte", seq=1)  # "Die Kommunen erklären" -> "Die Städte erklären"
+
+    segments = draft(lambda s, d, a: drafts.difference(s, d, 0, 1))
+
+    assert [(seg.kind, seg.text) for seg in segments if seg.kind != "equal"] == [
+        ("delete", "Kommunen"), ("insert", "Städte")]
+
+
+def test_replace_text_sends_the_difference_as_one_revision(draft):
+    result = draft(lambda s, d, a: drafts.replace_text(
+        s, a, d.id, "Die Gemeinden erklären gemeinsam.\n", base=0, client_id="c", seq=1,
+        at=clock.now(), max_chars=LIMIT))
+    assert result.revision == 1
+    assert draft(lambda s, d, a: drafts.head_text(s, d)) == "Die Gemeinden erklären gemeinsam.\n"
+
+
+def test_stale_head_cache_entries_are_never_trusted(draft):
+    cache = drafts.HeadCache()
+    _edit(draft, 0, 0, "A", seq=1)
+
+    def check(s, declaration, _actor):
+        head = s.scalars(select(Revision).filter_by(declaration_id=declaration.id, number=1)).one()
+        cache.put(declaration.id, 1, "not-the-link", "falscher Text")
+        assert drafts.head_text(s, declaration, cache) != "falscher Text"
+        cache.put(declaration.id, 1, head.link, "aus dem Cache")
+        assert drafts.head_text(s, declaration, cache) == "aus dem Cache"
+
+    draft(check)
+
+
+def test_history_lists_revisions_newest_first_with_author_and_time(draft):
+    _edit(draft, 0, 0, "A", seq=1)
+    _edit(draft, 0, 0, "B", seq=2)
+
+    def check(s, declaration, actor):
+        rows = drafts.history(s, declaration)
+        assert [r.number for r in rows] == [2, 1, 0]
+        assert rows[0].author_id == actor.person_id
+        assert rows[0].created_at >= rows[2].created_at - timedelta(seconds=1)
+
+    draft(check)
+
+
+def test_declaration_updated_time_follows_the_newest_edit(draft):
+    before = draft(lambda s, d, a: d.updated_at)
+    _edit(draft, 0, 0, "A", seq=1)
+    after = draft(lambda s, d, a: s.get(Declaration, d.id).updated_at)
+    assert after >= before
