@@ -12,7 +12,7 @@ DECLARATION_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/te
 PYTEST_ARGS ?=
 
 .PHONY: run serve setup install assets translations migrate demo test test-fast test-sqlite \
-        test-postgres lint format bench clean help
+        test-postgres test-js browser-deps lint format bench clean help
 
 help:
 	@echo "make run         set up everything and serve the demo on http://$(HOST):$(PORT)"
@@ -33,12 +33,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-static/dist/app.js: node_modules/.installed $(wildcard static/src/*.js static/src/*.mjs)
+static/dist/app.js static/dist/editor.js &: node_modules/.installed $(wildcard static/src/*.js static/src/*.mjs static/src/*/*.js)
 	npm run --silent build
 
 install: $(VENV)/.installed node_modules/.installed
 
-assets: static/dist/app.js
+assets: static/dist/app.js static/dist/editor.js
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d declaration/translations -D messages 2>&1 | grep -v '^compiling' || true
@@ -66,13 +66,21 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test-sqlite: setup
+# Browser tests drive Debian's Chromium (never a browser downloaded by a test tool).
+browser-deps:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test-js: node_modules/.installed
+	node --test tests/js/
+
+test-sqlite: setup browser-deps
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
 
+# The browser suite runs once (on SQLite); the PostgreSQL pass covers everything else.
 test-postgres: setup
-	DECLARATION_TEST_DATABASE_URL='$(DECLARATION_TEST_DATABASE_URL)' $(BIN)/pytest $(PYTEST_ARGS)
+	DECLARATION_TEST_DATABASE_URL='$(DECLARATION_TEST_DATABASE_URL)' $(BIN)/pytest -m 'not browser' $(PYTEST_ARGS)
 
-test: lint test-sqlite test-postgres
+test: lint test-js test-sqlite test-postgres
 
 test-fast: setup
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest -m 'not slow' -x -q $(PYTEST_ARGS)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+import secrets
+
+from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
 
-#: No inline script, nothing from another origin, never framed.
+#: No inline script, nothing from another origin, never framed. Style elements need the
+#: response's nonce: the editor (CodeMirror) inserts its styles with it.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self'",
+        "style-src 'self' 'nonce-{nonce}'",
         "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
@@ -27,7 +30,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def add_security_headers(response: Response) -> Response:
     """Set CSP, referrer, sniffing and framing headers."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY.format(nonce=csp_nonce()))
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
@@ -43,6 +46,15 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def csp_nonce() -> str:
+    """Return this response's nonce for style elements (one per request, unguessable)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    nonce: str = g.csp_nonce
+    return nonce
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.after_request(add_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -24,6 +24,7 @@ def run(app: Flask, socketio: SocketIO, *, host: str, port: int) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
     log.info("serving on http://%s:%s (async mode %s)", host, port, socketio.async_mode)
     if socketio.async_mode == "gevent":
         from gevent import pywsgi

@@ -65,6 +65,15 @@ def _empty_all_tables(engine: Engine) -> None:
                 connection.execute(text(f"DELETE FROM {table}"))
 
 
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``declaration serve`` process (gevent) on the test database, for the run."""
+    from tests.live import server_process
+
+    with server_process(database_url, tmp_path_factory.mktemp("live")) as base:
+        yield base
+
+
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     application = create_app(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from declaration.domain.errors import N_, Forbidden, InvalidInput, NotAMember, NotFound
 from declaration.domain.keys import is_well_formed, new_declaration_key
-from declaration.domain.phases import Phase
+from declaration.domain.phases import Phase, check_transition
 from declaration.domain.roles import Role
 from declaration.domain.text import first_heading, normalise
 from declaration.models import Declaration, Membership, Person
@@ -158,4 +158,26 @@ def mark_visit(membership: Membership, *, at: datetime) -> datetime | None:
     """Record that the participant opened the declaration; return their previous visit."""
     previous = membership.last_seen_at
     membership.last_seen_at = at
+    return previous
+
+
+def move_phase(
+    session: Session, actor: Membership, declaration: Declaration, target: Phase, *, at: datetime
+) -> Phase:
+    """Move the declaration to ``target`` (moderation only, allowed steps only)."""
+    if actor.declaration_id != declaration.id or not actor.active:
+        raise NotFound()
+    previous = declaration.phase_enum
+    check_transition(previous, target, actor.role_enum)
+    declaration.phase = target.value
+    declaration.updated_at = at
+    audit.record(
+        session,
+        "phase.moved",
+        at=at,
+        actor=actor.person,
+        declaration=declaration,
+        previous=previous.value,
+        phase=target.value,
+    )
     return previous

@@ -11,6 +11,7 @@ def init_web(app: Flask) -> None:
     """Register the request transaction, the pages and the error pages."""
     from declaration.web.auth import bp as auth_bp
     from declaration.web.declarations import bp as declarations_bp
+    from declaration.web.history import bp as history_bp
     from declaration.web.outbox import bp as outbox_bp
     from declaration.web.participants import bp as participants_bp
 
@@ -20,3 +21,4 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(declarations_bp)
     app.register_blueprint(participants_bp)
     app.register_blueprint(outbox_bp)
+    app.register_blueprint(history_bp)

@@ -127,7 +127,10 @@ def logout() -> Response:
     """End the login session."""
     log_out()
     flash(gettext("Sie sind abgemeldet."), "info")
-    return redirect(url_for("auth.landing"))
+    response = redirect(url_for("auth.landing"))
+    # Leave nothing of the declarations on a shared computer (offline copies included).
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
 
 
 @bp.route("/konto/passwort", methods=["GET", "POST"])
@@ -153,6 +156,15 @@ def password() -> str | Response | tuple[str, int]:
         return render_template("password.html", error=error_text(error)), 422
     flash(gettext("Ihr Passwort ist gespeichert."), "success")
     return redirect(url_for("declarations.overview"))
+
+
+@bp.get("/sw.js")
+def service_worker() -> Response:
+    """Serve the service worker from the root, so it may look after the declaration pages."""
+    response = current_app.send_static_file("sw.js")
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.post("/sprache")

@@ -10,11 +10,12 @@ from werkzeug.wrappers import Response
 
 from declaration import clock
 from declaration.domain.errors import N_, DomainError, Forbidden, InvalidInput
-from declaration.domain.phases import PHASE_ORDER, may_edit
+from declaration.domain.phases import ALLOWED_TRANSITIONS, PHASE_ORDER, may_edit
 from declaration.domain.roles import may_moderate
 from declaration.i18n import error_text
 from declaration.models import Person
-from declaration.services import declarations, drafts
+from declaration.realtime.presence import colour_for
+from declaration.services import declarations, drafts, history
 from declaration.web.context import current_person, db, login_required, rollback
 from declaration.web.forms import field
 
@@ -44,9 +45,10 @@ def overview() -> str:
 @bp.get("/<key>")
 @login_required
 def show(key: str) -> str:
-    """Show a declaration: where it stands, who takes part, and the current text."""
+    """Show the workspace: the live text, who is here, where it stands, what to do."""
     declaration, membership = declarations.open_for(db(), _me(), key)
     previous_visit = declarations.mark_visit(membership, at=clock.now())
+    role, phase = membership.role_enum, declaration.phase_enum
     return render_template(
         "declaration.html",
         declaration=declaration,
@@ -54,9 +56,14 @@ def show(key: str) -> str:
         participants=declarations.participants(db(), declaration),
         phases=PHASE_ORDER,
         text=drafts.head_text(db(), declaration),
-        may_moderate=may_moderate(membership.role_enum),
-        may_edit=may_edit(declaration.phase_enum, membership.role_enum),
+        may_moderate=may_moderate(role),
+        may_edit=may_edit(phase, role),
+        next_phases=[p for p in PHASE_ORDER if (phase, p) in ALLOWED_TRANSITIONS],
+        since=history.since_visit(db(), declaration, previous_visit),
         previous_visit=previous_visit,
+        sessions=history.timeline(db(), declaration)[:5],
+        names=history.authors(db(), declaration),
+        colour_for=colour_for,
     )
 
 

@@ -2,7 +2,7 @@
 import { build } from "esbuild";
 
 await build({
-  entryPoints: { app: "static/src/app.js" },
+  entryPoints: { app: "static/src/app.js", editor: "static/src/editor/main.js" },
   bundle: true,
   format: "esm",
   target: ["es2020"],

@@ -6,7 +6,6 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,7 +15,7 @@ from declaration.db import get_database
 from declaration.domain.roles import Role
 from declaration.models import Declaration
 from declaration.services import declarations, drafts
-from tests.realtime.live import CuttableProxy, server_process
+from tests.live import CuttableProxy
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +23,8 @@ SAMPLE_START = "Die unterzeichnenden Bürgermeisterinnen und Bürgermeister erkl
 
 
 @pytest.fixture
-def live(database_url, tmp_path, app) -> Iterator[str]:
-    with server_process(database_url, tmp_path) as base:
-        yield base
+def live(live_server, app) -> str:
+    return live_server
 
 
 def stored_text(app, key: str) -> str:

@@ -38,13 +38,22 @@ def draft(app, make_declaration):
     return run
 
 
-def _edit(draft, pos: int, delete: int, insert: str, *, seq: int, client: str = "c") -> drafts.EditResult:
+def _edit(
+    draft, pos: int, delete: int, insert: str, *, seq: int, client: str = "c"
+) -> drafts.EditResult:
     def fn(s, declaration, actor):
         text = drafts.head_text(s, declaration)
         op = Operation.edit(len(text), pos, delete, insert)
         return drafts.submit_edit(
-            s, actor, declaration.id, client_id=client, seq=seq, base=declaration.head_revision,
-            delta=op.to_delta(), at=clock.now(), max_chars=LIMIT,
+            s,
+            actor,
+            declaration.id,
+            client_id=client,
+            seq=seq,
+            base=declaration.head_revision,
+            delta=op.to_delta(),
+            at=clock.now(),
+            max_chars=LIMIT,
         )
 
     return draft(fn)
@@ -57,9 +66,13 @@ def _random_history(draft, count: int, seed: int) -> list[str]:
         text = texts[-1]
         pos = rng.randint(0, len(text))
         delete = rng.randint(0, min(5, len(text) - pos)) if rng.random() < 0.4 else 0
-        insert = rng.choice(["", "ä", "Wort ", "🙂", "\n"]) if delete else rng.choice(["ä", "Wort ", "🙂", "x"])
+        insert = (
+            rng.choice(["", "ä", "Wort ", "🙂", "\n"])
+            if delete
+            else rng.choice(["ä", "Wort ", "🙂", "x"])
+        )
         _edit(draft, pos, delete, insert, seq=seq)
-        texts.append(text[:pos] + insert + text[pos + delete:])
+        texts.append(text[:pos] + insert + text[pos + delete :])
     return texts
 
 
@@ -68,8 +81,11 @@ def test_any_revision_loads_from_its_keyframe_equal_to_replaying_from_zero(draft
 
     def check(s, declaration, _actor):
         assert declaration.head_revision == 250
-        rows = s.scalars(select(Revision).where(Revision.declaration_id == declaration.id)
-                         .order_by(Revision.number)).all()
+        rows = s.scalars(
+            select(Revision)
+            .where(Revision.declaration_id == declaration.id)
+            .order_by(Revision.number)
+        ).all()
         assert [r.number for r in rows if r.text is not None] == [0, 100, 200]
         replayed = ""
         for row in rows:
@@ -80,7 +96,9 @@ def test_any_revision_loads_from_its_keyframe_equal_to_replaying_from_zero(draft
     draft(check)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(numbers=st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=5))
 def test_named_versions_become_keyframes_and_load_the_same_text(draft, numbers):
     def check(s, declaration, actor):
@@ -89,8 +107,15 @@ def test_named_versions_become_keyframes_and_load_the_same_text(draft, numbers):
             if number > head:
                 continue
             before = drafts.text_at(s, declaration, number)
-            if s.scalar(select(Revision.text).filter_by(declaration_id=declaration.id, number=number)) is None:
-                drafts.name_version(s, actor, declaration, number, f"Fassung {number}", at=clock.now())
+            if (
+                s.scalar(
+                    select(Revision.text).filter_by(declaration_id=declaration.id, number=number)
+                )
+                is None
+            ):
+                drafts.name_version(
+                    s, actor, declaration, number, f"Fassung {number}", at=clock.now()
+                )
             assert drafts.text_at(s, declaration, number) == before
 
     if draft(lambda s, d, a: d.head_revision) == 0:
@@ -102,14 +127,21 @@ def test_every_revision_is_linked_into_the_hash_chain(draft):
     _random_history(draft, 20, seed=1)
 
     def check(s, declaration, _actor):
-        rows = s.scalars(select(Revision).where(Revision.declaration_id == declaration.id)
-                         .order_by(Revision.number)).all()
-        entries = [chain.ChainEntry(r.operation, drafts.author_ref(r.author_id), r.created_at, r.link)
-                   for r in rows]
+        rows = s.scalars(
+            select(Revision)
+            .where(Revision.declaration_id == declaration.id)
+            .order_by(Revision.number)
+        ).all()
+        entries = [
+            chain.ChainEntry(r.operation, drafts.author_ref(r.author_id), r.created_at, r.link)
+            for r in rows
+        ]
         assert chain.verify_chain(entries) == rows[-1].link
         rows[5].operation = rows[5].operation + "\t=0"  # tampering breaks the chain
-        tampered = [chain.ChainEntry(r.operation, drafts.author_ref(r.author_id), r.created_at, r.link)
-                    for r in rows]
+        tampered = [
+            chain.ChainEntry(r.operation, drafts.author_ref(r.author_id), r.created_at, r.link)
+            for r in rows
+        ]
         with pytest.raises(chain.ChainError):
             chain.verify_chain(tampered)
         s.rollback()
@@ -121,11 +153,14 @@ def test_naming_a_version_needs_a_label_and_happens_once(draft):
     def check(s, declaration, actor):
         with pytest.raises(InvalidInput):
             drafts.name_version(s, actor, declaration, 0, "   ", at=clock.now())
-        drafts.name_version(s, actor, declaration, 0, "Fassung für die Sitzung am 11.11.", at=clock.now())
+        drafts.name_version(
+            s, actor, declaration, 0, "Fassung für die Sitzung am 11.11.", at=clock.now()
+        )
         with pytest.raises(Conflict):
             drafts.name_version(s, actor, declaration, 0, "Noch einmal", at=clock.now())
         assert [v.label for v in drafts.named_versions(s, declaration)] == [
-            "Fassung für die Sitzung am 11.11."]
+            "Fassung für die Sitzung am 11.11."
+        ]
 
     draft(check)
 
@@ -151,13 +186,25 @@ def test_difference_between_two_revisions_is_word_by_word(draft):
     segments = draft(lambda s, d, a: drafts.difference(s, d, 0, 1))
 
     assert [(seg.kind, seg.text) for seg in segments if seg.kind != "equal"] == [
-        ("delete", "Kommunen"), ("insert", "Städte")]
+        ("delete", "Kommunen"),
+        ("insert", "Städte"),
+    ]
 
 
 def test_replace_text_sends_the_difference_as_one_revision(draft):
-    result = draft(lambda s, d, a: drafts.replace_text(
-        s, a, d.id, "Die Gemeinden erklären gemeinsam.\n", base=0, client_id="c", seq=1,
-        at=clock.now(), max_chars=LIMIT))
+    result = draft(
+        lambda s, d, a: drafts.replace_text(
+            s,
+            a,
+            d.id,
+            "Die Gemeinden erklären gemeinsam.\n",
+            base=0,
+            client_id="c",
+            seq=1,
+            at=clock.now(),
+            max_chars=LIMIT,
+        )
+    )
     assert result.revision == 1
     assert draft(lambda s, d, a: drafts.head_text(s, d)) == "Die Gemeinden erklären gemeinsam.\n"
 

@@ -1,0 +1,215 @@
+"""History pages: timeline, named versions, comparison, restoring; authorship; phases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from declaration import clock
+from declaration.domain.errors import N_, DomainError, InvalidInput
+from declaration.domain.phases import Phase, may_edit
+from declaration.domain.roles import require_moderator
+from declaration.domain.sync import Outcome
+from declaration.i18n import error_text
+from declaration.models import Declaration, Membership
+from declaration.realtime.presence import colour_for
+from declaration.services import declarations, drafts, history
+from declaration.web.context import after_commit, current_person, db, login_required, rollback
+from declaration.web.forms import field
+
+bp = Blueprint("history", __name__, url_prefix="/erklaerungen/<key>")
+
+
+def _open(key: str) -> tuple[Declaration, Membership]:
+    person = current_person()
+    assert person is not None
+    return declarations.open_for(db(), person, key)
+
+
+def _revision_arg(name: str, default: int, head: int) -> int:
+    raw = request.args.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) > head:
+        raise InvalidInput(N_("Diese Fassung gibt es nicht."))
+    return int(raw)
+
+
+@bp.get("/verlauf")
+@login_required
+def timeline(key: str) -> str:
+    """Show editing sessions, named versions and the forms to compare and name versions."""
+    declaration, membership = _open(key)
+    names = history.authors(db(), declaration)
+    return render_template(
+        "history.html",
+        declaration=declaration,
+        membership=membership,
+        sessions=history.timeline(db(), declaration),
+        versions=drafts.named_versions(db(), declaration),
+        names=names,
+        colour_for=colour_for,
+        may_edit=may_edit(declaration.phase_enum, membership.role_enum),
+    )
+
+
+@bp.get("/vergleich")
+@login_required
+def compare(key: str) -> str:
+    """Compare two versions word by word, inline or side by side."""
+    declaration, _ = _open(key)
+    head = declaration.head_revision
+    new = _revision_arg("bis", head, head)
+    old = _revision_arg("von", max(0, new - 1), head)
+    view = "nebeneinander" if request.args.get("ansicht") == "nebeneinander" else "inline"
+    return render_template(
+        "compare.html",
+        declaration=declaration,
+        old=old,
+        new=new,
+        view=view,
+        segments=drafts.difference(db(), declaration, old, new),
+        versions={v.revision_number: v.label for v in drafts.named_versions(db(), declaration)},
+    )
+
+
+@bp.post("/fassungen")
+@login_required
+def name_version(key: str) -> Response:
+    """Give a revision a name, e.g. "Fassung für die Sitzung am 11.11."."""
+    declaration, membership = _open(key)
+    raw = field("revision", max_chars=12)
+    number = int(raw) if raw.isdigit() else declaration.head_revision
+    try:
+        drafts.name_version(
+            db(), membership, declaration, number, field("label", max_chars=300), at=clock.now()
+        )
+    except DomainError as error:
+        rollback()
+        flash(error_text(error), "error")
+        return redirect(url_for("history.timeline", key=key))
+    flash(gettext("Die Fassung ist benannt."), "success")
+    return redirect(url_for("history.timeline", key=key))
+
+
+@bp.route("/wiederherstellen", methods=["GET", "POST"])
+@login_required
+def restore(key: str) -> str | Response:
+    """Confirm, then make an earlier version the current text (as a new change)."""
+    declaration, membership = _open(key)
+    head = declaration.head_revision
+    number = (
+        _revision_arg("fassung", head, head)
+        if request.method == "GET"
+        else int(field("revision", max_chars=12) or head)
+    )
+    if request.method == "GET":
+        return render_template(
+            "restore.html",
+            declaration=declaration,
+            number=number,
+            segments=drafts.difference(db(), declaration, head, number),
+        )
+    result = drafts.restore(
+        db(),
+        membership,
+        declaration.id,
+        number,
+        at=clock.now(),
+        max_chars=current_app.config["MAX_TEXT_CHARS"],
+    )
+    if result.outcome is Outcome.ACCEPTED:
+        _broadcast_after_commit(declaration, membership, result)
+        flash(
+            gettext("Die Fassung Nr. %(number)s ist wieder die aktuelle.", number=number), "success"
+        )
+    else:
+        flash(gettext("Der Text entspricht bereits dieser Fassung."), "info")
+    return redirect(url_for("declarations.show", key=key))
+
+
+def _broadcast_after_commit(
+    declaration: Declaration, membership: Membership, result: drafts.EditResult
+) -> None:
+    from declaration.realtime import socketio_of
+    from declaration.realtime.namespace import NAMESPACE, room_of
+
+    payload = {
+        "declaration": declaration.key,
+        "rev": result.revision,
+        "op": result.operation,
+        "author": membership.id,
+        "client_id": None,
+        "seq": None,
+    }
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    after_commit(
+        lambda: socketio_of(app).emit(
+            "revision", payload, to=room_of(declaration.id), namespace=NAMESPACE
+        )
+    )
+
+
+@bp.get("/urheberschaft.json")
+@login_required
+def authorship(key: str) -> Response:
+    """Return who wrote which passage of the current text (code-point spans)."""
+    declaration, _ = _open(key)
+    names = history.authors(db(), declaration)
+    spans: list[dict[str, Any]] = []
+    for span in history.authorship(db(), declaration):
+        author = names.get(span.author, names[None])
+        spans.append(
+            {
+                "start": span.start,
+                "end": span.end,
+                "participant": author.participant,
+                "name": author.name,
+                "colour": colour_for(author.participant) if author.participant else "#6b7280",
+            }
+        )
+    return jsonify({"revision": declaration.head_revision, "spans": spans})
+
+
+@bp.post("/phase")
+@login_required
+def phase(key: str) -> Response:
+    """Move the declaration to another phase (moderation only)."""
+    declaration, membership = _open(key)
+    require_moderator(membership.role_enum)
+    try:
+        target = Phase(field("phase", max_chars=20))
+    except ValueError:
+        raise InvalidInput(N_("Diese Phase gibt es nicht.")) from None
+    declarations.move_phase(db(), membership, declaration, target, at=clock.now())
+    _announce_phase_after_commit(declaration)
+    flash(
+        gettext("Die Erklärung ist jetzt in der Phase „%(phase)s“.", phase=gettext(target.label)),
+        "success",
+    )
+    return redirect(url_for("declarations.show", key=key))
+
+
+def _announce_phase_after_commit(declaration: Declaration) -> None:
+    from declaration.realtime import socketio_of
+    from declaration.realtime.namespace import NAMESPACE, room_of
+
+    payload = {"declaration": declaration.key, "phase": declaration.phase}
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    after_commit(
+        lambda: socketio_of(app).emit(
+            "phase", payload, to=room_of(declaration.id), namespace=NAMESPACE
+        )
+    )

@@ -1,0 +1,235 @@
+// The browser half of the sync protocol (docs/protocol.md): one batch in flight, later
+// keystrokes composed behind it, remote revisions transformed against both, gaps closed by
+// asking for the missed revisions, resends after a reconnect with the original sequence
+// number. Unconfirmed edits are kept in the tab's sessionStorage so that a reload (even
+// offline) keeps them; they are deleted once the server has confirmed everything.
+
+import { io } from "socket.io-client";
+import { OperationError } from "../ot/operation.js";
+import { ClientDocument, GapDetected } from "../ot/client.js";
+
+// Error codes after which a batch is dropped and handed back to its author.
+const REFUSING = new Set([
+  "phase_forbids_edit", "review_moderator_only", "text_frozen", "observer_cannot_edit",
+  "not_a_member", "not_found", "text_too_long", "edit_too_large", "invalid_operation",
+  "not_authenticated",
+]);
+
+function randomId() {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export class SyncClient {
+  /**
+   * @param {object} options
+   * @param {string} options.key the declaration key
+   * @param {string} options.text the text the page was rendered with
+   * @param {number} options.revision its revision
+   * @param {object} options.handlers callbacks: remote(op), reset(text), state(name),
+   *   refused(code, message, passages), joined(answer), peer(peer), peerLeft(peerId), phase()
+   */
+  constructor({ key, text, revision, handlers }) {
+    this.key = key;
+    this.handlers = handlers;
+    // Per tab (sessionStorage): survives reloads, and two tabs never share a replica.
+    this.storageKey = `erklaerung:${key}:unbestaetigt`;
+    this.connected = false;
+    this.joined = false;
+    this.resyncing = false;
+    this.restored = false;
+    this.doc = this.restore() || new ClientDocument(randomId(), text, revision);
+    this.socket = io("/draft", {
+      transports: ["websocket", "polling"],
+      reconnectionDelay: 250,
+      reconnectionDelayMax: 3000,
+    });
+    this.socket.on("connect", () => this.onConnect());
+    this.socket.on("disconnect", () => this.onDisconnect());
+    this.socket.on("connect_error", () => this.onDisconnect());
+    this.socket.on("revision", (data) => this.onRevision(data));
+    this.socket.on("presence", (peer) => handlers.peer(peer));
+    this.socket.on("peer_joined", (peer) => handlers.peer(peer));
+    this.socket.on("presence_left", (data) => handlers.peerLeft(data.peer));
+    this.socket.on("phase", () => this.join());
+  }
+
+  get text() { return this.doc.text; }
+  get revision() { return this.doc.revision; }
+  get hasUnconfirmed() { return !this.doc.isSynchronised; }
+
+  // -- persistence ----------------------------------------------------------------------
+
+  restore() {
+    try {
+      const raw = window.sessionStorage.getItem(this.storageKey);
+      if (!raw) return null;
+      const doc = ClientDocument.fromJSON(JSON.parse(raw));
+      this.restored = !doc.isSynchronised;
+      return doc;
+    } catch (error) {
+      console.warn("stored edits could not be read", error);
+      return null;
+    }
+  }
+
+  persist() {
+    try {
+      if (this.doc.isSynchronised) window.sessionStorage.removeItem(this.storageKey);
+      else window.sessionStorage.setItem(this.storageKey, JSON.stringify(this.doc.toJSON()));
+    } catch (error) {
+      console.warn("edits could not be kept locally", error);
+    }
+  }
+
+  // -- local edits ----------------------------------------------------------------------
+
+  /** Take an exact operation the user made (code points, on the current local text). */
+  localEdit(op) {
+    this.doc.localEdit(op);
+    this.persist();
+    this.pump();
+    this.reportState();
+  }
+
+  pump() {
+    if (!this.joined || this.resyncing) return;
+    const batch = this.doc.takeBatch();
+    if (batch) this.send(batch);
+    this.persist();
+  }
+
+  send(batch) {
+    const payload = {
+      declaration: this.key, client_id: this.doc.clientId, seq: batch.seq, base: batch.base,
+      op: batch.operation.toDelta(),
+    };
+    this.socket.emit("edit", payload, (answer) => this.onEditAnswer(batch.seq, answer));
+  }
+
+  onEditAnswer(seq, answer) {
+    if (answer && answer.ok) {
+      try {
+        this.doc.onAck(seq, answer.rev, { unchanged: answer.outcome === "unchanged" });
+      } catch (error) {
+        if (error instanceof GapDetected) { this.resync(); return; }
+        throw error;
+      }
+      this.persist();
+      this.pump();
+      this.reportState();
+      return;
+    }
+    const code = answer && answer.error ? answer.error.code : "unknown";
+    const message = answer && answer.error ? answer.error.message : "";
+    if (REFUSING.has(code)) {
+      const refusal = this.doc.onRefused(seq);
+      if (refusal) {
+        this.handlers.reset(this.doc.text);
+        this.handlers.refused(code, message, refusal.passages);
+      }
+      this.persist();
+      this.pump();
+    } else if (code === "unknown_base") {
+      this.resync();
+    } else {
+      // rate_limited, not_joined: the batch stays in flight and goes again shortly.
+      window.setTimeout(() => this.resendInFlight(), 500);
+    }
+    this.reportState();
+  }
+
+  resendInFlight() {
+    if (!this.joined || this.resyncing) return;
+    const batch = this.doc.onReconnect();
+    if (batch) this.send(batch);
+  }
+
+  // -- remote revisions -----------------------------------------------------------------
+
+  onRevision(data) {
+    if (this.resyncing || data.rev <= this.doc.revision) return;
+    if (data.rev > this.doc.revision + 1) { this.resync(); return; }
+    this.applyRemote(data);
+    this.persist();
+    this.pump();
+    this.reportState();
+  }
+
+  applyRemote(data) {
+    let local;
+    try {
+      local = this.doc.onRemote(data.rev, data.op, data.client_id || "", data.seq == null ? -1 : data.seq);
+    } catch (error) {
+      if (error instanceof GapDetected || error instanceof OperationError) { this.resync(); return; }
+      throw error;
+    }
+    if (local) this.handlers.remote(local, data.author);
+  }
+
+  resync() {
+    if (this.resyncing || !this.joined) return;
+    this.resyncing = true;
+    this.reportState();
+    this.socket.emit("resync", { declaration: this.key, since: this.doc.revision }, (answer) => {
+      this.resyncing = false;
+      if (!answer || !answer.ok) { this.reportState(); return; }
+      for (const item of answer.revisions) {
+        if (item.rev === this.doc.revision + 1) this.applyRemote(item);
+      }
+      if (this.doc.revision < answer.head) { this.resync(); return; }
+      this.persist();
+      this.resendInFlight();
+      this.pump();
+      this.reportState();
+    });
+  }
+
+  // -- connection -----------------------------------------------------------------------
+
+  onConnect() {
+    this.connected = true;
+    this.join();
+  }
+
+  join() {
+    this.socket.emit("join", { declaration: this.key }, (answer) => {
+      if (!answer || !answer.ok) {
+        this.joined = false;
+        this.handlers.joinRefused(answer && answer.error ? answer.error : { code: "unknown", message: "" });
+        this.reportState();
+        return;
+      }
+      this.joined = true;
+      this.handlers.joined(answer);
+      // Our replica may be behind (edits made while we were away) or hold unconfirmed
+      // edits from before a reload or a lost connection: fetch, then resend.
+      if (answer.revision > this.doc.revision) this.resync();
+      else { this.resendInFlight(); this.pump(); }
+      this.reportState();
+    });
+  }
+
+  onDisconnect() {
+    this.connected = false;
+    this.joined = false;
+    this.resyncing = false;
+    this.reportState();
+  }
+
+  reportState() {
+    let state = "connected";
+    if (!this.connected) state = "offline";
+    else if (!this.joined || this.resyncing || !this.doc.isSynchronised) state = "syncing";
+    this.handlers.state(state);
+  }
+
+  presence(cursor, selection) {
+    if (!this.joined) return;
+    this.socket.emit("presence", {
+      declaration: this.key, revision: this.doc.revision, cursor,
+      selection: selection || null,
+    });
+  }
+}
