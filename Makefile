@@ -9,6 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 # The PostgreSQL pass of `make test`; .ci/run sets the same variable explicitly.
 DECLARATION_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+DECLARATION_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+export DECLARATION_TEST_REDIS_URL
 PYTEST_ARGS ?=
 
 .PHONY: run serve setup install assets translations migrate demo test test-fast test-sqlite \

@@ -9,3 +9,4 @@ Several processes share work through Redis (DECLARATION_MESSAGE_QUEUE_URL) and P
 from declaration import create_app
 
 app = create_app()
+app.extensions["declaration.evictions"].start()

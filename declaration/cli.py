@@ -40,6 +40,7 @@ def serve_command(host: str, port: int) -> None:
     from declaration.server import run
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.extensions["declaration.evictions"].start()
     run(app, socketio_of(app), host=host, port=port)
 
 
@@ -265,11 +266,22 @@ def participants_revoke(declaration_key: str, participant: str) -> None:
         with get_database().transaction() as session:
             declaration = declarations.by_key(session, declaration_key)
             membership = participants.find(session, declaration, participant)
-            participants.revoke(session, None, membership, at=clock.now())
-            name = membership.person.name
+            ended = participants.revoke(session, None, membership, at=clock.now())
+            name, membership_id, person_id = (
+                membership.person.name,
+                membership.id,
+                membership.person_id,
+            )
     except DomainError as error:
         _fail(error)
         return
+    # Connected sockets close at once with a message queue, else at the server's next sweep.
+    from declaration.realtime import announce_eviction
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    announce_eviction(app, "membership", membership_id)
+    if ended:
+        announce_eviction(app, "person", person_id)
     click.echo(f"{name} nimmt nicht mehr teil.")
 
 

@@ -101,6 +101,7 @@ class DraftClient:
         self._sio.on("connect", self._on_connect, namespace=NAMESPACE)
         self._sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
         self._sio.on("revision", self._on_revision, namespace=NAMESPACE)
+        self._sio.on("access_revoked", self._on_access_revoked, namespace=NAMESPACE)
 
     # -- login and opening ------------------------------------------------------------
 
@@ -359,6 +360,14 @@ class DraftClient:
                 self._joined = True
                 self._resync()
             self._changed.notify_all()
+
+    def _on_access_revoked(self, data: Any = None) -> None:
+        """Stop for good: the participant was removed or their login ended."""
+        with self._changed:
+            self.errors.append("access_revoked")
+            self._closing = True
+            self._changed.notify_all()
+        threading.Thread(target=self._sio.disconnect, daemon=True).start()
 
     def _on_disconnect(self, reason: Any = None) -> None:
         with self._changed:

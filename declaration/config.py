@@ -18,6 +18,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_DATABASE_URL": ("DATABASE_URL", "str"),
     "DECLARATION_SECRET_KEY": ("SECRET_KEY", "str"),
     "DECLARATION_MESSAGE_QUEUE_URL": ("MESSAGE_QUEUE_URL", "str"),
+    "DECLARATION_MESSAGE_QUEUE_CHANNEL": ("MESSAGE_QUEUE_CHANNEL", "str"),
     "DECLARATION_MAIL_SERVER": ("MAIL_SERVER", "str"),
     "DECLARATION_MAIL_PORT": ("MAIL_PORT", "int"),
     "DECLARATION_MAIL_USERNAME": ("MAIL_USERNAME", "str"),
@@ -33,6 +34,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # None: SQLite file in the instance folder
     "MESSAGE_QUEUE_URL": None,  # None: one process, no queue
+    #: Name of the Redis channels; processes of one deployment share it.
+    "MESSAGE_QUEUE_CHANNEL": "declaration",
     #: gevent for `declaration serve`; "threading" for development without gevent.
     "SOCKETIO_ASYNC_MODE": None,
     "MAIL_SERVER": None,  # None: mails go to the log and the outbox page

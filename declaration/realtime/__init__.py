@@ -13,20 +13,28 @@ def init_realtime(app: Flask) -> SocketIO:
     Origin header with the Host the request was made to). With a message queue, several
     processes share rooms and broadcasts.
     """
+    from declaration.realtime.evictions import Evictions
     from declaration.realtime.namespace import DraftNamespace
 
     socketio = SocketIO(
         app,
         message_queue=app.config.get("MESSAGE_QUEUE_URL"),
+        channel=app.config["MESSAGE_QUEUE_CHANNEL"],
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
         max_http_buffer_size=app.config["MAX_CONTENT_LENGTH"],
         logger=False,
         engineio_logger=False,
     )
-    namespace = DraftNamespace()
+    namespace = DraftNamespace(socketio)
     socketio.on_namespace(namespace)
     app.extensions["declaration.draft_namespace"] = namespace
+    app.extensions["declaration.evictions"] = Evictions(app, socketio, namespace)
     return socketio
+
+
+def announce_eviction(app: Flask, kind: str, value: int | str) -> None:
+    """Close the live connections of a membership, person or login session (after commit)."""
+    app.extensions["declaration.evictions"].announce(kind, value)
 
 
 def socketio_of(app: Flask) -> SocketIO:

@@ -25,6 +25,7 @@ from declaration.db import get_database
 from declaration.domain.errors import N_, DomainError, NotAuthenticated
 from declaration.domain.phases import may_edit
 from declaration.domain.sync import Outcome
+from declaration.domain.tokens import token_hash
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership, Person
 from declaration.realtime import payloads
@@ -73,6 +74,8 @@ class Connection:
     peer: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     #: declaration key → id, for the declarations this connection joined.
     joined: dict[str, int] = field(default_factory=dict)
+    #: declaration id → membership id, to find the connections of a removed participant.
+    memberships: dict[int, int] = field(default_factory=dict)
     #: token bucket: events may come in bursts of BURST, refilled at RATE per second.
     tokens: float = 200.0
     refilled: float = field(default_factory=time.monotonic)
@@ -98,8 +101,9 @@ def error_payload(error: DomainError, **extra: Any) -> dict[str, Any]:
 class DraftNamespace(Namespace):
     """Live editing of declarations."""
 
-    def __init__(self, namespace: str = NAMESPACE) -> None:
+    def __init__(self, socketio: Any, namespace: str = NAMESPACE) -> None:
         super().__init__(namespace)
+        self.socketio = socketio
         self.connections: dict[str, Connection] = {}
         self.locks = DeclarationLocks()
         self.presence = PresenceRegistry()
@@ -159,6 +163,54 @@ class DraftNamespace(Namespace):
         if self.presence.leave(declaration_id, connection.peer) is not None:
             emit("presence_left", {"peer": connection.peer}, to=room_of(declaration_id))
 
+    # -- eviction ---------------------------------------------------------------------
+
+    def evict(self, eviction: Eviction) -> int:
+        """Close this process's connections that ``eviction`` names; return how many.
+
+        A removed participant must stop receiving the text at once, not at their next
+        action, so their sockets leave every room and are disconnected.
+        """
+        server = self.socketio.server
+        closed = 0
+        for sid, connection in list(self.connections.items()):
+            if not (eviction.matches(connection) or eviction.matches_sid(sid)):
+                continue
+            server.emit("access_revoked", {"reason": eviction.kind}, to=sid, namespace=NAMESPACE)
+            for declaration_id in set(connection.joined.values()):
+                server.leave_room(sid, room_of(declaration_id), namespace=NAMESPACE)
+                self._depart_from(connection, declaration_id)
+            connection.joined.clear()
+            connection.memberships.clear()
+            self.connections.pop(sid, None)
+            server.disconnect(sid, namespace=NAMESPACE)
+            closed += 1
+        return closed
+
+    def sweep(self) -> int:
+        """Close connections whose login session ended or whose membership was revoked.
+
+        The safety net behind `evict`: it also catches removals made by another process
+        (the command line) when no message queue connects the processes.
+        """
+        if not self.connections:
+            return 0
+        with get_database().transaction() as db:
+            stale = stale_connections(db, dict(self.connections))
+        closed = 0
+        for sid in stale:
+            closed += self.evict(Eviction("sid", sid))
+        return closed
+
+    def _depart_from(self, connection: Connection, declaration_id: int) -> None:
+        if self.presence.leave(declaration_id, connection.peer) is not None:
+            self.socketio.emit(
+                "presence_left",
+                {"peer": connection.peer},
+                to=room_of(declaration_id),
+                namespace=NAMESPACE,
+            )
+
     # -- events -----------------------------------------------------------------------
 
     def on_join(self, data: Any) -> Any:
@@ -193,6 +245,7 @@ class DraftNamespace(Namespace):
             }
         connection.joined[payload.declaration] = declaration.id
         connection.joined[declaration.key] = declaration.id
+        connection.memberships[declaration.id] = membership.id
         room = room_of(declaration.id)
         join_room(room)
         others = self.presence.enter(declaration.id, peer)
@@ -209,6 +262,7 @@ class DraftNamespace(Namespace):
             raise NotJoined()
         for key in [k for k, v in connection.joined.items() if v == declaration_id]:
             del connection.joined[key]
+        connection.memberships.pop(declaration_id, None)
         leave_room(room_of(declaration_id))
         self._depart(connection, declaration_id)
         return {"ok": True}
@@ -298,6 +352,60 @@ class DraftNamespace(Namespace):
         if peer is not None:
             emit("presence", peer.public(), to=room_of(declaration_id), skip_sid=request.sid)  # type: ignore[attr-defined]
         return {"ok": True}
+
+
+@dataclass(frozen=True)
+class Eviction:
+    """Which connections to close: a membership, a person, a login session or one socket."""
+
+    kind: str  # "membership" | "person" | "session" | "sid"
+    value: int | str
+
+    def matches(self, connection: Connection) -> bool:
+        if self.kind == "membership":
+            return self.value in connection.memberships.values()
+        if self.kind == "person":
+            return self.value == connection.person_id
+        if self.kind == "session":
+            return self.value == token_hash(connection.session_token)
+        return False
+
+    def matches_sid(self, sid: str) -> bool:
+        return self.kind == "sid" and self.value == sid
+
+
+def stale_connections(session: Session, connections: dict[str, Connection]) -> list[str]:
+    """Return the sids whose login session ended or whose memberships were revoked."""
+    from sqlalchemy import select
+
+    from declaration.models import LoginSession
+
+    hashes = {token_hash(c.session_token) for c in connections.values()}
+    live = set(
+        session.scalars(
+            select(LoginSession.token_hash).where(
+                LoginSession.token_hash.in_(hashes), LoginSession.ended_at.is_(None)
+            )
+        )
+    )
+    membership_ids = {m for c in connections.values() for m in c.memberships.values()}
+    active = (
+        set(
+            session.scalars(
+                select(Membership.id).where(
+                    Membership.id.in_(membership_ids), Membership.revoked_at.is_(None)
+                )
+            )
+        )
+        if membership_ids
+        else set()
+    )
+    return [
+        sid
+        for sid, c in connections.items()
+        if token_hash(c.session_token) not in live
+        or any(m not in active for m in c.memberships.values())
+    ]
 
 
 def _participant_ids(session: Session, declaration_id: int) -> dict[int | None, int]:

@@ -197,9 +197,9 @@ def reinvite(
 
 def revoke(
     session: Session, actor: Membership | None, membership: Membership, *, at: datetime
-) -> None:
+) -> int:
     """Remove a participant: their links stop working and, unless they take part elsewhere,
-    their login sessions end at once.
+    their login sessions end at once. Returns how many login sessions ended.
 
     The last moderator cannot be removed, so no declaration is left without anyone who
     can run it.
@@ -247,6 +247,7 @@ def revoke(
         person_id=membership.person_id,
         sessions_ended=ended,
     )
+    return ended
 
 
 def active_members(session: Session, declaration: Declaration) -> list[Membership]:

@@ -13,12 +13,24 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from declaration import clock
 from declaration.db import get_database
+from declaration.domain.tokens import token_hash
 from declaration.models import Person
 from declaration.services import auth
 
@@ -97,6 +109,15 @@ def log_out() -> None:
     sid = session.get(SESSION_KEY)
     if sid:
         auth.logout(db(), sid, at=clock.now())
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        ended = token_hash(sid)
+
+        def close_sockets() -> None:
+            from declaration.realtime import announce_eviction
+
+            announce_eviction(app, "session", ended)
+
+        after_commit(close_sockets)
     lang = session.get("lang")
     session.clear()
     if lang:

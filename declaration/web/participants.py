@@ -23,6 +23,7 @@ from declaration.domain.roles import Role, require_moderator
 from declaration.i18n import error_text
 from declaration.mailer import deliver_after_commit
 from declaration.models import Declaration, Membership, OutboxMail
+from declaration.realtime import announce_eviction
 from declaration.services import declarations, participants
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
 from declaration.web.forms import field
@@ -167,6 +168,18 @@ def revoke(key: str, membership_id: int) -> Response:
     """Remove a participant; their links and (if they take part nowhere else) sessions end."""
     declaration, me = _as_moderator(key)
     membership = participants.find(db(), declaration, str(membership_id))
-    participants.revoke(db(), me, membership, at=clock.now())
+    ended = participants.revoke(db(), me, membership, at=clock.now())
+    _close_connections_after_commit(membership.id, membership.person_id if ended else None)
     flash(gettext("%(name)s nimmt nicht mehr teil.", name=membership.person.name), "success")
     return redirect(url_for("participants.manage", key=key))
+
+
+def _close_connections_after_commit(membership_id: int, person_id: int | None) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def close() -> None:
+        announce_eviction(app, "membership", membership_id)
+        if person_id is not None:
+            announce_eviction(app, "person", person_id)
+
+    after_commit(close)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from declaration import clock
 from declaration.db import get_database
 from declaration.domain.operations import Operation
 from declaration.domain.roles import Role
@@ -212,6 +213,23 @@ def test_removed_participant_is_refused_at_once(app, make_declaration, invite, s
     _join(client, key)
     app.test_cli_runner().invoke(args=["participants", "revoke", key, "weg@gemeinde.example"])
 
+    assert not client.is_connected(NAMESPACE)
+
+
+def test_events_of_a_removed_participant_are_refused_even_before_the_connection_closes(
+    app, make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text="ab")
+    client = socket_client(invite(key, email="weg@gemeinde.example"))
+    _join(client, key)
+    with app.app_context(), get_database().transaction() as s:
+        from declaration.services import participants
+
+        declaration = s.scalars(select(Declaration).filter_by(key=key)).one()
+        participants.revoke(
+            s, None, participants.find(s, declaration, "weg@gemeinde.example"), at=clock.now()
+        )
+
     answer = _edit(client, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "X"))
 
     assert answer["error"]["code"] in {"not_authenticated", "not_a_member"}
@@ -274,3 +292,64 @@ def test_presence_reaches_the_others_and_leaving_removes_it(
 
     one.disconnect(namespace=NAMESPACE)
     assert _received(two, "presence_left")[-1]["peer"] == seen[-1]["peer"]
+
+
+def test_removed_participant_stops_receiving_the_text_at_once(
+    app, client, make_declaration, invite, moderator_token, socket_client
+):
+    from tests.helpers import login, post
+
+    key, moderator_link = moderator_token(text="ab")
+    mayor = socket_client(invite(key, email="weg@gemeinde.example"))
+    _join(mayor, key)
+    login(client, moderator_link)
+    page = client.get(f"/erklaerungen/{key}/teilnehmende").get_data(as_text=True)
+    import re
+
+    membership_id = re.findall(r"teilnehmende/(\d+)/entfernen", page)[-1]
+
+    post(client, f"/erklaerungen/{key}/teilnehmende/{membership_id}/entfernen")
+
+    assert not mayor.is_connected(NAMESPACE)
+
+
+def test_logging_out_closes_the_sockets_of_that_login(app, make_declaration, invite, socket_client):
+    from declaration.realtime import socketio_of
+    from tests.helpers import login, post
+
+    key, _ = make_declaration(text="ab")
+    http = app.test_client()
+    login(http, invite(key))
+    sock = socketio_of(app).test_client(app, namespace=NAMESPACE, flask_test_client=http)
+    _join(sock, key)
+
+    post(http, "/abmelden")
+
+    assert not sock.is_connected(NAMESPACE)
+
+
+def test_sweep_closes_connections_of_people_removed_elsewhere(
+    app, make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text="ab")
+    mayor = socket_client(invite(key, email="cli@gemeinde.example"))
+    stays = socket_client(invite(key, email="bleibt@gemeinde.example"))
+    _join(mayor, key)
+    _join(stays, key)
+    namespace = app.extensions["declaration.draft_namespace"]
+    with app.app_context():
+        assert namespace.sweep() == 0
+    # removed by another process (the command line), which cannot reach these sockets
+    with app.app_context(), get_database().transaction() as s:
+        from declaration.services import declarations as declaration_service
+        from declaration.services import participants
+
+        declaration = declaration_service.by_key(s, key)
+        participants.revoke(
+            s, None, participants.find(s, declaration, "cli@gemeinde.example"), at=clock.now()
+        )
+
+    with app.app_context():
+        assert namespace.sweep() == 1
+    assert not mayor.is_connected(NAMESPACE)
+    assert stays.is_connected(NAMESPACE)

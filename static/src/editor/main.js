@@ -127,6 +127,11 @@ function start() {
       joinRefused(error) {
         setEditable(false, error.message);
       },
+      accessRevoked() {
+        setEditable(false, strings.accessRevoked);
+        setState("offline");
+        stateElement.textContent = strings.accessRevoked;
+      },
       peer(peer) {
         peers.set(peer.peer, { ...peers.get(peer.peer), ...peer, seen: Date.now() });
         renderPeers();

@@ -53,6 +53,11 @@ export class SyncClient {
     this.socket.on("peer_joined", (peer) => handlers.peer(peer));
     this.socket.on("presence_left", (data) => handlers.peerLeft(data.peer));
     this.socket.on("phase", () => this.join());
+    this.socket.on("access_revoked", () => {
+      // Removed or logged out elsewhere: stop for good instead of reconnecting.
+      this.socket.disconnect();
+      handlers.accessRevoked();
+    });
   }
 
   get text() { return this.doc.text; }

@@ -1,0 +1,76 @@
+"""Closing the live connections of people who lost access, in every server process.
+
+Removing a participant or ending a login session happens in an HTTP request or on the
+command line; the sockets to close may live in another process. With a message queue the
+eviction is published on Redis and every process closes its own sockets at once. Without
+one, the process that made the change closes its sockets, and a periodic sweep in every
+server process catches the rest within ``SWEEP_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask
+
+from declaration.realtime.namespace import DraftNamespace, Eviction
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 10.0
+
+
+class Evictions:
+    """Announces evictions and applies the ones announced by any process."""
+
+    def __init__(self, app: Flask, socketio: Any, namespace: DraftNamespace) -> None:
+        self.app = app
+        self.socketio = socketio
+        self.namespace = namespace
+        self.queue_url: str | None = app.config.get("MESSAGE_QUEUE_URL")
+        self.channel = f"{app.config['MESSAGE_QUEUE_CHANNEL']}:evictions"
+
+    def announce(self, kind: str, value: int | str) -> None:
+        """Close the connections of a membership, person or login session everywhere."""
+        if self.queue_url:
+            import redis
+
+            client = redis.Redis.from_url(self.queue_url)
+            try:
+                client.publish(self.channel, json.dumps({"kind": kind, "value": value}))
+            finally:
+                client.close()
+            return
+        self.namespace.evict(Eviction(kind, value))
+
+    def start(self) -> None:
+        """Start the background work of a server process: the Redis listener and the sweep."""
+        if self.queue_url:
+            self.socketio.start_background_task(self._listen)
+        self.socketio.start_background_task(self._sweep_forever)
+
+    def _listen(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(str(self.queue_url))
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(self.channel)
+        for message in pubsub.listen():
+            try:
+                data = json.loads(message["data"])
+                self.namespace.evict(Eviction(str(data["kind"]), data["value"]))
+            except (ValueError, KeyError, TypeError):
+                log.exception("ignoring a malformed eviction message")
+
+    def _sweep_forever(self) -> None:
+        while True:
+            self.socketio.sleep(SWEEP_SECONDS)
+            try:
+                with self.app.app_context():
+                    closed = self.namespace.sweep()
+                if closed:
+                    log.info("closed %s connections that lost access", closed)
+            except Exception:  # the loop must survive a database hiccup; it is logged
+                log.exception("connection sweep failed")
