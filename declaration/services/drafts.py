@@ -20,11 +20,25 @@ from sqlalchemy.orm import Session
 from declaration.domain import chain, revisions
 from declaration.domain.compare import Segment, compare
 from declaration.domain.errors import N_, Conflict, DomainError, InvalidInput, NotFound
-from declaration.domain.operations import Operation, OperationError, from_delta, from_texts
+from declaration.domain.history import size_of
+from declaration.domain.operations import (
+    Operation,
+    OperationError,
+    apply_delta,
+    from_delta,
+    from_texts,
+)
 from declaration.domain.phases import check_edit
 from declaration.domain.sync import Outcome, SyncError, integrate
 from declaration.domain.text import normalise
-from declaration.models import Declaration, Membership, NamedVersion, Person, Revision
+from declaration.models import (
+    Declaration,
+    EditClient,
+    Membership,
+    NamedVersion,
+    Person,
+    Revision,
+)
 from declaration.services import audit
 
 #: Longest client id accepted (a random id chosen by each connection).
@@ -140,6 +154,8 @@ def start(
     )
     session.add(revision)
     declaration.head_revision = 0
+    declaration.keyframe_revision = 0
+    declaration.since_keyframe_chars = 0
     session.flush()
     return revision
 
@@ -171,22 +187,6 @@ def _head(session: Session, declaration: Declaration) -> Revision:
     return head
 
 
-def _operations(session: Session, declaration_id: int, first: int, last: int) -> list[Operation]:
-    """Return the operations of revisions ``first … last``, each parsed against its base."""
-    if first > last:
-        return []
-    rows = session.execute(
-        select(Revision.number, Revision.operation, Revision.length)
-        .where(
-            Revision.declaration_id == declaration_id,
-            Revision.number >= first - 1,
-            Revision.number <= last,
-        )
-        .order_by(Revision.number)
-    ).all()
-    return _parse_following(rows)
-
-
 def _parse_following(rows: Sequence[Any]) -> list[Operation]:
     """Parse the operations of ``rows[1:]``, each against the length its predecessor left."""
     return [from_delta(row.operation, previous.length) for previous, row in pairwise(rows)]
@@ -206,12 +206,21 @@ def text_at(session: Session, declaration: Declaration, number: int) -> str:
         .order_by(Revision.number.desc())
         .limit(1)
     ).one()
-    return revisions.text_at(
-        number,
-        lambda _k: str(keyframe.text),
-        lambda first, last: _operations(session, declaration.id, first, last),
-        keyframe=keyframe.number,
-    )
+    deltas = session.scalars(
+        select(Revision.operation)
+        .where(
+            Revision.declaration_id == declaration.id,
+            Revision.number > keyframe.number,
+            Revision.number <= number,
+        )
+        .order_by(Revision.number)
+    ).all()
+    if len(deltas) != number - keyframe.number:
+        raise revisions.RevisionError(f"revisions {keyframe.number + 1}…{number} are incomplete")
+    text = str(keyframe.text)
+    for delta in deltas:
+        text = apply_delta(text, delta)
+    return text
 
 
 def head_text(session: Session, declaration: Declaration, cache: HeadCache | None = None) -> str:
@@ -255,16 +264,23 @@ def submit_edit(
         raise InvalidOperation()
     if len(delta) > 4 * max_chars + 64:
         raise EditTooLarge()
-    duplicate = session.execute(
-        select(Revision.number, Revision.operation).where(
-            Revision.declaration_id == declaration.id,
-            Revision.client_id == client_id,
-            Revision.client_seq == seq,
-            Revision.author_id == actor.person_id,
+    client = session.scalar(
+        select(EditClient).where(
+            EditClient.declaration_id == declaration.id, EditClient.client_id == client_id
         )
-    ).first()
-    if duplicate is not None:
-        return EditResult(Outcome.DUPLICATE, duplicate.number, duplicate.operation)
+    )
+    if client is not None:
+        if client.person_id != actor.person_id:
+            raise InvalidOperation()  # somebody else's client id: never theirs to resend
+        if seq <= client.last_seq:
+            # One batch in flight per client: a batch at or below the newest seen is a resend.
+            stored = session.scalar(
+                select(Revision.operation).where(
+                    Revision.declaration_id == declaration.id,
+                    Revision.number == client.last_revision,
+                )
+            )
+            return EditResult(Outcome.DUPLICATE, client.last_revision, stored or "")
     head_number = declaration.head_revision
     if not 0 <= base <= head_number:
         raise UnknownBase()
@@ -292,17 +308,25 @@ def submit_edit(
     new_text = rebased.apply(current)
     if len(new_text) > max_chars:
         raise TextTooLong(limit=max_chars)
-    return _append(
+    if client is None:
+        client = EditClient(
+            declaration_id=declaration.id, client_id=client_id, person_id=actor.person_id
+        )
+        session.add(client)
+        session.flush()
+    result = _append(
         session,
         declaration,
         rebased,
         new_text,
         previous_link=head.link,
         author_id=actor.person_id,
-        client_id=client_id,
+        client_ref=client.id,
         seq=seq,
         at=at,
     )
+    client.last_seq, client.last_revision = seq, result.revision
+    return result
 
 
 def _append(
@@ -313,27 +337,38 @@ def _append(
     *,
     previous_link: str,
     author_id: int | None,
-    client_id: str | None,
+    client_ref: int | None,
     seq: int | None,
     at: datetime,
 ) -> EditResult:
     number = declaration.head_revision + 1
     delta = op.to_delta()
     link = chain.link(previous_link, delta, author_ref(author_id), at)
+    written = sum(size_of(op))
+    keyframe = revisions.needs_keyframe(
+        number,
+        number - declaration.keyframe_revision,
+        declaration.since_keyframe_chars + written,
+        len(new_text),
+    )
     session.add(
         Revision(
             declaration_id=declaration.id,
             number=number,
             operation=delta,
-            text=new_text if revisions.is_keyframe(number) else None,
+            text=new_text if keyframe else None,
             length=len(new_text),
             author_id=author_id,
             created_at=at,
             link=link,
-            client_id=client_id,
+            client_ref=client_ref,
             client_seq=seq,
         )
     )
+    if keyframe:
+        declaration.keyframe_revision, declaration.since_keyframe_chars = number, 0
+    else:
+        declaration.since_keyframe_chars += written
     declaration.head_revision = number
     declaration.updated_at = at
     session.flush()
@@ -351,10 +386,11 @@ def revisions_since(
             Revision.number,
             Revision.operation,
             Revision.author_id,
-            Revision.client_id,
+            EditClient.client_id,
             Revision.client_seq,
             Revision.created_at,
         )
+        .outerjoin(EditClient, EditClient.id == Revision.client_ref)
         .where(Revision.declaration_id == declaration.id, Revision.number > since)
         .order_by(Revision.number)
         .limit(min(limit, MAX_REVISIONS_PER_CALL))
@@ -398,6 +434,8 @@ def name_version(
     assert revision is not None
     if revision.text is None:
         revision.text = text
+        if number == declaration.head_revision:
+            declaration.keyframe_revision, declaration.since_keyframe_chars = number, 0
     version = NamedVersion(
         declaration_id=declaration.id,
         revision_number=number,
@@ -461,7 +499,7 @@ def restore(
         old,
         previous_link=head.link,
         author_id=actor.person_id,
-        client_id=None,
+        client_ref=None,
         seq=None,
         at=at,
     )
