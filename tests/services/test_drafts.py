@@ -13,8 +13,8 @@ from sqlalchemy import select
 from declaration import clock
 from declaration.db import get_database
 from declaration.domain import chain, revisions
-from declaration.domain.history import size_of
 from declaration.domain.errors import Conflict, InvalidInput
+from declaration.domain.history import size_of
 from declaration.domain.operations import Operation, from_delta
 from declaration.domain.sync import Outcome
 from declaration.models import Declaration, Membership, Revision
