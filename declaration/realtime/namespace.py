@@ -71,6 +71,8 @@ class Connection:
 
     person_id: int
     session_token: str
+    #: SHA-256 of the session token, as stored (computed once, checked on every edit).
+    session_hash: str = ""
     peer: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     #: declaration key → id, for the declarations this connection joined.
     joined: dict[str, int] = field(default_factory=dict)
@@ -149,7 +151,7 @@ class DraftNamespace(Namespace):
             person = auth.person_for_session(db, token, at=clock.now())
             if person is None:
                 return False
-            self.connections[request.sid] = Connection(person.id, token)  # type: ignore[attr-defined]
+            self.connections[request.sid] = Connection(person.id, token, token_hash(token))  # type: ignore[attr-defined]
         return True
 
     def on_disconnect(self, reason: Any = None) -> None:
@@ -274,12 +276,13 @@ class DraftNamespace(Namespace):
         declaration_id = connection.joined.get(payload.declaration)
         if declaration_id is None:
             raise NotJoined()
+        membership_id = connection.memberships[declaration_id]
         with self.locks.hold(declaration_id):
             with get_database().transaction(write=True) as db:
-                _, membership = self._actor(db, connection, payload.declaration)
+                role = auth.member_role(db, membership_id, connection.session_hash)
                 result = drafts.submit_edit(
                     db,
-                    membership,
+                    drafts.Author(connection.person_id, membership_id, role),
                     declaration_id,
                     client_id=payload.client_id,
                     seq=payload.seq,
@@ -289,7 +292,7 @@ class DraftNamespace(Namespace):
                     max_chars=current_app.config["MAX_TEXT_CHARS"],
                     cache=self.cache,
                 )
-                author = membership.id
+                author = membership_id
             # Committed: the revision is durable before anyone hears of it.
             if result.outcome is Outcome.ACCEPTED:
                 assert result.text is not None and result.link is not None
@@ -367,7 +370,7 @@ class Eviction:
         if self.kind == "person":
             return self.value == connection.person_id
         if self.kind == "session":
-            return self.value == token_hash(connection.session_token)
+            return self.value == connection.session_hash
         return False
 
     def matches_sid(self, sid: str) -> bool:

@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from declaration.domain import chain, revisions
 from declaration.domain.compare import Segment, compare
-from declaration.domain.errors import N_, Conflict, DomainError, InvalidInput, NotFound
+from declaration.domain.errors import N_, Conflict, DomainError, InvalidInput, NotAMember, NotFound
 from declaration.domain.history import size_of
 from declaration.domain.operations import (
     Operation,
@@ -28,7 +28,8 @@ from declaration.domain.operations import (
     from_delta,
     from_texts,
 )
-from declaration.domain.phases import check_edit
+from declaration.domain.phases import Phase, check_edit
+from declaration.domain.roles import Role
 from declaration.domain.sync import Outcome, SyncError, integrate
 from declaration.domain.text import normalise
 from declaration.models import (
@@ -196,10 +197,14 @@ def text_at(session: Session, declaration: Declaration, number: int) -> str:
     """Return the text at revision ``number`` (nearest keyframe plus the operations after)."""
     if not 0 <= number <= declaration.head_revision:
         raise NotFound(N_("Diese Fassung gibt es nicht."))
+    return _text_at(session, declaration.id, number)
+
+
+def _text_at(session: Session, declaration_id: int, number: int) -> str:
     keyframe = session.execute(
         select(Revision.number, Revision.text)
         .where(
-            Revision.declaration_id == declaration.id,
+            Revision.declaration_id == declaration_id,
             Revision.number <= number,
             Revision.text.is_not(None),
         )
@@ -209,7 +214,7 @@ def text_at(session: Session, declaration: Declaration, number: int) -> str:
     deltas = session.scalars(
         select(Revision.operation)
         .where(
-            Revision.declaration_id == declaration.id,
+            Revision.declaration_id == declaration_id,
             Revision.number > keyframe.number,
             Revision.number <= number,
         )
@@ -233,15 +238,115 @@ def head_text(session: Session, declaration: Declaration, cache: HeadCache | Non
     return text_at(session, declaration, declaration.head_revision)
 
 
-def _check_author(actor: Membership, declaration: Declaration) -> None:
-    if actor.declaration_id != declaration.id or not actor.active:
+# The statements of the edit path, built once: it runs for every batch of keystrokes, and
+# building SQLAlchemy statements per call cost more than executing them (measured with
+# cProfile on the automerge-paper trace). They run on the session's connection with plain
+# parameters, bypassing the ORM.
+_DECLARATIONS = cast(Table, Declaration.__table__)
+_REVISIONS = cast(Table, Revision.__table__)
+_CLIENTS = cast(Table, EditClient.__table__)
+_LOCK_HEAD = (
+    select(
+        _DECLARATIONS.c.head_revision,
+        _DECLARATIONS.c.phase,
+        _DECLARATIONS.c.keyframe_revision,
+        _DECLARATIONS.c.since_keyframe_chars,
+    )
+    .where(_DECLARATIONS.c.id == bindparam("declaration_id"))
+    .with_for_update()
+)
+_FIND_CLIENT = select(
+    _CLIENTS.c.id, _CLIENTS.c.person_id, _CLIENTS.c.last_seq, _CLIENTS.c.last_revision
+).where(
+    _CLIENTS.c.declaration_id == bindparam("declaration_id"),
+    _CLIENTS.c.client_id == bindparam("client_id"),
+)
+_OPERATION_OF = select(_REVISIONS.c.operation).where(
+    _REVISIONS.c.declaration_id == bindparam("declaration_id"),
+    _REVISIONS.c.number == bindparam("number"),
+)
+_HISTORY = (
+    select(_REVISIONS.c.number, _REVISIONS.c.operation, _REVISIONS.c.length, _REVISIONS.c.link)
+    .where(
+        _REVISIONS.c.declaration_id == bindparam("declaration_id"),
+        _REVISIONS.c.number >= bindparam("base"),
+        _REVISIONS.c.number <= bindparam("head"),
+    )
+    .order_by(_REVISIONS.c.number)
+)
+_ADD_CLIENT = (
+    _CLIENTS.insert()
+    .values(
+        declaration_id=bindparam("declaration_id"),
+        client_id=bindparam("client_id"),
+        person_id=bindparam("person_id"),
+        last_seq=bindparam("seq"),
+        last_revision=bindparam("number"),
+    )
+    .returning(_CLIENTS.c.id)
+)
+_MOVE_CLIENT = (
+    _CLIENTS.update()
+    .where(_CLIENTS.c.id == bindparam("client_ref"))
+    .values(last_seq=bindparam("seq"), last_revision=bindparam("number"))
+)
+_ADD_REVISION = _REVISIONS.insert()
+_MOVE_HEAD = (
+    _DECLARATIONS.update()
+    .where(_DECLARATIONS.c.id == bindparam("declaration_id"))
+    .values(
+        head_revision=bindparam("number"),
+        updated_at=bindparam("at", type_=_DECLARATIONS.c.updated_at.type),
+        keyframe_revision=bindparam("keyframe_revision"),
+        since_keyframe_chars=bindparam("since_keyframe_chars"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who submits an edit: enough to authorise it without loading ORM objects."""
+
+    person_id: int
+    membership_id: int
+    role: Role
+
+    @classmethod
+    def of(cls, membership: Membership) -> Author:
+        if not membership.active:
+            raise NotAMember()
+        return cls(membership.person_id, membership.id, membership.role_enum)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The locked declaration row, as the edit path needs it."""
+
+    head_revision: int
+    phase: Phase
+    keyframe_revision: int
+    since_keyframe_chars: int
+
+
+def _lock_head(session: Session, declaration_id: int) -> _Head:
+    """Lock the declaration's row until the transaction ends and read its head.
+
+    On PostgreSQL this row lock serialises edits across processes; SQLite's
+    ``BEGIN IMMEDIATE`` already serialises writers, and the in-process lock of the realtime
+    layer is the fast path in front of both. The edit path uses plain SQL statements
+    rather than ORM objects: it runs for every batch of keystrokes.
+    """
+    row = session.connection().execute(_LOCK_HEAD, {"declaration_id": declaration_id}).one_or_none()
+    if row is None:
         raise NotFound()
-    check_edit(declaration.phase_enum, actor.role_enum)
+    return _Head(
+        row.head_revision, Phase(row.phase), row.keyframe_revision, row.since_keyframe_chars
+    )
 
 
 def submit_edit(
     session: Session,
-    actor: Membership,
+    actor: Author | Membership,
     declaration_id: int,
     *,
     client_id: str,
@@ -258,80 +363,80 @@ def submit_edit(
     revision stored the first time and never applied twice; a batch that changes nothing
     after rebasing makes no revision. The caller commits before acknowledging.
     """
-    declaration = _locked(session, declaration_id)
-    _check_author(actor, declaration)
+    author = actor if isinstance(actor, Author) else Author.of(actor)
+    if isinstance(actor, Membership) and actor.declaration_id != declaration_id:
+        raise NotFound()
+    head = _lock_head(session, declaration_id)
+    check_edit(head.phase, author.role)
     if not client_id or len(client_id) > MAX_CLIENT_ID or seq < 0:
         raise InvalidOperation()
     if len(delta) > 4 * max_chars + 64:
         raise EditTooLarge()
-    client = session.scalar(
-        select(EditClient).where(
-            EditClient.declaration_id == declaration.id, EditClient.client_id == client_id
-        )
-    )
+    connection = session.connection()
+    client = connection.execute(
+        _FIND_CLIENT, {"declaration_id": declaration_id, "client_id": client_id}
+    ).one_or_none()
     if client is not None:
-        if client.person_id != actor.person_id:
+        if client.person_id != author.person_id:
             raise InvalidOperation()  # somebody else's client id: never theirs to resend
         if seq <= client.last_seq:
             # One batch in flight per client: a batch at or below the newest seen is a resend.
-            stored = session.scalar(
-                select(Revision.operation).where(
-                    Revision.declaration_id == declaration.id,
-                    Revision.number == client.last_revision,
-                )
-            )
+            stored = connection.execute(
+                _OPERATION_OF, {"declaration_id": declaration_id, "number": client.last_revision}
+            ).scalar()
             return EditResult(Outcome.DUPLICATE, client.last_revision, stored or "")
-    head_number = declaration.head_revision
+    head_number = head.head_revision
     if not 0 <= base <= head_number:
         raise UnknownBase()
-    history = session.execute(
-        select(Revision.number, Revision.operation, Revision.length, Revision.link)
-        .where(
-            Revision.declaration_id == declaration.id,
-            Revision.number >= base,
-            Revision.number <= head_number,
-        )
-        .order_by(Revision.number)
+    history = connection.execute(
+        _HISTORY, {"declaration_id": declaration_id, "base": base, "head": head_number}
     ).all()
-    head = history[-1]
+    newest = history[-1]
     try:
         op = from_delta(delta, history[0].length)
-        concurrent = _parse_following(history)
-        rebased = integrate(op, base, head_number, head.length, concurrent)
+        rebased = integrate(op, base, head_number, newest.length, _parse_following(history))
     except (OperationError, SyncError):
         raise InvalidOperation() from None
     if rebased.is_noop:
         return EditResult(Outcome.UNCHANGED, head_number, rebased.to_delta())
-    current = cache.get(declaration.id, head_number, head.link) if cache is not None else None
+    current = cache.get(declaration_id, head_number, newest.link) if cache is not None else None
     if current is None:
-        current = text_at(session, declaration, head_number)
+        current = _text_at(session, declaration_id, head_number)
     new_text = rebased.apply(current)
     if len(new_text) > max_chars:
         raise TextTooLong(limit=max_chars)
+    moved = {"seq": seq, "number": head_number + 1}
     if client is None:
-        client = EditClient(
-            declaration_id=declaration.id, client_id=client_id, person_id=actor.person_id
-        )
-        session.add(client)
-        session.flush()
-    result = _append(
+        client_ref = connection.execute(
+            _ADD_CLIENT,
+            {
+                "declaration_id": declaration_id,
+                "client_id": client_id,
+                "person_id": author.person_id,
+                **moved,
+            },
+        ).scalar_one()
+    else:
+        client_ref = client.id
+        connection.execute(_MOVE_CLIENT, {"client_ref": client_ref, **moved})
+    return _append(
         session,
-        declaration,
+        declaration_id,
+        head,
         rebased,
         new_text,
-        previous_link=head.link,
-        author_id=actor.person_id,
-        client_ref=client.id,
+        previous_link=newest.link,
+        author_id=author.person_id,
+        client_ref=client_ref,
         seq=seq,
         at=at,
     )
-    client.last_seq, client.last_revision = seq, result.revision
-    return result
 
 
 def _append(
     session: Session,
-    declaration: Declaration,
+    declaration_id: int,
+    head: _Head,
     op: Operation,
     new_text: str,
     *,
@@ -341,37 +446,43 @@ def _append(
     seq: int | None,
     at: datetime,
 ) -> EditResult:
-    number = declaration.head_revision + 1
+    """Store revision head+1 and move the declaration's head (plain statements, no ORM)."""
+    number = head.head_revision + 1
     delta = op.to_delta()
     link = chain.link(previous_link, delta, author_ref(author_id), at)
     written = sum(size_of(op))
     keyframe = revisions.needs_keyframe(
         number,
-        number - declaration.keyframe_revision,
-        declaration.since_keyframe_chars + written,
+        number - head.keyframe_revision,
+        head.since_keyframe_chars + written,
         len(new_text),
     )
-    session.add(
-        Revision(
-            declaration_id=declaration.id,
-            number=number,
-            operation=delta,
-            text=new_text if keyframe else None,
-            length=len(new_text),
-            author_id=author_id,
-            created_at=at,
-            link=link,
-            client_ref=client_ref,
-            client_seq=seq,
-        )
+    connection = session.connection()
+    connection.execute(
+        _ADD_REVISION,
+        {
+            "declaration_id": declaration_id,
+            "number": number,
+            "operation": delta,
+            "text": new_text if keyframe else None,
+            "length": len(new_text),
+            "author_id": author_id,
+            "created_at": at,
+            "link": link,
+            "client_ref": client_ref,
+            "client_seq": seq,
+        },
     )
-    if keyframe:
-        declaration.keyframe_revision, declaration.since_keyframe_chars = number, 0
-    else:
-        declaration.since_keyframe_chars += written
-    declaration.head_revision = number
-    declaration.updated_at = at
-    session.flush()
+    connection.execute(
+        _MOVE_HEAD,
+        {
+            "declaration_id": declaration_id,
+            "number": number,
+            "at": at,
+            "keyframe_revision": number if keyframe else head.keyframe_revision,
+            "since_keyframe_chars": 0 if keyframe else head.since_keyframe_chars + written,
+        },
+    )
     return EditResult(Outcome.ACCEPTED, number, delta, new_text, link)
 
 
@@ -482,27 +593,33 @@ def restore(
 
     Nothing is thrown away: the revisions in between stay in the history.
     """
+    author = Author.of(actor)
+    if actor.declaration_id != declaration_id:
+        raise NotFound()
+    head = _lock_head(session, declaration_id)
+    check_edit(head.phase, author.role)
     declaration = _locked(session, declaration_id)
-    _check_author(actor, declaration)
     old = text_at(session, declaration, number)
-    head = _head(session, declaration)
+    newest = _head(session, declaration)
     current = head_text(session, declaration, cache)
     op = from_texts(current, old)
     if op.is_noop:
-        return EditResult(Outcome.UNCHANGED, declaration.head_revision, op.to_delta())
+        return EditResult(Outcome.UNCHANGED, head.head_revision, op.to_delta())
     if len(old) > max_chars:
         raise TextTooLong(limit=max_chars)
     result = _append(
         session,
-        declaration,
+        declaration_id,
+        head,
         op,
         old,
-        previous_link=head.link,
-        author_id=actor.person_id,
+        previous_link=newest.link,
+        author_id=author.person_id,
         client_ref=None,
         seq=None,
         at=at,
     )
+    session.expire(declaration)
     audit.record(
         session,
         "revision.restored",
