@@ -378,12 +378,20 @@ class Eviction:
 
 
 def stale_connections(session: Session, connections: dict[str, Connection]) -> list[str]:
-    """Return the sids whose login session ended or whose memberships were revoked."""
+    """Return the sids whose login session ended or whose memberships were revoked.
+
+    The connections' state is copied before the queries: under gevent the queries yield,
+    and a connection that joins a declaration meanwhile must not look revoked because
+    its new membership was not part of the question.
+    """
     from sqlalchemy import select
 
     from declaration.models import LoginSession
 
-    hashes = {token_hash(c.session_token) for c in connections.values()}
+    snapshot = {
+        sid: (c.session_hash, tuple(c.memberships.values())) for sid, c in connections.items()
+    }
+    hashes = {session_hash for session_hash, _ in snapshot.values()}
     live = set(
         session.scalars(
             select(LoginSession.token_hash).where(
@@ -391,7 +399,7 @@ def stale_connections(session: Session, connections: dict[str, Connection]) -> l
             )
         )
     )
-    membership_ids = {m for c in connections.values() for m in c.memberships.values()}
+    membership_ids = {m for _, memberships in snapshot.values() for m in memberships}
     active = (
         set(
             session.scalars(
@@ -405,9 +413,8 @@ def stale_connections(session: Session, connections: dict[str, Connection]) -> l
     )
     return [
         sid
-        for sid, c in connections.items()
-        if token_hash(c.session_token) not in live
-        or any(m not in active for m in c.memberships.values())
+        for sid, (session_hash, memberships) in snapshot.items()
+        if session_hash not in live or any(m not in active for m in memberships)
     ]
 
 

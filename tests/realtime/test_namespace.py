@@ -353,3 +353,32 @@ def test_sweep_closes_connections_of_people_removed_elsewhere(
         assert namespace.sweep() == 1
     assert not mayor.is_connected(NAMESPACE)
     assert stays.is_connected(NAMESPACE)
+
+
+def test_sweep_ignores_memberships_joined_while_it_was_asking(
+    app, make_declaration, invite, socket_client
+):
+    from declaration.realtime import namespace as module
+
+    key, _ = make_declaration(text="ab")
+    late = socket_client(invite(key))
+    namespace = app.extensions["declaration.draft_namespace"]
+    connection = next(iter(namespace.connections.values()))
+    joined_during_query = []
+
+    class JoiningSession:
+        """A session whose first query lets the connection join meanwhile (as gevent may)."""
+
+        def __init__(self, real):
+            self.real = real
+
+        def scalars(self, statement):
+            if not joined_during_query:
+                joined_during_query.append(True)
+                connection.memberships[999] = 424242  # a membership the sweep never asked about
+            return self.real.scalars(statement)
+
+    with app.app_context(), get_database().transaction() as s:
+        assert module.stale_connections(JoiningSession(s), dict(namespace.connections)) == []
+    connection.memberships.pop(999)
+    assert late.is_connected(NAMESPACE)
