@@ -9,7 +9,7 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from declaration.domain.errors import (
@@ -255,21 +255,28 @@ class LinkBuilder(Protocol):
     def __call__(self, token: str) -> str: ...
 
 
+_MEMBER_ROLE = (
+    select(Membership.role)
+    .join(LoginSession, LoginSession.person_id == Membership.person_id)
+    .where(
+        Membership.id == bindparam("membership_id"),
+        Membership.revoked_at.is_(None),
+        LoginSession.token_hash == bindparam("token_hash"),
+        LoginSession.ended_at.is_(None),
+    )
+)
+
+
 def member_role(session: Session, membership_id: int, session_token_hash: str) -> Role:
     """Return the role of an active membership whose person is still logged in.
 
     The check every socket event makes, in one indexed query: removal from the
     declaration and the end of the login session both refuse at once.
     """
-    role = session.scalar(
-        select(Membership.role)
-        .join(LoginSession, LoginSession.person_id == Membership.person_id)
-        .where(
-            Membership.id == membership_id,
-            Membership.revoked_at.is_(None),
-            LoginSession.token_hash == session_token_hash,
-            LoginSession.ended_at.is_(None),
-        )
+    role = (
+        session.connection()
+        .execute(_MEMBER_ROLE, {"membership_id": membership_id, "token_hash": session_token_hash})
+        .scalar()
     )
     if role is None:
         revoked = session.scalar(

@@ -128,6 +128,10 @@ class HeadCache:
             return entry[2]
         return None
 
+    def drop(self, declaration_id: int) -> None:
+        with self._lock:
+            self._entries.pop(declaration_id, None)
+
     def put(self, declaration_id: int, revision: int, link: str, text: str) -> None:
         with self._lock:
             self._entries.pop(declaration_id, None)
@@ -362,6 +366,9 @@ def submit_edit(
     Resent batches (same author, client and sequence number) are answered with the
     revision stored the first time and never applied twice; a batch that changes nothing
     after rebasing makes no revision. The caller commits before acknowledging.
+
+    Every refusal is raised before anything is written, so a caller storing several
+    batches in one transaction can refuse one and keep the others.
     """
     author = actor if isinstance(actor, Author) else Author.of(actor)
     if isinstance(actor, Membership) and actor.declaration_id != declaration_id:
