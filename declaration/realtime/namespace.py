@@ -360,7 +360,10 @@ class DraftNamespace(Namespace):
                 item.answer = error_payload(StorageFailed(), seq=item.payload.seq)
             return
         # Committed: the revisions are durable before anyone hears of them, and they go
-        # out in order while this process still holds the declaration's lock.
+        # out in order while this process still holds the declaration's lock. The author
+        # gets its revision too: with several edits stored together, the acknowledgements
+        # are sent by their own handlers later, and a client must never see a newer
+        # revision before its own (it would have to resync to close the apparent gap).
         room = room_of(declaration_id)
         for item, result in accepted:
             payload = item.payload
@@ -375,7 +378,6 @@ class DraftNamespace(Namespace):
                     "seq": payload.seq,
                 },
                 to=room,
-                skip_sid=item.sid,
                 namespace=NAMESPACE,
             )
 

@@ -103,7 +103,8 @@ def test_edit_is_stored_acknowledged_and_broadcast_to_the_others(
             "seq": 1,
         }
     ]
-    assert _received(author, "revision") == []  # the author has its acknowledgement
+    # the author gets the revision as well: it confirms the batch in revision order
+    assert [r["seq"] for r in _received(author, "revision")] == [1]
     with app.app_context(), get_database().transaction() as s:
         stored = s.scalars(select(Revision).where(Revision.number == 1)).one()
         assert stored.operation == op.to_delta()
