@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any, cast
 
@@ -192,9 +193,32 @@ def _head(session: Session, declaration: Declaration) -> Revision:
     return head
 
 
+#: Deltas up to this size are remembered once parsed (keystrokes are a few dozen bytes;
+#: large pastes are parsed each time rather than kept, to bound the memory used).
+SMALL_DELTA = 512
+
+
+@lru_cache(maxsize=8192)
+def _parsed_small(delta: str, base_length: int) -> Operation:
+    return from_delta(delta, base_length)
+
+
+def _parsed(delta: str, base_length: int) -> Operation:
+    """Parse a stored delta, remembering recent small ones.
+
+    Every edit is transformed against the revisions since its client's base; with many
+    writers the same recent revisions are parsed again for every batch. Operations are
+    immutable, so a parsed one can be shared; the cache holds at most 8,192 small ones
+    (a few MB).
+    """
+    if len(delta) <= SMALL_DELTA:
+        return _parsed_small(delta, base_length)
+    return from_delta(delta, base_length)
+
+
 def _parse_following(rows: Sequence[Any]) -> list[Operation]:
     """Parse the operations of ``rows[1:]``, each against the length its predecessor left."""
-    return [from_delta(row.operation, previous.length) for previous, row in pairwise(rows)]
+    return [_parsed(row.operation, previous.length) for previous, row in pairwise(rows)]
 
 
 def text_at(session: Session, declaration: Declaration, number: int) -> str:
