@@ -505,3 +505,35 @@ def transform(a: Operation, b: Operation) -> tuple[Operation, Operation]:
         op1 = _remaining(op1, used) or next(first, None)
         op2 = _remaining(op2, used) or next(second, None)
     return Operation._from_raw(a_prime), Operation._from_raw(b_prime)
+
+
+def apply_delta(text: str, delta: str) -> str:
+    """Apply a stored, already validated delta to ``text`` without building an Operation.
+
+    Loading an old revision replays hundreds of stored operations; this fast path skips
+    the normalisation and strict checks that `from_delta` does for untrusted input, but it
+    still refuses a delta whose span does not match the text, so a corrupt history fails
+    loudly instead of producing a wrong text.
+    """
+    if not delta:
+        if text:
+            _mismatch(f"empty delta for a text of {len(text)} characters")
+        return text
+    pieces: list[str] = []
+    position = 0
+    for token in delta.split("\t"):
+        kind = token[:1]
+        if kind == "=":
+            count = int(token[1:])
+            pieces.append(text[position : position + count])
+            position += count
+        elif kind == "-":
+            position += int(token[1:])
+        elif kind == "+":
+            body = token[1:]
+            pieces.append(urllib.parse.unquote(body) if "%" in body else body)
+        else:
+            _mismatch(f"stored delta has an unknown component {token[:20]!r}")
+    if position != len(text):
+        _mismatch(f"stored delta spans {position} characters, but the text has {len(text)}")
+    return "".join(pieces)

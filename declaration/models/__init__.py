@@ -6,12 +6,13 @@ from declaration.models.declaration import Declaration, Membership
 from declaration.models.invitation import Invitation, LinkPurpose
 from declaration.models.mail import OutboxMail
 from declaration.models.person import LoginSession, Person
-from declaration.models.revision import NamedVersion, Revision
+from declaration.models.revision import EditClient, NamedVersion, Revision
 
 __all__ = [
     "AuditEvent",
     "Base",
     "Declaration",
+    "EditClient",
     "Invitation",
     "LinkPurpose",
     "LoginSession",

@@ -30,6 +30,10 @@ class Declaration(Base):
     deadline: Mapped[date | None] = mapped_column(Date, default=None)
     #: Number of the newest revision of the text (0: the first draft).
     head_revision: Mapped[int] = mapped_column(Integer, default=0)
+    #: The newest keyframe (a revision storing the full text) and what was written since,
+    #: from which the next keyframe is decided (domain.revisions.needs_keyframe).
+    keyframe_revision: Mapped[int] = mapped_column(Integer, default=0)
+    since_keyframe_chars: Mapped[int] = mapped_column(Integer, default=0)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

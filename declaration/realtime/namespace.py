@@ -61,6 +61,12 @@ class TooFast(DomainError):
     message = N_("Zu viele Änderungen in kurzer Zeit. Ihre Eingaben werden gleich übertragen.")
 
 
+class StorageFailed(DomainError):
+    code = "storage_failed"
+    status = 503
+    message = N_("Ihre Änderung konnte gerade nicht gespeichert werden. Sie wird erneut gesendet.")
+
+
 def room_of(declaration_id: int) -> str:
     return f"declaration:{declaration_id}"
 
@@ -71,6 +77,8 @@ class Connection:
 
     person_id: int
     session_token: str
+    #: SHA-256 of the session token, as stored (computed once, checked on every edit).
+    session_hash: str = ""
     peer: str = field(default_factory=lambda: secrets.token_urlsafe(9))
     #: declaration key → id, for the declarations this connection joined.
     joined: dict[str, int] = field(default_factory=dict)
@@ -93,6 +101,17 @@ class Connection:
         return True
 
 
+@dataclass
+class PendingEdit:
+    """An edit waiting for the declaration's lock, and the answer it will get."""
+
+    connection: Connection
+    membership_id: int
+    payload: payloads.Edit
+    sid: str
+    answer: dict[str, Any] | None = None
+
+
 def error_payload(error: DomainError, **extra: Any) -> dict[str, Any]:
     """Return the acknowledgement of a refused event: stable code, message for people."""
     return {"ok": False, "error": {"code": error.code, "message": error_text(error)}, **extra}
@@ -108,6 +127,8 @@ class DraftNamespace(Namespace):
         self.locks = DeclarationLocks()
         self.presence = PresenceRegistry()
         self.cache = drafts.HeadCache()
+        #: declaration id → edits waiting for its lock (stored together by the holder).
+        self.queues: dict[int, list[PendingEdit]] = {}
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -149,7 +170,7 @@ class DraftNamespace(Namespace):
             person = auth.person_for_session(db, token, at=clock.now())
             if person is None:
                 return False
-            self.connections[request.sid] = Connection(person.id, token)  # type: ignore[attr-defined]
+            self.connections[request.sid] = Connection(person.id, token, token_hash(token))  # type: ignore[attr-defined]
         return True
 
     def on_disconnect(self, reason: Any = None) -> None:
@@ -274,45 +295,91 @@ class DraftNamespace(Namespace):
         declaration_id = connection.joined.get(payload.declaration)
         if declaration_id is None:
             raise NotJoined()
+        pending = PendingEdit(
+            connection, connection.memberships[declaration_id], payload, request.sid
+        )  # type: ignore[attr-defined]
+        queue = self.queues.setdefault(declaration_id, [])
+        queue.append(pending)
         with self.locks.hold(declaration_id):
+            # Whoever holds the lock stores everything queued meanwhile in one transaction
+            # (group commit): under load one commit then serves many batches.
+            if pending.answer is None:
+                batch, self.queues[declaration_id] = self.queues[declaration_id], []
+                self._store(declaration_id, batch)
+        assert pending.answer is not None
+        return pending.answer
+
+    def _store(self, declaration_id: int, batch: list[PendingEdit]) -> None:
+        """Store a batch of edits of one declaration, commit, then answer and broadcast.
+
+        Invariant relied on: `drafts.submit_edit` raises its refusals before it writes
+        anything, so one refused edit can be answered alone while the others commit.
+        """
+        accepted: list[tuple[PendingEdit, drafts.EditResult]] = []
+        max_chars = current_app.config["MAX_TEXT_CHARS"]
+        try:
             with get_database().transaction(write=True) as db:
-                _, membership = self._actor(db, connection, payload.declaration)
-                result = drafts.submit_edit(
-                    db,
-                    membership,
-                    declaration_id,
-                    client_id=payload.client_id,
-                    seq=payload.seq,
-                    base=payload.base,
-                    delta=payload.op,
-                    at=clock.now(),
-                    max_chars=current_app.config["MAX_TEXT_CHARS"],
-                    cache=self.cache,
-                )
-                author = membership.id
-            # Committed: the revision is durable before anyone hears of it.
-            if result.outcome is Outcome.ACCEPTED:
-                assert result.text is not None and result.link is not None
-                self.cache.put(declaration_id, result.revision, result.link, result.text)
-                emit(
-                    "revision",
-                    {
-                        "declaration": payload.declaration,
-                        "rev": result.revision,
-                        "op": result.operation,
-                        "author": author,
-                        "client_id": payload.client_id,
+                for item in batch:
+                    payload = item.payload
+                    try:
+                        role = auth.member_role(
+                            db, item.membership_id, item.connection.session_hash
+                        )
+                        result = drafts.submit_edit(
+                            db,
+                            drafts.Author(item.connection.person_id, item.membership_id, role),
+                            declaration_id,
+                            client_id=payload.client_id,
+                            seq=payload.seq,
+                            base=payload.base,
+                            delta=payload.op,
+                            at=clock.now(),
+                            max_chars=max_chars,
+                            cache=self.cache,
+                        )
+                    except DomainError as error:
+                        item.answer = error_payload(error, seq=payload.seq)
+                        continue
+                    if result.outcome is Outcome.ACCEPTED:
+                        # Safe before the commit: entries are keyed by the hash-chain link,
+                        # which no other revision can have.
+                        assert result.text is not None and result.link is not None
+                        self.cache.put(declaration_id, result.revision, result.link, result.text)
+                        accepted.append((item, result))
+                    item.answer = {
+                        "ok": True,
                         "seq": payload.seq,
-                    },
-                    to=room_of(declaration_id),
-                    skip_sid=request.sid,  # type: ignore[attr-defined]
-                )
-        return {
-            "ok": True,
-            "seq": payload.seq,
-            "rev": result.revision,
-            "outcome": result.outcome.value,
-        }
+                        "rev": result.revision,
+                        "outcome": result.outcome.value,
+                    }
+        except Exception:
+            log.exception("storing %s edits of declaration %s failed", len(batch), declaration_id)
+            self.cache.drop(declaration_id)
+            for item in batch:
+                # Not a refusal: the batch stays in flight and the client sends it again.
+                item.answer = error_payload(StorageFailed(), seq=item.payload.seq)
+            return
+        # Committed: the revisions are durable before anyone hears of them, and they go
+        # out in order while this process still holds the declaration's lock. The author
+        # gets its revision too: with several edits stored together, the acknowledgements
+        # are sent by their own handlers later, and a client must never see a newer
+        # revision before its own (it would have to resync to close the apparent gap).
+        room = room_of(declaration_id)
+        for item, result in accepted:
+            payload = item.payload
+            self.socketio.emit(
+                "revision",
+                {
+                    "declaration": payload.declaration,
+                    "rev": result.revision,
+                    "op": result.operation,
+                    "author": item.membership_id,
+                    "client_id": payload.client_id,
+                    "seq": payload.seq,
+                },
+                to=room,
+                namespace=NAMESPACE,
+            )
 
     def on_resync(self, data: Any) -> Any:
         return self._handle(payloads.Resync, data, self._resync)
@@ -367,7 +434,7 @@ class Eviction:
         if self.kind == "person":
             return self.value == connection.person_id
         if self.kind == "session":
-            return self.value == token_hash(connection.session_token)
+            return self.value == connection.session_hash
         return False
 
     def matches_sid(self, sid: str) -> bool:
@@ -375,12 +442,20 @@ class Eviction:
 
 
 def stale_connections(session: Session, connections: dict[str, Connection]) -> list[str]:
-    """Return the sids whose login session ended or whose memberships were revoked."""
+    """Return the sids whose login session ended or whose memberships were revoked.
+
+    The connections' state is copied before the queries: under gevent the queries yield,
+    and a connection that joins a declaration meanwhile must not look revoked because
+    its new membership was not part of the question.
+    """
     from sqlalchemy import select
 
     from declaration.models import LoginSession
 
-    hashes = {token_hash(c.session_token) for c in connections.values()}
+    snapshot = {
+        sid: (c.session_hash, tuple(c.memberships.values())) for sid, c in connections.items()
+    }
+    hashes = {session_hash for session_hash, _ in snapshot.values()}
     live = set(
         session.scalars(
             select(LoginSession.token_hash).where(
@@ -388,7 +463,7 @@ def stale_connections(session: Session, connections: dict[str, Connection]) -> l
             )
         )
     )
-    membership_ids = {m for c in connections.values() for m in c.memberships.values()}
+    membership_ids = {m for _, memberships in snapshot.values() for m in memberships}
     active = (
         set(
             session.scalars(
@@ -402,9 +477,8 @@ def stale_connections(session: Session, connections: dict[str, Connection]) -> l
     )
     return [
         sid
-        for sid, c in connections.items()
-        if token_hash(c.session_token) not in live
-        or any(m not in active for m in c.memberships.values())
+        for sid, (session_hash, memberships) in snapshot.items()
+        if session_hash not in live or any(m not in active for m in memberships)
     ]
 
 

@@ -9,10 +9,18 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from declaration.domain.errors import N_, Forbidden, InvalidInput, TokenInvalid
+from declaration.domain.errors import (
+    N_,
+    Forbidden,
+    InvalidInput,
+    NotAMember,
+    NotAuthenticated,
+    TokenInvalid,
+)
+from declaration.domain.roles import Role
 from declaration.domain.tokens import is_redeemable, new_token, token_hash
 from declaration.models import Invitation, LinkPurpose, LoginSession, Membership, Person
 from declaration.services import audit
@@ -245,3 +253,34 @@ class LinkBuilder(Protocol):
     """Turns a token into the full link a person opens (the public base URL is the caller's)."""
 
     def __call__(self, token: str) -> str: ...
+
+
+_MEMBER_ROLE = (
+    select(Membership.role)
+    .join(LoginSession, LoginSession.person_id == Membership.person_id)
+    .where(
+        Membership.id == bindparam("membership_id"),
+        Membership.revoked_at.is_(None),
+        LoginSession.token_hash == bindparam("token_hash"),
+        LoginSession.ended_at.is_(None),
+    )
+)
+
+
+def member_role(session: Session, membership_id: int, session_token_hash: str) -> Role:
+    """Return the role of an active membership whose person is still logged in.
+
+    The check every socket event makes, in one indexed query: removal from the
+    declaration and the end of the login session both refuse at once.
+    """
+    role = (
+        session.connection()
+        .execute(_MEMBER_ROLE, {"membership_id": membership_id, "token_hash": session_token_hash})
+        .scalar()
+    )
+    if role is None:
+        revoked = session.scalar(
+            select(Membership.revoked_at).where(Membership.id == membership_id)
+        )
+        raise NotAMember() if revoked is not None else NotAuthenticated()
+    return Role(role)

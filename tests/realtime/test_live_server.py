@@ -90,6 +90,7 @@ def test_five_clients_with_two_hundred_random_edits_each_converge(
     for client in clients:
         assert client.text == final
         assert client.refusals == []
+        assert client.resyncs == 0  # revisions arrived in order: no gaps to close
     present = MARKER.findall(final)
     assert len(present) == len(set(present))  # nothing duplicated
     assert MARKER.sub("", final) == SAMPLE_START  # the untouched text is intact

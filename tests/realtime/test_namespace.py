@@ -103,7 +103,8 @@ def test_edit_is_stored_acknowledged_and_broadcast_to_the_others(
             "seq": 1,
         }
     ]
-    assert _received(author, "revision") == []  # the author has its acknowledgement
+    # the author gets the revision as well: it confirms the batch in revision order
+    assert [r["seq"] for r in _received(author, "revision")] == [1]
     with app.app_context(), get_database().transaction() as s:
         stored = s.scalars(select(Revision).where(Revision.number == 1)).one()
         assert stored.operation == op.to_delta()
@@ -353,3 +354,74 @@ def test_sweep_closes_connections_of_people_removed_elsewhere(
         assert namespace.sweep() == 1
     assert not mayor.is_connected(NAMESPACE)
     assert stays.is_connected(NAMESPACE)
+
+
+def test_sweep_ignores_memberships_joined_while_it_was_asking(
+    app, make_declaration, invite, socket_client
+):
+    from declaration.realtime import namespace as module
+
+    key, _ = make_declaration(text="ab")
+    late = socket_client(invite(key))
+    namespace = app.extensions["declaration.draft_namespace"]
+    connection = next(iter(namespace.connections.values()))
+    joined_during_query = []
+
+    class JoiningSession:
+        """A session whose first query lets the connection join meanwhile (as gevent may)."""
+
+        def __init__(self, real):
+            self.real = real
+
+        def scalars(self, statement):
+            if not joined_during_query:
+                joined_during_query.append(True)
+                connection.memberships[999] = 424242  # a membership the sweep never asked about
+            return self.real.scalars(statement)
+
+    with app.app_context(), get_database().transaction() as s:
+        assert module.stale_connections(JoiningSession(s), dict(namespace.connections)) == []
+    connection.memberships.pop(999)
+    assert late.is_connected(NAMESPACE)
+
+
+def test_edits_queued_together_are_stored_in_one_transaction_and_refused_alone(
+    app, make_declaration, invite, socket_client
+):
+    from declaration.realtime import payloads
+    from declaration.realtime.namespace import PendingEdit
+
+    key, _ = make_declaration(text="ab")
+    writer = socket_client(invite(key))
+    observer = socket_client(invite(key, Role.OBSERVER))
+    listener = socket_client(invite(key))
+    for client in (writer, observer, listener):
+        _join(client, key)
+    listener.get_received(NAMESPACE)
+    namespace = app.extensions["declaration.draft_namespace"]
+    by_role = {}
+    with app.app_context(), get_database().transaction() as s:
+        declaration_id = s.scalars(select(Declaration.id).filter_by(key=key)).one()
+    for sid, connection in namespace.connections.items():
+        by_role.setdefault(len(by_role), (sid, connection))
+    (sid_w, conn_w), (sid_o, conn_o) = by_role[0], by_role[1]
+
+    def pending(sid, connection, seq, base, op):
+        payload = payloads.Edit(
+            declaration=key, client_id=f"c{sid[:4]}", seq=seq, base=base, op=op.to_delta()
+        )
+        return PendingEdit(connection, connection.memberships[declaration_id], payload, sid)
+
+    batch = [
+        pending(sid_w, conn_w, 1, 0, Operation.edit(2, 0, 0, "X")),
+        pending(sid_o, conn_o, 1, 0, Operation.edit(2, 0, 0, "O")),  # the observer: refused
+        pending(sid_w, conn_w, 2, 0, Operation.edit(2, 2, 0, "Y")),
+    ]
+    with app.test_request_context():
+        namespace._store(declaration_id, batch)
+
+    assert batch[0].answer == {"ok": True, "seq": 1, "rev": 1, "outcome": "accepted"}
+    assert batch[1].answer["error"]["code"] == "observer_cannot_edit"
+    assert batch[2].answer == {"ok": True, "seq": 2, "rev": 2, "outcome": "accepted"}
+    assert [r["rev"] for r in _received(listener, "revision")] == [1, 2]
+    assert _join(socket_client(invite(key)), key)["text"] == "XabY"

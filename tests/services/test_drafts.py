@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from declaration import clock
 from declaration.db import get_database
-from declaration.domain import chain
+from declaration.domain import chain, revisions
 from declaration.domain.errors import Conflict, InvalidInput
+from declaration.domain.history import size_of
 from declaration.domain.operations import Operation, from_delta
 from declaration.domain.sync import Outcome
 from declaration.models import Declaration, Membership, Revision
@@ -86,7 +87,15 @@ def test_any_revision_loads_from_its_keyframe_equal_to_replaying_from_zero(draft
             .where(Revision.declaration_id == declaration.id)
             .order_by(Revision.number)
         ).all()
-        assert [r.number for r in rows if r.text is not None] == [0, 100, 200]
+        # small text, many characters written: keyframes follow the amount written
+        expected, since_ops, since_chars = [0], 0, 0
+        for row in rows[1:]:
+            since_ops += 1
+            since_chars += sum(size_of(from_delta(row.operation, rows[row.number - 1].length)))
+            if revisions.needs_keyframe(row.number, since_ops, since_chars, row.length):
+                expected.append(row.number)
+                since_ops = since_chars = 0
+        assert [r.number for r in rows if r.text is not None] == expected
         replayed = ""
         for row in rows:
             replayed = from_delta(row.operation, len(replayed)).apply(replayed)
@@ -241,3 +250,62 @@ def test_declaration_updated_time_follows_the_newest_edit(draft):
     _edit(draft, 0, 0, "A", seq=1)
     after = draft(lambda s, d, a: s.get(Declaration, d.id).updated_at)
     assert after >= before
+
+
+def test_keyframes_are_stored_after_at_most_the_maximum_number_of_operations(draft):
+    from declaration.domain.revisions import MAX_OPERATIONS_PER_KEYFRAME
+
+    def long_text(s, declaration, actor):
+        # a long text and one-character edits: only the operation count forces keyframes
+        # (the paste itself is shorter than the text it makes, so it is no keyframe)
+        text = drafts.head_text(s, declaration)
+        op = Operation.edit(len(text), len(text), 0, "x" * 50_000)
+        return drafts.submit_edit(
+            s,
+            actor,
+            declaration.id,
+            client_id="big",
+            seq=1,
+            base=0,
+            delta=op.to_delta(),
+            at=clock.now(),
+            max_chars=LIMIT,
+        )
+
+    draft(long_text)
+    for seq in range(2, MAX_OPERATIONS_PER_KEYFRAME + 4):
+
+        def one(s, declaration, actor, seq=seq):
+            text_length = s.scalar(
+                select(Revision.length).filter_by(
+                    declaration_id=declaration.id, number=declaration.head_revision
+                )
+            )
+            op = Operation.edit(text_length, 0, 0, "a")
+            return drafts.submit_edit(
+                s,
+                actor,
+                declaration.id,
+                client_id="big",
+                seq=seq,
+                base=declaration.head_revision,
+                delta=op.to_delta(),
+                at=clock.now(),
+                max_chars=LIMIT,
+            )
+
+        draft(one)
+
+    def check(s, declaration, _actor):
+        keyframes = s.scalars(
+            select(Revision.number)
+            .where(Revision.declaration_id == declaration.id, Revision.text.is_not(None))
+            .order_by(Revision.number)
+        ).all()
+        assert keyframes == [0, MAX_OPERATIONS_PER_KEYFRAME]
+        head = declaration.head_revision
+        assert drafts.text_at(s, declaration, head) == "a" * (head - 1) + drafts.text_at(
+            s, declaration, 1
+        )
+
+    draft(check)

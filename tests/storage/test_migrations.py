@@ -93,7 +93,7 @@ def test_upgrade_from_the_first_schema_keeps_and_completes_existing_drafts(empty
         connection.execute(
             text(
                 "INSERT INTO revisions (declaration_id, number, operation, text, created_at, link) "
-                "VALUES (1, 0, '+Gr%C3%BC%C3%9Fe', 'Grüße', CURRENT_TIMESTAMP, 'x')"
+                "VALUES (1, 0, '+Gr%C3%BC%C3%9Fe', 'Grüße', CURRENT_TIMESTAMP, 'abababababababababababababababababababababababababababababababab')"
             )
         )
 
@@ -102,3 +102,12 @@ def test_upgrade_from_the_first_schema_keeps_and_completes_existing_drafts(empty
     with empty_engine.connect() as connection:
         assert connection.execute(text("SELECT length FROM revisions")).scalar() == 5
         assert connection.execute(text("SELECT title FROM declarations")).scalar() == "Erklärung"
+    from sqlalchemy.orm import Session
+
+    from declaration.models import Revision
+
+    with Session(empty_engine) as session:
+        first = session.query(Revision).one()
+        assert first.text == "Grüße"  # stored compressed since 0003, read back as text
+        assert first.link == "ab" * 32
+        assert first.created_at.tzinfo is not None

@@ -1,0 +1,33 @@
+"""Every text the interface shows exists in English too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "declaration" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "lazy_gettext": None}
+METHODS = {"declaration": [("**.py", "python")], "templates": [("**.html", "jinja2")]}
+
+
+def _extracted() -> set[str]:
+    found: set[str] = set()
+    for folder, method_map in METHODS.items():
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT / folder, method_map=method_map, keywords=KEYWORDS
+        ):
+            found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def test_every_interface_text_has_an_english_translation():
+    with CATALOGUE.open("rb") as handle:
+        catalogue = read_po(handle)
+    translated = {m.id for m in catalogue if m.id and m.string and not m.fuzzy}
+    missing = sorted(_extracted() - translated)
+    assert missing == [], (
+        f"untranslated (run pybabel extract/update, then translate): {missing[:10]}"
+    )
