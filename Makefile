@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Links printed by the demo and sent in mails point here (override for a real address).
+DECLARATION_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+export DECLARATION_PUBLIC_BASE_URL
 # The PostgreSQL pass of `make test`; .ci/run sets the same variable explicitly.
 DECLARATION_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 DECLARATION_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
