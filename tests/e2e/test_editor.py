@@ -195,3 +195,49 @@ def test_pages_have_no_serious_accessibility_violations(
     assert violations == [], [
         (v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in violations
     ]
+
+
+def test_text_refused_after_the_phase_moved_on_is_handed_back(
+    app, open_as, make_declaration, invite
+):
+    key, _ = make_declaration(text=TEXT)
+    moderator = open_as(invite(key, Role.MODERATOR))
+    mayor = open_as(invite(key))
+    editor_ready(moderator)
+    editor_ready(mayor)
+
+    mayor.context.set_offline(True)
+    wait_until(mayor, "window.erklaerung.connection === 'offline'", timeout=10000)
+    click_end_of_line(mayor, "Personal")
+    mayor.keyboard.type(" Geschrieben, als die Abstimmung begann.")
+    moderator.get_by_role("button", name="Abstimmung starten").click()
+    mayor.context.set_offline(False)
+
+    panel = mayor.locator(".refusal").first
+    panel.wait_for(timeout=15000)
+    assert "nicht übernommen" in panel.inner_text()
+    assert "Geschrieben, als die Abstimmung begann." in panel.locator("textarea").input_value()
+    assert panel.get_by_role("button", name="Text kopieren").is_visible()
+    assert "Geschrieben" not in mayor.evaluate("window.erklaerung.text")
+    assert "Geschrieben" not in stored_text(app, key)
+    screenshot(mayor, "refusal-handed-back")
+
+
+def test_authorship_colours_can_be_shown_and_hidden(app, open_as, make_declaration, invite):
+    key, _ = make_declaration(text=TEXT)
+    page = open_as(invite(key, name="Sabine Krüger"))
+    editor_ready(page)
+    click_end_of_line(page, "Finanzierung")
+    page.keyboard.type(" Von Sabine.")
+    settled(page)
+
+    page.get_by_role("tab", name="Verlauf").click()
+    toggle = page.get_by_role("button", name="Urheberschaft anzeigen")
+    toggle.click()
+    page.locator(".authored[title='Sabine Krüger']").first.wait_for(timeout=5000)
+    assert (
+        page.get_by_role("button", name="Urheberschaft ausblenden").get_attribute("aria-pressed")
+        == "true"
+    )
+    page.get_by_role("button", name="Urheberschaft ausblenden").click()
+    assert page.locator(".authored").count() == 0
