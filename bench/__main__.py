@@ -11,6 +11,7 @@ BENCHMARKS = {
     "realtime": "bench.realtime",
     "storage": "bench.storage",
     "storm": "bench.storm",
+    "peers": "bench.peers",
 }
 
 
