@@ -40,6 +40,7 @@ import argparse
 import contextlib
 import gzip
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -71,7 +72,12 @@ from bench.common import (
 )
 
 NAME = "storage"
-TRACE = Path("/work/shared/traces/automerge-paper.json.gz")
+#: The team's shared folder lies beside the checkout (../shared); DECLARATION_TRACES overrides.
+TRACE = (
+    Path(os.environ["DECLARATION_TRACES"])
+    if os.environ.get("DECLARATION_TRACES")
+    else Path(__file__).resolve().parents[2] / "shared" / "traces"
+) / "automerge-paper.json.gz"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_storage"
 PHASES = ("service", "history", "keystroke", "windows")
