@@ -81,6 +81,8 @@ from bench.realtime import (
 )
 
 NAME = "peers"
+#: The servers run by default (``--servers``).
+DEFAULT_SERVERS = ["ours", "relay-gevent", "relay-threading", "yjs"]
 START_TIMEOUT = 30.0
 #: Quantiles of the latency kept in each record (for plots): fine in the tail.
 QUANTILES = (
@@ -137,6 +139,8 @@ class Peer:
     #: "stats": edits counted by the server (``accepted_edits(port)``); "tokens": tokens in
     #: the final text the workers report
     accepted: str = "tokens"
+    #: extra keyword arguments of the module's ``worker_main``
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 def _version(package: str) -> str:
@@ -148,6 +152,7 @@ def _version(package: str) -> str:
 
 def peers() -> dict[str, Peer]:
     relay = f"Flask-SocketIO {_version('flask-socketio')} relay"
+    yjs = f"pycrdt-websocket {_version('pycrdt-websocket')} (Hypercorn, asyncio)"
     return {
         "ours": Peer("ours", "declaration serve (gevent, sqlite)"),
         "relay-gevent": Peer(
@@ -164,10 +169,14 @@ def peers() -> dict[str, Peer]:
             ("--mode", "threading"),
             accepted="stats",
         ),
-        "yjs": Peer(
-            "yjs",
-            f"pycrdt-websocket {_version('pycrdt-websocket')} (Hypercorn, asyncio)",
+        "yjs": Peer("yjs", yjs, "bench.baselines.yjs"),
+        # Not run by default: arrivals noted by Text.observe, which costs the load
+        # generator 75–100 µs per received update (see bench/baselines/yjs.py).
+        "yjs-observe": Peer(
+            "yjs-observe",
+            f"{yjs}, Text.observe",
             "bench.baselines.yjs",
+            options=(("observe", True),),
         ),
     }
 
@@ -259,6 +268,7 @@ def run_peer(peer: Peer, clients: int, workers: int, seed: int, settings: Settin
                             "seed": seed * 1000 + number,
                             "cpus": cpus[1] if cpus else None,
                             "inline": settings.inline,
+                            **dict(peer.options),
                         },
                         daemon=True,
                     )
@@ -503,9 +513,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--servers",
         type=_servers,
-        default=list(peers()),
+        default=DEFAULT_SERVERS,
         metavar="KEY,…",
-        help="which servers: ours, relay-gevent, relay-threading, yjs (default: all)",
+        help=f"which servers, of {', '.join(peers())} (default: {','.join(DEFAULT_SERVERS)})",
     )
     p.add_argument(
         "--workers",

@@ -27,6 +27,7 @@ STYLE = {
     "relay-gevent": ("#1f77b4", "Flask-SocketIO relay, gevent"),
     "relay-threading": ("#17becf", "Flask-SocketIO relay, threading"),
     "yjs": ("#2ca02c", "pycrdt-websocket (Yjs)"),
+    "yjs-observe": ("#98df8a", "pycrdt-websocket, clients with Text.observe"),
 }
 
 

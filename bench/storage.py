@@ -94,7 +94,9 @@ FILL_COMMIT_EVERY = 500
 
 
 def code_version() -> dict[str, Any]:
-    """The commit the application code is at, and whether ``declaration/`` has local edits."""
+    """Which application code ran: the newest commit touching ``declaration/``, the tree of
+    ``declaration/`` at HEAD, and whether it has local edits (other commits do not matter).
+    """
     import subprocess
 
     def git(*args: str) -> str:
@@ -107,7 +109,8 @@ def code_version() -> dict[str, Any]:
         return done.stdout.strip()
 
     return {
-        "commit": git("rev-parse", "--short", "HEAD"),
+        "app_commit": git("log", "-1", "--format=%h", "--", "declaration"),
+        "app_tree": git("rev-parse", "--short", "HEAD:declaration"),
         "declaration_dirty": bool(git("status", "--porcelain", "declaration")),
     }
 
