@@ -122,6 +122,10 @@ class DraftClient:
         self._joined = False
         self._resyncing = False
         self._closing = False
+        # Revisions broadcast between our entering the room and the join answer (the
+        # server joins the room before it reads the head, so none is lost): kept until
+        # the answer gives us a replica to apply them to.
+        self._early: list[dict[str, Any]] = []
         self.joined_payload: dict[str, Any] = {}
         self._sio.on("connect", self._on_connect, namespace=NAMESPACE)
         self._sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
@@ -146,6 +150,7 @@ class DraftClient:
             raise ClientError("log in first", "not_authenticated")
         with self._changed:
             self._joined = False
+            self._early = []
         self._sio.connect(
             self.base_url,
             headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
@@ -298,7 +303,10 @@ class DraftClient:
     def _on_revision(self, data: dict[str, Any]) -> None:
         with self._changed:
             doc = self._doc
-            if doc is None or self._resyncing or data["rev"] <= doc.revision:
+            if doc is None:
+                self._early.append(data)
+                return
+            if self._resyncing or data["rev"] <= doc.revision:
                 return
             if data["rev"] > doc.revision + 1:
                 self._resync()  # a broadcast went missing: fetch what lies between
@@ -380,6 +388,9 @@ class DraftClient:
             if self._doc is None:
                 self._doc = ClientDocument(self.client_id, answer["text"], answer["revision"])
                 self._joined = True
+                early, self._early = self._early, []
+                for data in early:
+                    self._on_revision(data)  # older ones are skipped, a gap resyncs
             else:
                 # A reconnect: keep our replica and unconfirmed edits, fetch what we missed,
                 # then resend the batch in flight (its sequence number makes this safe).

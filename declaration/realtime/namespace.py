@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from declaration import clock
 from declaration.db import get_database
-from declaration.domain.errors import N_, DomainError, NotAuthenticated
+from declaration.domain.errors import N_, DomainError, NotAuthenticated, NotFound
 from declaration.domain.phases import may_edit
 from declaration.domain.sync import Outcome
 from declaration.domain.tokens import token_hash
@@ -240,7 +240,7 @@ class DraftNamespace(Namespace):
     def _join(self, connection: Connection, payload: payloads.Join) -> dict[str, Any]:
         with get_database().transaction() as db:
             declaration, membership = self._actor(db, connection, payload.declaration)
-            text = drafts.head_text(db, declaration, self.cache)
+            declaration_id, key = declaration.id, declaration.key
             person: Person = membership.person
             peer = Peer(
                 peer=connection.peer,
@@ -250,26 +250,42 @@ class DraftNamespace(Namespace):
                 colour=colour_for(membership.id),
                 revision=declaration.head_revision,
             )
-            answer = {
-                "ok": True,
-                "declaration": {
-                    "id": declaration.id,
-                    "key": declaration.key,
-                    "title": declaration.title,
-                    "phase": declaration.phase,
-                },
-                "text": text,
-                "revision": declaration.head_revision,
-                "role": membership.role,
-                "may_edit": may_edit(declaration.phase_enum, membership.role_enum),
-                "you": peer.public(),
-            }
-        connection.joined[payload.declaration] = declaration.id
-        connection.joined[declaration.key] = declaration.id
-        connection.memberships[declaration.id] = membership.id
-        room = room_of(declaration.id)
+            role, role_enum = membership.role, membership.role_enum
+        # Enter the room *before* reading the head, in a fresh transaction: a revision
+        # committed after that read is broadcast after this point and so reaches us (it
+        # may arrive before the answer; clients keep such early revisions). Reading first
+        # would lose a revision committed between the read and the join for good.
+        room = room_of(declaration_id)
         join_room(room)
-        others = self.presence.enter(declaration.id, peer)
+        try:
+            with get_database().transaction() as db:
+                found = db.get(Declaration, declaration_id)
+                if found is None:
+                    raise NotFound()  # deleted between the two transactions
+                declaration = found
+                text = drafts.head_text(db, declaration, self.cache)
+                answer = {
+                    "ok": True,
+                    "declaration": {
+                        "id": declaration_id,
+                        "key": key,
+                        "title": declaration.title,
+                        "phase": declaration.phase,
+                    },
+                    "text": text,
+                    "revision": declaration.head_revision,
+                    "role": role,
+                    "may_edit": may_edit(declaration.phase_enum, role_enum),
+                    "you": peer.public(),
+                }
+        except BaseException:
+            leave_room(room)
+            raise
+        peer.revision = declaration.head_revision
+        connection.joined[payload.declaration] = declaration_id
+        connection.joined[key] = declaration_id
+        connection.memberships[declaration_id] = membership.id
+        others = self.presence.enter(declaration_id, peer)
         answer["present"] = [p.public() for p in others]
         emit("peer_joined", peer.public(), to=room, skip_sid=request.sid)  # type: ignore[attr-defined]
         return answer

@@ -425,3 +425,37 @@ def test_edits_queued_together_are_stored_in_one_transaction_and_refused_alone(
     assert batch[2].answer == {"ok": True, "seq": 2, "rev": 2, "outcome": "accepted"}
     assert [r["rev"] for r in _received(listener, "revision")] == [1, 2]
     assert _join(socket_client(invite(key)), key)["text"] == "XabY"
+
+
+def test_revision_committed_while_joining_reaches_the_joiner(
+    make_declaration, invite, socket_client, monkeypatch
+):
+    """A revision committed just after the joiner read the head still reaches it.
+
+    Before the fix the join read the head and only then entered the room: a revision
+    committed in between was neither in the answer nor broadcast to the joiner, which
+    stayed behind until the next edit.
+    """
+    from declaration.services import drafts
+
+    key, _ = make_declaration(text="ab")
+    author = socket_client(invite(key))
+    joiner = socket_client(invite(key))
+    _join(author, key)
+    read_head = drafts.head_text
+    interleaved = []
+
+    def head_then_edit(session, declaration, cache=None):
+        text = read_head(session, declaration, cache)
+        if not interleaved:  # only the joiner's read, not the edit's own
+            interleaved.append(
+                _edit(author, key, seq=1, base=0, op=Operation.edit(2, 2, 0, "!"))["rev"]
+            )
+        return text
+
+    monkeypatch.setattr(drafts, "head_text", head_then_edit)
+    answer = _join(joiner, key)
+
+    assert interleaved == [1]
+    assert answer["revision"] == 0 and answer["text"] == "ab"
+    assert [r["rev"] for r in _received(joiner, "revision")] == [1]
