@@ -54,6 +54,7 @@ from typing import Any
 from bench.common import (
     RESULTS,
     ROOT,
+    SAMPLE,
     cpu_seconds,
     free_port,
     machine_busy_seconds,
@@ -66,6 +67,7 @@ from bench.common import (
     wait_until_quiet,
     write_records,
 )
+from bench.load import node
 from bench.realtime import (
     CONNECT_TIMEOUT,
     CONVERGE_TIMEOUT,
@@ -76,6 +78,8 @@ from bench.realtime import (
     Settings,
     WorkerReport,
     _gather,
+    default_workers,
+    node_missing,
     run_once,
     summarise,
 )
@@ -141,6 +145,15 @@ class Peer:
     accepted: str = "tokens"
     #: extra keyword arguments of the module's ``worker_main``
     options: tuple[tuple[str, Any], ...] = ()
+    #: the Node load generator's mode for this peer (bench/load/worker.mjs), or None:
+    #: its clients are the module's own Python workers whatever ``--loadgen`` says
+    node_mode: str | None = None
+
+    def workers(self, clients: int, settings: Settings) -> int:
+        """Load-generator processes for ``clients`` clients."""
+        if self.node_mode is not None and settings.loadgen == "node":
+            return default_workers(clients, settings)
+        return max(1, round(clients / 10))
 
 
 def _version(package: str) -> str:
@@ -154,13 +167,14 @@ def peers() -> dict[str, Peer]:
     relay = f"Flask-SocketIO {_version('flask-socketio')} relay"
     yjs = f"pycrdt-websocket {_version('pycrdt-websocket')} (Hypercorn, asyncio)"
     return {
-        "ours": Peer("ours", "declaration serve (gevent, sqlite)"),
+        "ours": Peer("ours", "declaration serve (gevent, sqlite)", node_mode="ours"),
         "relay-gevent": Peer(
             "relay-gevent",
             f"{relay} (gevent, TCP_NODELAY)",
             "bench.baselines.relay",
             ("--mode", "gevent"),
             accepted="stats",
+            node_mode="relay",
         ),
         "relay-threading": Peer(
             "relay-threading",
@@ -168,8 +182,9 @@ def peers() -> dict[str, Peer]:
             "bench.baselines.relay",
             ("--mode", "threading"),
             accepted="stats",
+            node_mode="relay",
         ),
-        "yjs": Peer("yjs", yjs, "bench.baselines.yjs"),
+        "yjs": Peer("yjs", yjs, "bench.baselines.yjs", node_mode="yjs"),
         # Not run by default: arrivals noted by Text.observe, which costs the load
         # generator 75–100 µs per received update (see bench/baselines/yjs.py).
         "yjs-observe": Peer(
@@ -260,18 +275,35 @@ def run_peer(peer: Peer, clients: int, workers: int, seed: int, settings: Settin
             try:
                 for number, assigned in enumerate(assignments):
                     mine, theirs = context.Pipe()
-                    process = context.Process(
-                        target=module.worker_main,
-                        args=(theirs, server.port, assigned),
-                        kwargs={
+                    if peer.node_mode is not None and settings.loadgen == "node":
+                        start = {
+                            "mode": peer.node_mode,
+                            "baseUrl": f"http://127.0.0.1:{server.port}",
+                            "namespace": getattr(module, "NAMESPACE", ""),
+                            "room": module.ROOM,
+                            "clients": [(index, None) for index in assigned],
                             "rate": settings.rate,
                             "seed": seed * 1000 + number,
-                            "cpus": cpus[1] if cpus else None,
-                            "inline": settings.inline,
-                            **dict(peer.options),
-                        },
-                        daemon=True,
-                    )
+                            "textLength": len(SAMPLE.read_text("utf-8")),
+                        }
+                        process = context.Process(
+                            target=node.worker_main,
+                            args=(theirs, start, cpus[1] if cpus else None),
+                            daemon=True,
+                        )
+                    else:
+                        process = context.Process(
+                            target=module.worker_main,
+                            args=(theirs, server.port, assigned),
+                            kwargs={
+                                "rate": settings.rate,
+                                "seed": seed * 1000 + number,
+                                "cpus": cpus[1] if cpus else None,
+                                "inline": settings.inline,
+                                **dict(peer.options),
+                            },
+                            daemon=True,
+                        )
                     process.start()
                     theirs.close()
                     processes.append(process)
@@ -511,6 +543,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=1, help="runs per server and count (pooled)")
     p.add_argument("--rate", type=float, default=5.0, help="edits per second per client")
     p.add_argument(
+        "--loadgen",
+        choices=["node", "python"],
+        default="node",
+        help="clients of ours and of the relays: Node.js (default, bench/load/worker.mjs) or "
+        "Python threads; pycrdt-websocket's clients are always its Python asyncio workers",
+    )
+    p.add_argument(
         "--servers",
         type=_servers,
         default=DEFAULT_SERVERS,
@@ -571,14 +610,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_wait=args.quiet_wait,
         cpus=split_cpus() if args.pin else None,
         inline=True,
+        loadgen=args.loadgen,
     )
+    if args.loadgen == "node" and (missing := node_missing()) is not None:
+        print(f"the Node load generator cannot run: {missing}", file=sys.stderr)
+        return 2
     known = peers()
     records = []
     started = monotonic()
     for clients in args.clients:
-        workers = min(clients, args.workers or max(1, round(clients / 10)))
         for key in args.servers:
             peer = known[key]
+            workers = min(clients, args.workers or peer.workers(clients, settings))
             runs = []
             for run in range(args.runs):
                 print(

@@ -89,6 +89,13 @@ DISTURBED = 0.25
 MAX_LAG = 1.0
 
 
+def node_missing() -> str | None:
+    """Why the Node load generator cannot run, or None."""
+    from bench.load.node import available
+
+    return available()
+
+
 def token_id(client: int, number: int) -> int:
     return client * TOKEN_BASE + number
 
@@ -510,6 +517,15 @@ class Settings:
     inline: bool
     #: (the server's CPUs, the load generator's CPUs), or None: no pinning
     cpus: tuple[set[int], set[int]] | None
+    #: "node": clients in Node.js (bench/load/worker.mjs); "python": DraftClient threads
+    loadgen: str = "node"
+
+
+def default_workers(clients: int, settings: Settings) -> int:
+    """Load-generator processes: Node serves 50 clients on one loop, Python threads 10."""
+    if settings.loadgen == "node":
+        return max(1, -(-clients // 50))
+    return max(1, round(clients / 10))
 
 
 def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunResult:
@@ -545,19 +561,37 @@ def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunRe
                         assignments[index % workers].append((index, tokens[index]))
                     for number, assigned in enumerate(assignments):
                         mine, theirs = context.Pipe()
-                        process = context.Process(
-                            target=worker_main,
-                            args=(theirs, server.base_url, key, assigned),
-                            kwargs={
+                        if settings.loadgen == "node":
+                            from bench.load import node
+
+                            start = {
+                                "mode": "ours",
+                                "baseUrl": server.base_url,
+                                "namespace": "/draft",
+                                "room": key,
+                                "clients": assigned,
                                 "rate": settings.rate,
                                 "seed": seed * 1000 + number,
-                                "switch_interval": settings.switch_interval,
-                                "nice": settings.nice,
-                                "cpus": cpus[1] if cpus else None,
-                                "inline": settings.inline,
-                            },
-                            daemon=True,
-                        )
+                            }
+                            process = context.Process(
+                                target=node.worker_main,
+                                args=(theirs, start, cpus[1] if cpus else None),
+                                daemon=True,
+                            )
+                        else:
+                            process = context.Process(
+                                target=worker_main,
+                                args=(theirs, server.base_url, key, assigned),
+                                kwargs={
+                                    "rate": settings.rate,
+                                    "seed": seed * 1000 + number,
+                                    "switch_interval": settings.switch_interval,
+                                    "nice": settings.nice,
+                                    "cpus": cpus[1] if cpus else None,
+                                    "inline": settings.inline,
+                                },
+                                daemon=True,
+                            )
                         process.start()
                         theirs.close()
                         processes.append(process)
@@ -741,6 +775,7 @@ def summarise(
         "disturbed_runs": sum(run.disturbed for run in runs),
         "pinned": settings.cpus is not None,
         "inline_handlers": settings.inline,
+        "loadgen": settings.loadgen,
         "other_cores_busy": round(sum(r.other_cpu_s for r in runs) / window, 2) if window else None,
         "send_lag_p99_ms": ms(max(run.lag_p99_ms for run in runs)),
         "window_s": round(window, 2),
@@ -844,10 +879,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=1, help="runs per client count (pooled)")
     p.add_argument("--rate", type=float, default=5.0, help="edits per second per client")
     p.add_argument(
+        "--loadgen",
+        choices=["node", "python"],
+        default="node",
+        help="the clients: socket.io-client and the browser's ClientDocument in Node.js "
+        "(default: one event loop serves 50 clients), or DraftClient on Python threads",
+    )
+    p.add_argument(
         "--workers",
         type=int,
         default=0,
-        help="load-generator processes (0: one per 10 clients, at least one)",
+        help="load-generator processes (0: Node one per 50 clients, Python one per 10)",
     )
     p.add_argument(
         "--switch-interval",
@@ -934,10 +976,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet_wait=args.quiet_wait,
         cpus=split_cpus() if args.pin else None,
         inline=args.inline_handlers,
+        loadgen=args.loadgen,
     )
+    if args.loadgen == "node" and (missing := node_missing()) is not None:
+        print(f"the Node load generator cannot run: {missing}", file=sys.stderr)
+        return 2
     records = []
     for clients in args.clients:
-        workers = args.workers or max(1, round(clients / 10))
+        workers = args.workers or default_workers(clients, settings)
         runs = []
         for run in range(args.runs):
             print(
