@@ -9,6 +9,7 @@ Every segment therefore starts and ends at a token boundary.
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -92,29 +93,107 @@ def _encode(tokens: Sequence[str], table: dict[str, str], order: list[str]) -> s
     return "".join(chars)
 
 
-def compare(old: str, new: str) -> list[Segment]:
+#: Texts with more tokens than this (both sides together) are first compared paragraph by
+#: paragraph; each changed run of paragraphs is then compared word by word. A word-level diff of two distant revisions of a 100,000-character text (36,000
+#: tokens) ran into diff-match-patch's time limit and came back as "everything deleted,
+#: everything inserted" after a second of CPU, with the event loop standing still.
+WORD_LIMIT: Final = 5_000
+#: Seconds one comparison may spend in diff-match-patch before it settles for coarser runs.
+TIME_LIMIT: Final = 0.3
+
+
+def compare(
+    old: str, new: str, *, word_limit: int = WORD_LIMIT, time_limit: float = TIME_LIMIT
+) -> list[Segment]:
     """Return the word-level differences that turn ``old`` into ``new``.
 
     Joining the equal and delete segments gives ``old``; joining equal and insert gives
-    ``new``.
+    ``new``. Long texts are compared paragraph by paragraph first (see ``WORD_LIMIT``),
+    then each run of changed paragraphs word by word; once ``time_limit`` is spent, the
+    remaining runs are shown as deleted and inserted whole.
+    """
+    deadline = time.monotonic() + time_limit
+    old_tokens, new_tokens = tokenize(old), tokenize(new)
+    if len(old_tokens) + len(new_tokens) <= word_limit:
+        return _segments(_word_diffs(old_tokens, new_tokens, deadline))
+    diffs: list[tuple[int, str]] = []
+    deleted: list[str] = []
+    inserted: list[str] = []
+
+    def flush() -> None:
+        old_run, new_run = "".join(deleted), "".join(inserted)
+        deleted.clear()
+        inserted.clear()
+        if old_run and new_run and time.monotonic() < deadline:
+            diffs.extend(_word_diffs(tokenize(old_run), tokenize(new_run), deadline))
+        else:
+            diffs.append((diff_match_patch.DIFF_DELETE, old_run))
+            diffs.append((diff_match_patch.DIFF_INSERT, new_run))
+
+    paragraphs = _diff_encoded(
+        _paragraphs(old_tokens), _paragraphs(new_tokens), deadline, cleanup=False
+    )
+    for kind, text in paragraphs:
+        if kind == diff_match_patch.DIFF_EQUAL:
+            flush()
+            diffs.append((kind, text))
+        else:
+            (deleted if kind == diff_match_patch.DIFF_DELETE else inserted).append(text)
+    flush()
+    return _segments(diffs)
+
+
+def _paragraphs(tokens: Sequence[str]) -> list[str]:
+    """Join tokens into lines, each ending after a whitespace token with a line break.
+
+    Cutting only between tokens keeps every segment on word boundaries.
+    """
+    lines: list[str] = []
+    current: list[str] = []
+    for token in tokens:
+        current.append(token)
+        if "\n" in token and token.isspace():
+            lines.append("".join(current))
+            current = []
+    if current:
+        lines.append("".join(current))
+    return lines
+
+
+def _word_diffs(
+    old_tokens: Sequence[str], new_tokens: Sequence[str], deadline: float
+) -> list[tuple[int, str]]:
+    if len(set(old_tokens) | set(new_tokens)) > _MAX_TOKENS:  # pragma: no cover - huge texts
+        dmp = diff_match_patch()
+        dmp.Diff_Timeout = max(0.01, deadline - time.monotonic())
+        diffs: list[tuple[int, str]] = dmp.diff_main("".join(old_tokens), "".join(new_tokens))
+        dmp.diff_cleanupSemantic(diffs)
+        return diffs
+    return _diff_encoded(old_tokens, new_tokens, deadline)
+
+
+def _diff_encoded(
+    old_units: Sequence[str], new_units: Sequence[str], deadline: float, *, cleanup: bool = True
+) -> list[tuple[int, str]]:
+    """Diff two sequences of units (tokens or lines), one character per distinct unit.
+
+    ``cleanup``: merge small equalities into the edits around them, for readers. Not for
+    paragraphs: the runs between equal paragraphs are compared word by word afterwards.
     """
     dmp = diff_match_patch()
-    old_tokens, new_tokens = tokenize(old), tokenize(new)
+    dmp.Diff_Timeout = max(0.01, deadline - time.monotonic())
     table: dict[str, str] = {}
     order: list[str] = []
-    if len(set(old_tokens) | set(new_tokens)) > _MAX_TOKENS:  # pragma: no cover - huge texts
-        diffs: list[tuple[int, str]] = dmp.diff_main(old, new)
-        dmp.diff_cleanupSemantic(diffs)
-        return _segments((kind, text) for kind, text in diffs)
-    encoded_old = _encode(old_tokens, table, order)
-    encoded_new = _encode(new_tokens, table, order)
+    encoded_old = _encode(old_units, table, order)
+    encoded_new = _encode(new_units, table, order)
     first = ord(_code(0))
     encoded: list[tuple[int, str]] = dmp.diff_main(encoded_old, encoded_new, False)
-    # Cleaning up on tokens (not characters) keeps every segment on word boundaries.
-    dmp.diff_cleanupSemantic(encoded)
-    return _segments(
+    # Cleaning up on units (not characters) keeps every segment on unit boundaries.
+    if cleanup:
+        dmp.diff_cleanupSemantic(encoded)
+    return [
         (kind, "".join(order[_index(char, first)] for char in chars)) for kind, chars in encoded
-    )
+    ]
 
 
 def _index(char: str, first: int) -> int:

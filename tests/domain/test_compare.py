@@ -88,3 +88,50 @@ def test_an_accent_stays_with_its_letter() -> None:
         " ",
         "👍🏽!",
     ]
+
+
+# Long texts are compared paragraph by paragraph first; word_limit=0 forces that path on
+# the small texts hypothesis makes.
+
+
+@given(any_texts, any_texts)
+def test_paragraph_first_segments_rebuild_both_versions(old: str, new: str) -> None:
+    segments = compare(old, new, word_limit=0)
+    assert _side(segments, "delete") == old
+    assert _side(segments, "insert") == new
+    assert all(segment.text for segment in segments)
+    assert all(a.kind != b.kind for a, b in pairwise(segments))
+
+
+@given(texts, texts)
+def test_paragraph_first_segments_start_and_end_on_word_boundaries(old: str, new: str) -> None:
+    segments = compare(old, new, word_limit=0)
+    old_position = new_position = 0
+    old_cuts, new_cuts = _boundaries(old), _boundaries(new)
+    for segment in segments:
+        if segment.kind != "insert":
+            old_position += len(segment.text)
+        if segment.kind != "delete":
+            new_position += len(segment.text)
+        assert old_position in old_cuts
+        assert new_position in new_cuts
+
+
+def test_a_long_text_still_shows_a_changed_word_whole() -> None:
+    paragraphs = [f"Absatz {n}: Die Kommunen fordern eine Lösung.\n" for n in range(2_000)]
+    old = "".join(paragraphs)
+    new = old.replace("Absatz 1234: Die Kommunen", "Absatz 1234: Alle Kommunen")
+
+    segments = compare(old, new)
+
+    assert [s.kind for s in segments] == ["equal", "delete", "insert", "equal"]
+    assert (segments[1].text, segments[2].text) == ("Die", "Alle")
+
+
+def test_runs_left_when_the_time_is_spent_are_shown_whole() -> None:
+    old = "".join(f"Alt {n} Wort\n" for n in range(3_000))
+    new = "".join(f"Neu {n} Satz\n" for n in range(3_000))
+
+    segments = compare(old, new, time_limit=0)
+
+    assert segments == [Segment("delete", old), Segment("insert", new)]
