@@ -94,9 +94,10 @@ def _encode(tokens: Sequence[str], table: dict[str, str], order: list[str]) -> s
 
 
 #: Texts with more tokens than this (both sides together) are first compared paragraph by
-#: paragraph; each changed run of paragraphs is then compared word by word. A word-level diff of two distant revisions of a 100,000-character text (36,000
-#: tokens) ran into diff-match-patch's time limit and came back as "everything deleted,
-#: everything inserted" after a second of CPU, with the event loop standing still.
+#: paragraph; each changed run of paragraphs is then compared word by word. A word-level
+#: diff of two distant revisions of a 100,000-character text (36,000 tokens) ran into
+#: diff-match-patch's time limit and came back as "everything deleted, everything
+#: inserted" after a second of CPU, with the event loop standing still.
 WORD_LIMIT: Final = 5_000
 #: Seconds one comparison may spend in diff-match-patch before it settles for coarser runs.
 TIME_LIMIT: Final = 0.3
