@@ -23,6 +23,7 @@ Results: a table and ``bench/results/storm.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -253,6 +254,107 @@ def storm(
     )
 
 
+def storm_node(
+    base_url: str,
+    fixture: Fixture,
+    server_pid: int,
+    clients: int,
+    run: int,
+    *,
+    timeout: float,
+    seed: int,
+) -> StormResult:
+    """The same storm with the clients on one Node.js event loop (``bench/load/storm.mjs``).
+
+    50 Python client threads needed about a core of their own for the websocket handshakes
+    and joins, so the storm measured the load generator as much as the server.
+    """
+    import hashlib
+    import json
+    import subprocess
+
+    from bench.load.node import ROOT, login_cookies
+
+    key = fixture.create_declaration(f"Sturm {run}", SAMPLE.read_text("utf-8"))
+    invited = fixture.invite(key, clients, prefix=f"storm{run}-")
+    cookies = login_cookies(base_url, [token for _, token in invited])
+    rng = random.Random(seed * 1000 + run)
+    fractions = [rng.random() for _ in range(clients)]
+    at = monotonic() + 1.0  # Node's start-up and imports happen before the storm
+    config = {
+        "baseUrl": base_url,
+        "key": key,
+        "cookies": cookies,
+        "fractions": fractions,
+        "at": at,
+        "timeout": timeout,
+    }
+    node = subprocess.Popen(
+        ["node", str(ROOT / "bench" / "load" / "storm.mjs")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert node.stdin is not None and node.stdout is not None
+    node.stdin.write(json.dumps(config))
+    node.stdin.close()
+    busy0, cpu0, own0 = machine_busy_seconds(), cpu_seconds(server_pid), time.process_time()
+    node_cpu = 0.0
+    stored_at: float | None = None
+    deadline = at + timeout + 10
+    while node.poll() is None and monotonic() < deadline:  # bounded by the deadline
+        if stored_at is None and monotonic() >= at and fixture.head_revision(key) >= clients:
+            stored_at = monotonic()
+        with contextlib.suppress(OSError, ValueError):  # the process may have just ended
+            node_cpu = cpu_seconds(node.pid)
+        time.sleep(DB_POLL)
+    if node.poll() is None:
+        node.kill()
+    output = node.stdout.read()
+    node.wait(timeout=10)
+    server_cpu = cpu_seconds(server_pid) - cpu0
+    own_cpu = time.process_time() - own0
+    other = max(0.0, machine_busy_seconds() - busy0 - server_cpu - own_cpu - node_cpu)
+    answer = json.loads(output.strip().splitlines()[-1]) if output.strip() else {}
+    if "fatal" in answer or not answer:
+        raise RuntimeError(f"the Node storm failed: {answer.get('fatal', 'no output')}")
+    start = float(answer["called"])
+
+    def since_start(moment: float | None) -> float | None:
+        return None if moment is None else 1000 * (moment - start)
+
+    joined = [float(t) for t in answer["joined"] if t is not None]
+    head, stored = fixture.head(key)
+    digest = hashlib.sha256(stored.encode("utf-8")).hexdigest()
+    finals = answer["finals"]
+    converged = answer["inSync"] is not None and all(
+        f is not None and f[0] == head and f[1] == digest for f in finals
+    )
+    failures = [str(e) for e in answer["errors"]]
+    if answer["inSync"] is None:
+        failures.append(f"not in sync after {timeout:g} s: head {head}")
+    join_times = sorted(1000 * (t - start) for t in joined)
+    return StormResult(
+        run=run,
+        clients=clients,
+        open_spread_ms=0.0,  # one loop opens every connection in the same tick
+        all_joined_ms=since_start(max(joined)) if len(joined) == clients else None,
+        stored_ms=since_start(stored_at),
+        in_sync_ms=since_start(answer["inSync"]),
+        joined=len(joined),
+        edits_stored=head,
+        converged=converged,
+        failures=failures,
+        client_errors={"resyncs": int(answer["resyncs"])} if answer["resyncs"] else {},
+        server_cpu_s=round(server_cpu, 3),
+        loadgen_cpu_s=round(node_cpu, 3),
+        other_cpu_s=round(other, 3),
+        join_p50_ms=statistics.median(join_times) if join_times else None,
+        join_max_ms=join_times[-1] if join_times else None,
+    )
+
+
 def _warm_up(base_url: str, fixture: Fixture) -> None:
     """One client logs in, joins, edits and leaves: lazy imports and caches are loaded."""
     from declaration.client import DraftClient
@@ -300,7 +402,8 @@ def run_database(
                             file=sys.stderr,
                             flush=True,
                         )
-                        result = storm(
+                        run_storm = storm_node if args.loadgen == "node" else storm
+                        result = run_storm(
                             server.base_url,
                             fixture,
                             server.pid,
@@ -344,6 +447,7 @@ def run_database(
         "database": kind,
         "server": f"declaration serve (gevent, {kind})",
         "clients": args.clients,
+        "loadgen": args.loadgen,
         "pinned": None if cpus is None else f"server {sorted(cpus[0])}, clients {sorted(cpus[1])}",
         "runs": len(results),
         "started": now_iso(),
@@ -484,6 +588,12 @@ def parser() -> argparse.ArgumentParser:
         "(0: do not wait)",
     )
     p.add_argument("--timeout", type=float, default=30.0, help="seconds one storm may take")
+    p.add_argument(
+        "--loadgen",
+        choices=["node", "python"],
+        default="node",
+        help="the clients: one Node.js event loop (default) or one Python thread each",
+    )
     p.add_argument("--quick", action="store_true", help="a small workload for a smoke run")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the temporary folders (logs)")

@@ -18,6 +18,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
+import { pathToFileURL } from "node:url";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import { io } from "socket.io-client";
@@ -33,7 +34,7 @@ const MAX_LAG = 1.0;
 const SYNC_TIMEOUT = 60;
 const CONVERGE_TIMEOUT = 30;
 
-const now = () => Number(process.hrtime.bigint()) / 1e9;
+export const now = () => Number(process.hrtime.bigint()) / 1e9;
 const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds * 1000)));
 
 function send(message) {
@@ -60,7 +61,7 @@ function position(text, random) {
   return pos;
 }
 
-const report = {
+export const report = {
   pid: process.pid, sent: [], received: [], lags: [], skipped: 0, final: {}, refusals: 0,
   resyncs: {}, errors: [],
 };
@@ -94,7 +95,7 @@ function once(socket, event, data, timeout) {
 
 // -- our server: the sync protocol of docs/protocol.md -------------------------------------
 
-class OursClient {
+export class OursClient {
   constructor(config, index, cookie) {
     this.config = config;
     this.index = index;
@@ -433,10 +434,13 @@ function lineReader() {
   };
 }
 
-run(lineReader()).then(
-  () => process.exit(0),
-  (error) => {
-    send({ type: "error", message: String(error && error.stack ? error.stack : error) });
-    process.exit(1);
-  },
-);
+// Run only as a script: bench/load/storm.mjs imports the clients from here.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run(lineReader()).then(
+    () => process.exit(0),
+    (error) => {
+      send({ type: "error", message: String(error && error.stack ? error.stack : error) });
+      process.exit(1);
+    },
+  );
+}

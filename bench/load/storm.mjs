@@ -1,0 +1,63 @@
+// The reconnect storm's clients in Node.js (see bench/storm.py, --loadgen node).
+//
+// Reads one JSON object from stdin: {"baseUrl", "key", "cookies": [...], "fractions": [...],
+// "at": CLOCK_MONOTONIC s, "timeout": s}. At `at` every client connects and joins at once;
+// once joined, each inserts a marker at `fraction` of its text. Prints one JSON object:
+// {"called", "joined": [s | null], "inSync": s | null, "finals": [[revision, sha256]],
+//  "errors": [...], "resyncs"} with times on CLOCK_MONOTONIC.
+// Python's threads needed a core for the handshakes of 50 clients; this loop needs little.
+
+import { createHash } from "node:crypto";
+import { OursClient, now, report } from "./worker.mjs";
+
+const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds * 1000)));
+
+async function readConfig() {
+  let raw = "";
+  for await (const chunk of process.stdin) raw += chunk;
+  return JSON.parse(raw);
+}
+
+async function main() {
+  const config = await readConfig();
+  const count = config.cookies.length;
+  await sleep(config.at - now());
+  const called = now();
+  const joined = new Array(count).fill(null);
+  const clients = config.cookies.map((cookie, index) => {
+    const client = new OursClient({ baseUrl: config.baseUrl, namespace: "/draft", room: config.key }, index, cookie);
+    client.ready.then(
+      () => {
+        joined[index] = now();
+        const length = client.doc.text.length;
+        client.doc.edit(Math.floor(config.fractions[index] * length), 0, ` [s${index}] `);
+        client.pump();
+      },
+      (error) => report.errors.push(`client ${index}: ${error && error.message ? error.message : error}`),
+    );
+    return client;
+  });
+  const deadline = called + config.timeout;
+  let inSync = null;
+  while (now() < deadline) {
+    // One revision per client: in sync when every client holds all of them, confirmed.
+    if (clients.every((c) => c.doc !== null && c.synchronised && c.doc.revision >= count)) {
+      inSync = now();
+      break;
+    }
+    await sleep(0.001);
+  }
+  const finals = clients.map((c) =>
+    c.doc === null ? null : [c.doc.revision, createHash("sha256").update(c.doc.text, "utf8").digest("hex")]);
+  const resyncs = Object.values(report.resyncs).reduce((a, b) => a + b, 0);
+  process.stdout.write(`${JSON.stringify({ called, joined, inSync, finals, errors: report.errors, resyncs })}\n`);
+  for (const client of clients) client.close();
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stdout.write(`${JSON.stringify({ fatal: String(error && error.stack ? error.stack : error) })}\n`);
+    process.exit(1);
+  },
+);
