@@ -114,7 +114,7 @@ def make_person(app: Flask) -> Callable[..., int]:
 
     def factory(name: str = "", *, email: str = "", creator: bool = False, **fields: Any) -> int:
         n = next(counter)
-        with app.app_context(), get_database().transaction() as s:
+        with app.app_context(), get_database().transaction(write=True) as s:
             person = Person(
                 name=name or f"Person {n}",
                 email=email or f"person{n}@example.org",
@@ -140,7 +140,7 @@ def make_declaration(app: Flask, make_person: Callable[..., int]) -> Callable[..
 
     def factory(title: str = "Testerklärung", text: str | None = None) -> tuple[str, int]:
         moderator_id = make_person("Moderation", creator=True)
-        with app.app_context(), get_database().transaction() as s:
+        with app.app_context(), get_database().transaction(write=True) as s:
             moderator = s.get(Person, moderator_id)
             declaration = declarations.create(
                 s,
@@ -170,7 +170,7 @@ def invite(app: Flask) -> Callable[..., str]:
         validity: timedelta = timedelta(days=14),
     ) -> str:
         n = next(counter)
-        with app.app_context(), get_database().transaction() as s:
+        with app.app_context(), get_database().transaction(write=True) as s:
             declaration = declarations.by_key(s, key)
             invited = participants.invite(
                 s,
@@ -201,7 +201,7 @@ def moderator_token(
 
     def factory(**kwargs: Any) -> tuple[str, str]:
         key, moderator_id = make_declaration(**kwargs)
-        with app.app_context(), get_database().transaction() as s:
+        with app.app_context(), get_database().transaction(write=True) as s:
             declaration = declarations.by_key(s, key)
             membership = s.scalars(
                 select(Membership).filter_by(declaration_id=declaration.id, person_id=moderator_id)
