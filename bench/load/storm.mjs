@@ -8,9 +8,7 @@
 // Python's threads needed a core for the handshakes of 50 clients; this loop needs little.
 
 import { createHash } from "node:crypto";
-import { OursClient, now, report } from "./worker.mjs";
-
-const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds * 1000)));
+import { OursClient, now, report, sleep } from "./worker.mjs";
 
 async function readConfig() {
   let raw = "";

@@ -35,7 +35,7 @@ const SYNC_TIMEOUT = 60;
 const CONVERGE_TIMEOUT = 30;
 
 export const now = () => Number(process.hrtime.bigint()) / 1e9;
-const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds * 1000)));
+export const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds * 1000)));
 
 function send(message) {
   process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -278,7 +278,7 @@ class RelayClient {
       op: `=${pos}\t+${marker}\t=${this.textLength - pos}`,
     };
     this.sentCount += 1;
-    this.own.push(Number(marker.match(/\d+/g)[0]) * TOKEN_BASE + n);
+    this.own.push(this.index * TOKEN_BASE + n);
     this.socket.emit("edit", payload, (answer) => {
       if (answer && answer.ok) this.acked += 1;
       else report.errors.push(`client ${this.index}: edit answered ${JSON.stringify(answer)}`);
