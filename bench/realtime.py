@@ -48,7 +48,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -73,6 +72,7 @@ from bench.common import (
     wait_until_quiet,
     write_records,
 )
+from bench.fixture import Fixture
 
 NAME = "realtime"
 TOKEN = re.compile(r"\[c(\d+)-(\d+)\]")
@@ -357,82 +357,6 @@ def fresh_database(base_url: str | None, directory: Path) -> Iterator[Database]:
             admin.dispose()
 
 
-class Fixture:
-    """The benchmark's own view of the database, through the application's services."""
-
-    def __init__(self, database_url: str, instance: Path, base_url: str) -> None:
-        from declaration import create_app
-
-        self.base_url = base_url
-        self.app = create_app(
-            {
-                "DATABASE_URL": database_url,
-                "INSTANCE_PATH": str(instance),
-                "SECRET_KEY": "benchmark-secret",
-                "PUBLIC_BASE_URL": base_url,
-                "MAIL_SERVER": None,
-                "SOCKETIO_ASYNC_MODE": "threading",
-            }
-        )
-
-    def create_declaration(self, invitations: int) -> tuple[str, list[str]]:
-        """Store the sample declaration with its moderator; invite people; return tokens."""
-        from declaration import clock
-        from declaration.db import get_database
-        from declaration.domain.roles import Role
-        from declaration.models import Person
-        from declaration.services import declarations, participants
-
-        with self.app.app_context(), get_database().transaction() as s:
-            moderator = Person(
-                name="Moderation",
-                email="moderation@mitz.example",
-                may_create_declarations=True,
-                created_at=clock.now(),
-            )
-            s.add(moderator)
-            s.flush()
-            declaration = declarations.create(
-                s,
-                moderator,
-                declarations.NewDeclaration(title="", text=SAMPLE.read_text("utf-8")),
-                at=clock.now(),
-                max_text_chars=self.app.config["MAX_TEXT_CHARS"],
-            )
-            tokens = []
-            for n in range(invitations):
-                invited = participants.invite(
-                    s,
-                    None,
-                    declaration,
-                    participants.NewParticipant(
-                        name=f"Bürgermeisterin {n}",
-                        email=f"bm{n}@gemeinde{n}.example",
-                        role=Role.MAYOR,
-                        office="Bürgermeisterin",
-                        municipality=f"Gemeinde {n}",
-                    ),
-                    at=clock.now(),
-                    validity=timedelta(days=1),
-                    link_for=lambda token: f"{self.base_url}/einladung/{token}",
-                    send_mail=False,
-                )
-                tokens.append(invited.link.token)
-            return declaration.key, tokens
-
-    def head(self, key: str) -> tuple[int, str]:
-        """The stored head revision and its text."""
-        from declaration.db import get_database
-        from declaration.services import declarations, drafts
-
-        with self.app.app_context(), get_database().transaction() as s:
-            declaration = declarations.by_key(s, key)
-            return declaration.head_revision, drafts.head_text(s, declaration)
-
-    def close(self) -> None:
-        self.app.extensions["declaration.db"].dispose()
-
-
 @dataclass
 class RunResult:
     """One run at one client count."""
@@ -546,7 +470,8 @@ def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunRe
             port = free_port()
             fixture = Fixture(database.url, directory / "fixture", f"http://127.0.0.1:{port}")
             try:
-                key, tokens = fixture.create_declaration(clients + 1)
+                key = fixture.create_declaration("", SAMPLE.read_text("utf-8"))
+                tokens = [token for _, token in fixture.invite(key, clients + 1)]
                 with server_process(database.url, directory / "instance", port) as server:
                     cpus = settings.cpus
                     if cpus:

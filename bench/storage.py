@@ -51,7 +51,7 @@ import time
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ from bench.common import (
     wait_until_quiet,
     write_records,
 )
+from bench.fixture import Fixture
 
 NAME = "storage"
 #: The team's shared folder lies beside the checkout (../shared); DECLARATION_TRACES overrides.
@@ -219,104 +220,6 @@ def fresh_store(
             with admin.begin() as connection:
                 connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             admin.dispose()
-
-
-class Fixture:
-    """The benchmark's own view of the database, through the application's services."""
-
-    def __init__(self, store: Store, instance: Path, base_url: str = "http://127.0.0.1") -> None:
-        from declaration import create_app
-
-        self.base_url = base_url
-        self.app = create_app(
-            {
-                "DATABASE_URL": store.url,
-                "INSTANCE_PATH": str(instance),
-                "SECRET_KEY": "benchmark-secret",
-                "PUBLIC_BASE_URL": base_url,
-                "MAIL_SERVER": None,
-                "SOCKETIO_ASYNC_MODE": "threading",
-            }
-        )
-
-    @property
-    def max_chars(self) -> int:
-        return int(self.app.config["MAX_TEXT_CHARS"])
-
-    def create_declaration(self, title: str, text: str) -> str:
-        """Store a declaration with its moderator and first draft; return its key."""
-        from declaration import clock
-        from declaration.db import get_database
-        from declaration.models import Person
-        from declaration.services import declarations
-
-        with self.app.app_context(), get_database().transaction() as s:
-            moderator = Person(
-                name="Moderation",
-                email=f"moderation-{time.time_ns()}@mitz.example",
-                may_create_declarations=True,
-                created_at=clock.now(),
-            )
-            s.add(moderator)
-            s.flush()
-            declaration = declarations.create(
-                s,
-                moderator,
-                declarations.NewDeclaration(title=title, text=text),
-                at=clock.now(),
-                max_text_chars=self.max_chars,
-            )
-            return declaration.key
-
-    def invite(self, key: str, count: int, *, prefix: str = "bm") -> list[tuple[int, str]]:
-        """Invite ``count`` mayors by the command line; return (membership id, token) each."""
-        from declaration import clock
-        from declaration.db import get_database
-        from declaration.domain.roles import Role
-        from declaration.services import declarations, participants
-
-        invited_all: list[tuple[int, str]] = []
-        with self.app.app_context(), get_database().transaction() as s:
-            declaration = declarations.by_key(s, key)
-            for n in range(count):
-                invited = participants.invite(
-                    s,
-                    None,
-                    declaration,
-                    participants.NewParticipant(
-                        name=f"Bürgermeisterin {n}",
-                        email=f"{prefix}{n}@gemeinde{n}.example",
-                        role=Role.MAYOR,
-                        office="Bürgermeisterin",
-                        municipality=f"Gemeinde {n}",
-                    ),
-                    at=clock.now(),
-                    validity=timedelta(days=1),
-                    link_for=lambda token: f"{self.base_url}/einladung/{token}",
-                    send_mail=False,
-                )
-                s.flush()
-                invited_all.append((invited.membership.id, invited.link.token))
-        return invited_all
-
-    def head(self, key: str) -> tuple[int, str]:
-        """The stored head revision and its text (``drafts.head_text``)."""
-        from declaration.db import get_database
-        from declaration.services import declarations, drafts
-
-        with self.app.app_context(), get_database().transaction() as s:
-            declaration = declarations.by_key(s, key)
-            return declaration.head_revision, drafts.head_text(s, declaration)
-
-    def head_revision(self, key: str) -> int:
-        from declaration.db import get_database
-        from declaration.services import declarations
-
-        with self.app.app_context(), get_database().transaction() as s:
-            return declarations.by_key(s, key).head_revision
-
-    def close(self) -> None:
-        self.app.extensions["declaration.db"].dispose()
 
 
 def measure_size(store: Store) -> dict[str, Any]:
@@ -678,7 +581,7 @@ def network_replay(
         mode = f"windows: sync per {settings.window_ms:g} ms of the trace's time field"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    fixture = Fixture(store, instance / "fixture", base)
+    fixture = Fixture(store.url, instance / "fixture", base)
     analyzer = Analyzer(store, settings.pg_analyze)
     failure: str | None = None
     try:
@@ -789,7 +692,7 @@ def run_database(
             started = monotonic()
             try:
                 with fresh_store(kind, work / "service", settings.postgres_url) as store:
-                    fixture = Fixture(store, work / "service" / "instance")
+                    fixture = Fixture(store.url, work / "service" / "instance")
                     try:
                         replay = service_replay(fixture, trace, settings, store)
                         replay_wall = monotonic() - started

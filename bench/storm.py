@@ -55,7 +55,8 @@ from bench.common import (
     wait_until_quiet,
     write_records,
 )
-from bench.storage import POSTGRES_URL, Fixture, code_version, fresh_store
+from bench.fixture import Fixture
+from bench.storage import POSTGRES_URL, code_version, fresh_store
 
 NAME = "storm"
 SCHEMA = "bench_storm"
@@ -382,7 +383,7 @@ def run_database(
     try:
         with fresh_store(kind, work / "db", args.postgres_url, SCHEMA) as store:
             port = free_port()
-            fixture = Fixture(store, work / "fixture", f"http://127.0.0.1:{port}")
+            fixture = Fixture(store.url, work / "fixture", f"http://127.0.0.1:{port}")
             try:
                 with server_process(store.url, work / "server", port) as server:
                     if cpus is not None:  # the server on one core, the clients on the rest
