@@ -36,7 +36,6 @@ import importlib
 import importlib.metadata
 import multiprocessing
 import os
-import random
 import shutil
 import signal
 import socket
@@ -77,12 +76,15 @@ from bench.realtime import (
     RunResult,
     Settings,
     WorkerReport,
+    _client_counts,
+    _fmt,
     _gather,
     default_workers,
     node_missing,
     run_once,
     summarise,
 )
+from bench.realtime import print_results as print_realtime_results
 
 NAME = "peers"
 #: The servers run by default (``--servers``).
@@ -97,24 +99,6 @@ QUANTILES = (
 
 
 # -- what the workers share --------------------------------------------------------------
-
-
-def schedule(
-    indices: Sequence[int], start_at: float, seconds: float, rate: float, seed: int
-) -> list[tuple[float, int, int]]:
-    """(when, client, number) of every edit: each client every 1/rate s from a random phase.
-
-    The same schedule as the realtime benchmark's workers make.
-    """
-    rng = random.Random(seed)
-    interval = 1.0 / rate
-    per_client = int(seconds * rate)
-    return sorted(
-        (start_at + phase + n * interval, index, n)
-        for index in indices
-        for phase in [rng.uniform(0, interval)]
-        for n in range(per_client)
-    )
 
 
 def wait_for(ready: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
@@ -427,14 +411,6 @@ def record(peer: Peer, runs: list[RunResult], workload: str, settings: Settings)
     return result
 
 
-def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
 def _ratio(ours: Any, theirs: Any) -> str:
     if not ours or not theirs:
         return "–"
@@ -442,40 +418,7 @@ def _ratio(ours: Any, theirs: Any) -> str:
 
 
 def print_results(records: list[dict[str, Any]]) -> None:
-    headers = [
-        "clients",
-        "server",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "max ms",
-        "edits/CPU-s",
-        "server cores",
-        "loadgen cores",
-        "RSS/client kB",
-        "converged",
-        "other cores",
-        "pairs (missing)",
-    ]
-    rows = [
-        [
-            str(r["clients"]),
-            str(r["peer"]),
-            _fmt(r["p50_ms"]),
-            _fmt(r["p95_ms"]),
-            _fmt(r["p99_ms"]),
-            _fmt(r["max_ms"]),
-            _fmt(r["edits_per_cpu_s"], 0),
-            _fmt(r["server_cores_busy"], 2),
-            _fmt(r["loadgen_cores_busy"], 2),
-            _fmt(r["rss_per_client_kb"], 0),
-            "yes" if r["converged"] else "NO",
-            _fmt(r["other_cores_busy"], 2),
-            f"{r['latency_pairs']:,} ({r['missing_pairs']})",
-        ]
-        for r in records
-    ]
-    print_table(headers, rows)
+    print_realtime_results(records, server="peer")
 
     by_count: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
     for r in records:
@@ -514,13 +457,6 @@ def print_results(records: list[dict[str, Any]]) -> None:
 
 
 # -- command line --------------------------------------------------------------------------
-
-
-def _client_counts(raw: str) -> list[int]:
-    counts = [int(part) for part in raw.split(",") if part.strip()]
-    if not counts or any(n < 2 or n > 500 for n in counts):
-        raise argparse.ArgumentTypeError("client counts must be between 2 and 500")
-    return counts
 
 
 def _servers(raw: str) -> list[str]:

@@ -123,6 +123,44 @@ class WorkerReport:
     errors: list[str] = field(default_factory=list)
 
 
+def schedule(
+    indices: Sequence[int], start_at: float, seconds: float, rate: float, seed: int
+) -> list[tuple[float, int, int]]:
+    """(when, client, number) of every edit: each client every 1/rate s from a random phase."""
+    rng = random.Random(seed)
+    interval = 1.0 / rate
+    per_client = int(seconds * rate)
+    return sorted(
+        (start_at + phase + n * interval, index, n)
+        for index in indices
+        for phase in [rng.uniform(0, interval)]
+        for n in range(per_client)
+    )
+
+
+def paced(
+    due: Sequence[tuple[float, int, int]], deadline: float, report: WorkerReport
+) -> Iterator[tuple[int, int]]:
+    """Yield (client, number) of each edit when it is due (sleeping until then).
+
+    Edits more than MAX_LAG late, or due after ``deadline``, are counted as skipped
+    instead of being sent in a burst; the lateness of the others is recorded.
+    """
+    for when, index, n in due:  # bounded: one pass over the schedule
+        now = monotonic()
+        if now > deadline:
+            report.skipped += 1
+            continue
+        if when > now:
+            time.sleep(when - now)
+        lag = monotonic() - when
+        if lag > MAX_LAG:
+            report.skipped += 1
+            continue
+        report.lags.append(lag)
+        yield index, n
+
+
 def inline_message_handlers() -> None:
     """Make python-engineio's client handle each message on its reading thread.
 
@@ -250,30 +288,9 @@ def _worker(
         conn.send(("ready", report.pid))
         _, start_at, seconds = _expect(conn, "go", CONNECT_TIMEOUT)
 
-        # The schedule: each client edits every 1/rate s from a random phase.
-        rng = random.Random(seed)
-        interval = 1.0 / rate
-        per_client = int(seconds * rate)
-        due: list[tuple[float, int, int]] = sorted(
-            (start_at + phase + n * interval, index, n)
-            for index in clients
-            for phase in [rng.uniform(0, interval)]
-            for n in range(per_client)
-        )
         rngs = {index: random.Random(seed * 7919 + index) for index in clients}
-        deadline = start_at + seconds + MAX_LAG + 5
-        for when, index, n in due:  # bounded: len(clients) * per_client edits
-            now = monotonic()
-            if now > deadline:
-                report.skipped += 1
-                continue
-            if when > now:
-                time.sleep(when - now)
-            lag = monotonic() - when
-            if lag > MAX_LAG:
-                report.skipped += 1
-                continue
-            report.lags.append(lag)
+        due = schedule(list(clients), start_at, seconds, rate, seed)
+        for index, n in paced(due, start_at + seconds + MAX_LAG + 5, report):
             marker = f"[c{index}-{n}]"
             ident = token_id(index, n)
             choose_rng = rngs[index]
@@ -748,9 +765,11 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def print_results(records: list[dict[str, Any]]) -> None:
+def print_results(records: list[dict[str, Any]], *, server: str | None = None) -> None:
+    """Print the records as a table; ``server``: the record key naming each row's server."""
     headers = [
         "clients",
+        *(["server"] if server else []),
         "p50 ms",
         "p95 ms",
         "p99 ms",
@@ -766,6 +785,7 @@ def print_results(records: list[dict[str, Any]]) -> None:
     rows = [
         [
             str(r["clients"]),
+            *([str(r[server])] if server else []),
             _fmt(r["p50_ms"]),
             _fmt(r["p95_ms"]),
             _fmt(r["p99_ms"]),

@@ -225,10 +225,9 @@ def _worker(
     import os
     import random
     import threading
-    import time
 
     from bench.common import SAMPLE, monotonic
-    from bench.peers import schedule, wait_for
+    from bench.peers import wait_for
     from bench.realtime import (
         CONNECT_TIMEOUT,
         CONVERGE_TIMEOUT,
@@ -239,6 +238,8 @@ def _worker(
         WorkerReport,
         _expect,
         inline_message_handlers,
+        paced,
+        schedule,
         token_id,
     )
 
@@ -288,19 +289,8 @@ def _worker(
 
         rngs = {index: random.Random(seed * 7919 + index) for index in clients}
         ids = {index: f"relay-{index}" for index in clients}
-        deadline = start_at + seconds + MAX_LAG + 5
-        for when, index, n in schedule(list(clients), start_at, seconds, rate, seed):
-            now = monotonic()
-            if now > deadline:
-                report.skipped += 1
-                continue
-            if when > now:
-                time.sleep(when - now)
-            lag = monotonic() - when
-            if lag > MAX_LAG:
-                report.skipped += 1
-                continue
-            report.lags.append(lag)
+        due = schedule(list(clients), start_at, seconds, rate, seed)
+        for index, n in paced(due, start_at + seconds + MAX_LAG + 5, report):
             marker = f"[c{index}-{n}]"
             pos = rngs[index].randint(0, text_length)
             payload = {

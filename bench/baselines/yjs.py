@@ -44,7 +44,7 @@ from pycrdt import (
 )
 
 from bench.common import SAMPLE, monotonic
-from bench.realtime import TOKEN, TOKEN_BASE, token_id
+from bench.realtime import TOKEN, TOKEN_BASE, schedule, token_id
 
 #: A token in an update's bytes (inserted text is encoded as UTF-8 strings).
 TOKEN_BYTES = re.compile(rb"\[c(\d+)-(\d+)\]")
@@ -289,7 +289,6 @@ async def _worker(
 
     import anyio.to_thread
 
-    from bench.peers import schedule
     from bench.realtime import (
         CONNECT_TIMEOUT,
         CONVERGE_TIMEOUT,

@@ -84,8 +84,7 @@ def _write(stream: IO[str], message: dict[str, Any]) -> None:
 
 
 def _worker(conn: Connection, start: dict[str, Any], cpus: set[int] | None) -> None:
-    from bench.peers import schedule
-    from bench.realtime import CONNECT_TIMEOUT, CONVERGE_TIMEOUT, MAX_LAG, SYNC_TIMEOUT
+    from bench.realtime import CONNECT_TIMEOUT, CONVERGE_TIMEOUT, MAX_LAG, SYNC_TIMEOUT, schedule
     from bench.realtime import _expect as expect
 
     if cpus:
