@@ -7,7 +7,6 @@
 //  "errors": [...], "resyncs"} with times on CLOCK_MONOTONIC.
 // Python's threads needed a core for the handshakes of 50 clients; this loop needs little.
 
-import { createHash } from "node:crypto";
 import { OursClient, now, report, sleep } from "./worker.mjs";
 
 async function readConfig() {
@@ -27,9 +26,7 @@ async function main() {
     client.ready.then(
       () => {
         joined[index] = now();
-        const length = client.doc.text.length;
-        client.doc.edit(Math.floor(config.fractions[index] * length), 0, ` [s${index}] `);
-        client.pump();
+        client.insert(Math.floor(config.fractions[index] * client.sync.text.length), ` [s${index}] `);
       },
       (error) => report.errors.push(`client ${index}: ${error && error.message ? error.message : error}`),
     );
@@ -39,14 +36,13 @@ async function main() {
   let inSync = null;
   while (now() < deadline) {
     // One revision per client: in sync when every client holds all of them, confirmed.
-    if (clients.every((c) => c.doc !== null && c.synchronised && c.doc.revision >= count)) {
+    if (clients.every((c) => c.caughtUp(count))) {
       inSync = now();
       break;
     }
     await sleep(0.001);
   }
-  const finals = clients.map((c) =>
-    c.doc === null ? null : [c.doc.revision, createHash("sha256").update(c.doc.text, "utf8").digest("hex")]);
+  const finals = clients.map((c) => (c.sync.doc === null ? null : c.final().slice(0, 2)));
   const resyncs = Object.values(report.resyncs).reduce((a, b) => a + b, 0);
   process.stdout.write(`${JSON.stringify({ called, joined, inSync, finals, errors: report.errors, resyncs })}\n`);
   for (const client of clients) client.close();

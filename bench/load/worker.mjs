@@ -3,7 +3,7 @@
 // Why Node: with the Python clients (python-socketio on threads) the load generator needed
 // a whole core at 50 clients (12,500 received revisions a second) and its own queueing
 // became part of the measured latency. Here each client is the browser's own code path:
-// socket.io-client and the ClientDocument of static/src/ot/client.js.
+// socket.io-client and the SyncClient of static/src/editor/sync.js.
 //
 // Driven by bench/load/node.py over stdin/stdout, one JSON object per line:
 //   in:  {"type": "start", "mode": "ours" | "relay" | "yjs", "baseUrl", "namespace", "room",
@@ -16,7 +16,7 @@
 //   in:  {"type": "close"}
 // Times are CLOCK_MONOTONIC seconds (process.hrtime), the clock the Python side uses.
 
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import * as decoding from "lib0/decoding";
@@ -25,8 +25,8 @@ import { io } from "socket.io-client";
 import WebSocket from "ws";
 import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
-import { ClientDocument, GapDetected, SyncError } from "../../static/src/ot/client.js";
-import { OperationError } from "../../static/src/ot/operation.js";
+import { SyncClient } from "../../static/src/editor/sync.js";
+import { Operation, codePointLength } from "../../static/src/ot/operation.js";
 
 const TOKEN = /\[c(\d+)-(\d+)\]/g;
 const TOKEN_BASE = 1_000_000;
@@ -93,147 +93,84 @@ function once(socket, event, data, timeout) {
   });
 }
 
-// -- our server: the sync protocol of docs/protocol.md -------------------------------------
+// -- our server: the browser's own SyncClient (static/src/editor/sync.js) ----------------
 
 export class OursClient {
   constructor(config, index, cookie) {
-    this.config = config;
     this.index = index;
-    this.clientId = `load-${index}-${randomBytes(6).toString("hex")}`;
-    this.doc = null;
-    this.early = [];
-    this.resyncing = false;
-    this.joined = false;
     report.resyncs[index] = 0;
-    this.socket = connect(config, cookie);
-    this.socket.on("revision", (data) => this.onRevision(data));
-    this.socket.on("connect", () => this.join());
+    let joined;
     this.ready = new Promise((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.socket.on("connect_error", (error) => { if (!this.doc) reject(error); });
+      joined = resolve;
+      this.rejectReady = reject;
     });
-  }
-
-  join() {
-    this.socket.emit("join", { declaration: this.config.room }, (answer) => {
-      if (!answer || !answer.ok) { report.errors.push(`client ${this.index}: join ${JSON.stringify(answer)}`); return; }
-      this.joined = true;
-      if (this.doc === null) {
-        this.doc = new ClientDocument(this.clientId, answer.text, answer.revision);
-        const early = this.early;
-        this.early = [];
-        for (const data of early) this.onRevision(data);
-        this.resolveReady();
-      } else {
-        this.resync();
-      }
+    this.sync = new SyncClient({
+      key: config.room,
+      text: null, // the first join answer gives the text
+      revision: 0,
+      url: config.baseUrl + config.namespace,
+      socketOptions: {
+        transports: ["websocket"],
+        forceNew: true, // one connection per client, as one browser each
+        extraHeaders: { Cookie: cookie },
+        reconnectionDelay: 50,
+        reconnectionDelayMax: 1000,
+      },
+      storage: null,
+      handlers: {
+        state() {},
+        remote: (op) => tokensIn(op.insertedTexts, index, now()),
+        reset() {},
+        refused: (code) => {
+          report.refusals += 1;
+          report.errors.push(`client ${index}: ${code}`);
+        },
+        joined: () => joined(),
+        joinRefused: (error) => {
+          report.errors.push(`client ${index}: join ${error.code}`);
+          this.rejectReady(new Error(`join refused: ${error.code}`));
+        },
+        peer() {},
+        peerLeft() {},
+        accessRevoked: () => report.errors.push(`client ${index}: access_revoked`),
+      },
     });
+    this.sync.socket.on("connect_error", (error) => {
+      if (!this.sync.doc) this.rejectReady(error);
+    });
+    // Count the requests for missed revisions (instrumentation, no change).
+    const resync = this.sync.resync.bind(this.sync);
+    this.sync.resync = () => {
+      if (!this.sync.resyncing && this.sync.joined) report.resyncs[index] += 1;
+      resync();
+    };
   }
 
   get synchronised() {
-    return this.doc !== null && this.doc.isSynchronised && !this.resyncing;
+    return this.sync.joined && !this.sync.resyncing && !this.sync.hasUnconfirmed;
+  }
+
+  /** Insert `marker` at `at` (code points; the sample has no surrogate pairs). */
+  insert(at, marker) {
+    const text = this.sync.text;
+    this.sync.localEdit(Operation.edit(codePointLength(text), at, 0, marker));
   }
 
   edit(marker, random) {
-    const text = this.doc.text;
-    this.doc.edit(position(text, random), 0, marker);
-    this.pump();
-  }
-
-  pump() {
-    if (!this.joined || this.resyncing) return;
-    const batch = this.doc.takeBatch();
-    if (batch) this.sendBatch(batch);
-  }
-
-  sendBatch(batch) {
-    const payload = {
-      declaration: this.config.room, client_id: this.clientId, seq: batch.seq,
-      base: batch.base, op: batch.operation.toDelta(),
-    };
-    this.socket.emit("edit", payload, (answer) => this.onAnswer(batch.seq, answer));
-  }
-
-  onAnswer(seq, answer) {
-    if (answer && answer.ok) {
-      try {
-        this.doc.onAck(seq, answer.rev, { unchanged: answer.outcome === "unchanged" });
-      } catch (error) {
-        if (error instanceof GapDetected) { this.resync(); return; }
-        throw error;
-      }
-      this.pump();
-      return;
-    }
-    const code = answer && answer.error ? answer.error.code : "unknown";
-    if (code === "unknown_base") { this.resync(); return; }
-    if (code === "rate_limited" || code === "not_joined" || code === "storage_failed") {
-      setTimeout(() => this.resend(), 200);
-      return;
-    }
-    report.refusals += 1;
-    report.errors.push(`client ${this.index}: ${code}`);
-    this.doc.onRefused(seq);
-    this.pump();
-  }
-
-  resend() {
-    if (!this.joined || this.resyncing) return;
-    const batch = this.doc.onReconnect();
-    if (batch) this.sendBatch(batch);
-  }
-
-  onRevision(data) {
-    if (this.doc === null) { this.early.push(data); return; }
-    if (this.resyncing || data.rev <= this.doc.revision) return;
-    if (data.rev > this.doc.revision + 1) { this.resync(); return; }
-    this.apply(data, now());
-    this.pump();
-  }
-
-  apply(data, at) {
-    let local;
-    try {
-      local = this.doc.onRemote(data.rev, data.op, data.client_id || "", data.seq ?? -1);
-    } catch (error) {
-      if (error instanceof GapDetected || error instanceof OperationError || error instanceof SyncError) {
-        this.resync();
-        return false;
-      }
-      throw error;
-    }
-    if (local) tokensIn(local.insertedTexts, this.index, at);
-    return true;
-  }
-
-  resync() {
-    if (this.resyncing || !this.joined) return;
-    this.resyncing = true;
-    report.resyncs[this.index] += 1;
-    this.socket.emit("resync", { declaration: this.config.room, since: this.doc.revision }, (answer) => {
-      this.resyncing = false;
-      if (!answer || !answer.ok) { report.errors.push(`client ${this.index}: resync refused`); return; }
-      const at = now();
-      for (const item of answer.revisions) {
-        if (item.rev === this.doc.revision + 1 && !this.apply(item, at)) return;
-      }
-      if (this.doc.revision < answer.head) { this.resync(); return; }
-      this.resend();
-      this.pump();
-    });
+    this.insert(position(this.sync.text, random), marker);
   }
 
   final() {
-    const text = this.doc.text;
+    const text = this.sync.text;
     const digest = createHash("sha256").update(text, "utf8").digest("hex");
-    return [this.doc.revision, digest, [...text].length];
+    return [this.sync.revision, digest, [...text].length];
   }
 
   caughtUp(head) {
-    return this.synchronised && this.doc.revision >= head;
+    return this.synchronised && this.sync.revision >= head;
   }
 
-  close() { this.socket.disconnect(); }
+  close() { this.sync.socket.disconnect(); }
 }
 
 // -- the bare relay (bench/baselines/relay.py): no document, tokens counted --------------

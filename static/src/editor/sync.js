@@ -25,25 +25,36 @@ export class SyncClient {
   /**
    * @param {object} options
    * @param {string} options.key the declaration key
-   * @param {string} options.text the text the page was rendered with
+   * @param {string | null} options.text the text the page was rendered with, or null to
+   *   start from the text of the first join answer (the load generator of bench/load)
    * @param {number} options.revision its revision
    * @param {object} options.handlers callbacks: remote(op), reset(text), state(name),
    *   refused(code, message, passages), joined(answer), peer(peer), peerLeft(peerId), phase()
+   * @param {string} [options.url] the namespace's address
+   * @param {object} [options.socketOptions] added to socket.io-client's options
+   * @param {Storage | null} [options.storage] where unconfirmed edits are kept (null: nowhere)
    */
-  constructor({ key, text, revision, handlers }) {
+  constructor({
+    key, text, revision, handlers, url = "/draft", socketOptions = {},
+    storage = globalThis.sessionStorage ?? null,
+  }) {
     this.key = key;
     this.handlers = handlers;
     // Per tab (sessionStorage): survives reloads, and two tabs never share a replica.
+    this.storage = storage;
     this.storageKey = `erklaerung:${key}:unbestaetigt`;
     this.connected = false;
     this.joined = false;
     this.resyncing = false;
     this.restored = false;
-    this.doc = this.restore() || new ClientDocument(randomId(), text, revision);
-    this.socket = io("/draft", {
+    this.doc = this.restore() || (text === null ? null : new ClientDocument(randomId(), text, revision));
+    // Revisions broadcast before the first join answer, while there is no replica yet.
+    this.early = [];
+    this.socket = io(url, {
       transports: ["websocket", "polling"],
       reconnectionDelay: 250,
       reconnectionDelayMax: 3000,
+      ...socketOptions,
     });
     this.socket.on("connect", () => this.onConnect());
     this.socket.on("disconnect", () => this.onDisconnect());
@@ -60,15 +71,16 @@ export class SyncClient {
     });
   }
 
-  get text() { return this.doc.text; }
-  get revision() { return this.doc.revision; }
-  get hasUnconfirmed() { return !this.doc.isSynchronised; }
+  get text() { return this.doc ? this.doc.text : ""; }
+  get revision() { return this.doc ? this.doc.revision : -1; }
+  get hasUnconfirmed() { return this.doc !== null && !this.doc.isSynchronised; }
 
   // -- persistence ----------------------------------------------------------------------
 
   restore() {
+    if (!this.storage) return null;
     try {
-      const raw = window.sessionStorage.getItem(this.storageKey);
+      const raw = this.storage.getItem(this.storageKey);
       if (!raw) return null;
       const doc = ClientDocument.fromJSON(JSON.parse(raw));
       this.restored = !doc.isSynchronised;
@@ -80,9 +92,10 @@ export class SyncClient {
   }
 
   persist() {
+    if (!this.storage || !this.doc) return;
     try {
-      if (this.doc.isSynchronised) window.sessionStorage.removeItem(this.storageKey);
-      else window.sessionStorage.setItem(this.storageKey, JSON.stringify(this.doc.toJSON()));
+      if (this.doc.isSynchronised) this.storage.removeItem(this.storageKey);
+      else this.storage.setItem(this.storageKey, JSON.stringify(this.doc.toJSON()));
     } catch (error) {
       console.warn("edits could not be kept locally", error);
     }
@@ -140,7 +153,7 @@ export class SyncClient {
       this.resync();
     } else {
       // rate_limited, not_joined: the batch stays in flight and goes again shortly.
-      window.setTimeout(() => this.resendInFlight(), 500);
+      setTimeout(() => this.resendInFlight(), 500);
     }
     this.reportState();
   }
@@ -154,6 +167,7 @@ export class SyncClient {
   // -- remote revisions -----------------------------------------------------------------
 
   onRevision(data) {
+    if (this.doc === null) { this.early.push(data); return; }
     if (this.resyncing || data.rev <= this.doc.revision) return;
     if (data.rev > this.doc.revision + 1) { this.resync(); return; }
     this.applyRemote(data);
@@ -207,6 +221,12 @@ export class SyncClient {
         return;
       }
       this.joined = true;
+      if (this.doc === null) {
+        this.doc = new ClientDocument(randomId(), answer.text, answer.revision);
+        const early = this.early;
+        this.early = [];
+        for (const data of early) this.onRevision(data); // older ones are skipped
+      }
       this.handlers.joined(answer);
       // Our replica may be behind (edits made while we were away) or hold unconfirmed
       // edits from before a reload or a lost connection: fetch, then resend.
@@ -226,7 +246,7 @@ export class SyncClient {
   reportState() {
     let state = "connected";
     if (!this.connected) state = "offline";
-    else if (!this.joined || this.resyncing || !this.doc.isSynchronised) state = "syncing";
+    else if (!this.joined || this.resyncing || this.hasUnconfirmed) state = "syncing";
     this.handlers.state(state);
   }
 
