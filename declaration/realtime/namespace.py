@@ -248,7 +248,6 @@ class DraftNamespace(Namespace):
                 name=person.name,
                 municipality=person.municipality,
                 colour=colour_for(membership.id),
-                revision=declaration.head_revision,
             )
             role, role_enum = membership.role, membership.role_enum
         # Enter the room *before* reading the head, in a fresh transaction: a revision
@@ -264,6 +263,7 @@ class DraftNamespace(Namespace):
                     raise NotFound()  # deleted between the two transactions
                 declaration = found
                 text = drafts.head_text(db, declaration, self.cache)
+                peer.revision = declaration.head_revision
                 answer = {
                     "ok": True,
                     "declaration": {
@@ -281,7 +281,6 @@ class DraftNamespace(Namespace):
         except BaseException:
             leave_room(room)
             raise
-        peer.revision = declaration.head_revision
         connection.joined[payload.declaration] = declaration_id
         connection.joined[key] = declaration_id
         connection.memberships[declaration_id] = membership.id
