@@ -867,3 +867,32 @@ describe("replicas converge", () => {
     assert.throws(() => sim.check(), /lost or revived/);
   });
 });
+
+describe("ClientDocument on texts with and without surrogates", () => {
+  test("a remote emoji makes later positions count code points again", () => {
+    const doc = new ClientDocument("me", "ab", 0);
+    doc.onRemote(1, Operation.edit(2, 1, 0, "😀").toDelta(), "other", 1);
+    doc.onRemote(2, Operation.edit(3, 3, 0, "!").toDelta(), "other", 2);
+    assert.equal(doc.text, "a😀b!");
+    assert.equal(doc.serverText, "a😀b!");
+  });
+
+  test("a local emoji does so too, for the local and the confirmed text", () => {
+    const doc = new ClientDocument("me", "ab", 0);
+    doc.edit(0, 0, "👍🏽");
+    const batch = doc.takeBatch();
+    doc.onRemote(1, Operation.edit(2, 2, 0, "?").toDelta(), "other", 1);
+    doc.onAck(batch.seq, 2);
+    doc.edit(5, 0, "!");
+    assert.equal(doc.text, "👍🏽ab?!");
+    assert.equal(doc.serverText, "👍🏽ab?");
+  });
+
+  test("a restored replica with an emoji among its unconfirmed edits counts code points", () => {
+    const doc = new ClientDocument("me", "ab", 0);
+    doc.edit(2, 0, "😀");
+    const restored = ClientDocument.fromJSON(JSON.parse(JSON.stringify(doc.toJSON())));
+    restored.edit(3, 0, "!");
+    assert.equal(restored.text, "ab😀!");
+  });
+});

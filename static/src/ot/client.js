@@ -15,6 +15,7 @@ import {
   codePointLength,
   compose,
   fromDelta,
+  isPlain,
   transform,
 } from "./operation.js";
 
@@ -107,6 +108,11 @@ export class ClientDocument {
     /** @private */ this._revision = revision;
     /** @private */ this._serverText = text;
     /** @private */ this._text = text;
+    /**
+     * @private Neither text holds a surrogate: lengths and positions need no scan of the
+     * text. Cleared for good by the first edit that inserts one (then every apply scans).
+     */
+    this._plain = isPlain(text);
     /** @private */ this._nextSeq = nextSeq;
     /** @private @type {Batch | null} the batch as sent */
     this._sent = null;
@@ -114,6 +120,22 @@ export class ClientDocument {
     this._inflight = null;
     /** @private @type {Operation | null} local edits not sent yet */
     this._pending = null;
+  }
+
+  /**
+   * @private
+   * @param {string} text one of the two texts
+   */
+  _length(text) {
+    return this._plain ? text.length : codePointLength(text);
+  }
+
+  /**
+   * @private Called before an operation's inserts reach a text.
+   * @param {Operation} op
+   */
+  _noteInserts(op) {
+    if (this._plain && op.insertsSurrogates) this._plain = false;
   }
 
   /** The replica's identity towards the server. */
@@ -161,7 +183,8 @@ export class ClientDocument {
    * @param {Operation} op an operation over `text`
    */
   localEdit(op) {
-    this._text = op.apply(this._text);
+    this._noteInserts(op);
+    this._text = op.apply(this._text, { plain: this._plain });
     this._pending = this._pending === null ? op : compose(this._pending, op);
   }
 
@@ -173,7 +196,7 @@ export class ClientDocument {
    * @returns {Operation}
    */
   edit(position, deleteCount, insert) {
-    const op = Operation.edit(codePointLength(this._text), position, deleteCount, insert);
+    const op = Operation.edit(this._length(this._text), position, deleteCount, insert);
     this.localEdit(op);
     return op;
   }
@@ -199,7 +222,7 @@ export class ClientDocument {
    * @param {Operation} stored
    */
   _confirm(revision, stored) {
-    this._serverText = stored.apply(this._serverText);
+    this._serverText = stored.apply(this._serverText, { plain: this._plain });
     this._revision = revision;
     this._sent = null;
     this._inflight = null;
@@ -258,7 +281,7 @@ export class ClientDocument {
   onRemote(revision, op, clientId, seq) {
     if (revision <= this._revision) return null;
     if (revision > this._revision + 1) throw new GapDetected(this._revision, revision);
-    const serverLength = codePointLength(this._serverText);
+    const serverLength = this._length(this._serverText);
     if (typeof op === "string") {
       try {
         op = fromDelta(op, serverLength);
@@ -280,11 +303,12 @@ export class ClientDocument {
       this._confirm(revision, op);
       return null;
     }
-    this._serverText = op.apply(this._serverText);
+    this._noteInserts(op);
+    this._serverText = op.apply(this._serverText, { plain: this._plain });
     this._revision = revision;
     if (this._inflight !== null) [op, this._inflight] = transform(op, this._inflight);
     if (this._pending !== null) [op, this._pending] = transform(op, this._pending);
-    this._text = op.apply(this._text);
+    this._text = op.apply(this._text, { plain: this._plain });
     return op;
   }
 
@@ -408,6 +432,7 @@ export class ClientDocument {
         text = doc._pending.apply(text);
       }
       doc._text = text;
+      doc._plain = doc._plain && isPlain(text);
     } catch (error) {
       if (error instanceof OperationError) fail(error.message);
       throw error;

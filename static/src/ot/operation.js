@@ -40,6 +40,16 @@ export class OperationError extends Error {
 // Python (and in `[...text]`).
 
 const PAIR = /[\ud800-\udbff][\udc00-\udfff]/g;
+/** Any surrogate code unit, paired or not (no `g`: `test` keeps no state). */
+const SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * Whether `text` has no surrogate code units: its code points are its UTF-16 units.
+ * @param {string} text
+ */
+export function isPlain(text) {
+  return !SURROGATE.test(text);
+}
 
 /**
  * Return the length of `text` in code points (Python's `len`).
@@ -383,10 +393,20 @@ export class Operation {
   /**
    * Return `text` with the operation applied.
    * @param {string} text
+   * @param {{plain?: boolean}} [options] plain: `text` is known to be `isPlain`
    * @returns {string}
    */
-  apply(text) {
-    const index = this._indexBase(text);
+  apply(text, { plain = false } = {}) {
+    // `plain`: the caller knows the text has no surrogates, so code points are UTF-16
+    // units and the text need not be scanned (ClientDocument applies every revision to
+    // two long texts).
+    const index = plain ? null : this._indexBase(text);
+    if (plain && text.length !== this._baseLength) {
+      mismatch(
+        `operation expects a text of ${this._baseLength} characters, got ${text.length} characters`,
+      );
+    }
+    const unit = (codePoint) => (index === null ? codePoint : index.toUtf16(codePoint));
     /** @type {string[]} */
     const parts = [];
     let position = 0; // code points
@@ -394,13 +414,18 @@ export class Operation {
       if (typeof op === "string") {
         parts.push(op);
       } else if (op > 0) {
-        parts.push(text.slice(index.toUtf16(position), index.toUtf16(position + op)));
+        parts.push(text.slice(unit(position), unit(position + op)));
         position += op;
       } else {
         position -= op;
       }
     }
     return parts.join("");
+  }
+
+  /** Whether an inserted passage holds a surrogate (a text stops being `plain`). */
+  get insertsSurrogates() {
+    return this._ops.some((op) => typeof op === "string" && SURROGATE.test(op));
   }
 
   /**
