@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from declaration.concurrency import off_loop
 from declaration.domain import chain, revisions
 from declaration.domain.compare import Segment, compare
 from declaration.domain.errors import N_, Conflict, DomainError, InvalidInput, NotAMember, NotFound
@@ -697,8 +698,13 @@ def replace_text(
 
 
 def difference(session: Session, declaration: Declaration, old: int, new: int) -> list[Segment]:
-    """Return the word-level difference between revisions ``old`` and ``new``."""
-    return compare(text_at(session, declaration, old), text_at(session, declaration, new))
+    """Return the word-level difference between revisions ``old`` and ``new``.
+
+    The comparison runs off the event loop (up to 0.3 s for long texts, see
+    ``domain.compare.TIME_LIMIT``); loading the two texts stays on it (it uses the session).
+    """
+    old_text, new_text = text_at(session, declaration, old), text_at(session, declaration, new)
+    return off_loop(compare, old_text, new_text)
 
 
 def history(

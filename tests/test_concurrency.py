@@ -1,0 +1,71 @@
+"""Running CPU-heavy work off the gevent event loop."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+from declaration.concurrency import off_loop
+
+
+def test_without_gevent_the_work_runs_inline():
+    assert off_loop(threading.get_native_id) == threading.get_native_id()
+    assert off_loop(divmod, 7, 2) == (3, 1)
+
+
+def test_on_gevent_the_work_runs_in_another_thread_while_the_loop_goes_on():
+    """A server process: patched by gevent, a greenlet ticks while the work computes."""
+    script = textwrap.dedent(
+        """
+        from gevent import monkey
+        monkey.patch_all()
+        import threading, time, gevent
+        from declaration.concurrency import off_loop
+
+        def busy():
+            end = time.perf_counter() + 0.3
+            while time.perf_counter() < end:
+                pass
+            return threading.get_native_id()
+
+        ticks = []
+        ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0.01)) for _ in range(100)])
+        gevent.sleep(0)
+        worker = off_loop(busy)
+        ticked = len(ticks)
+        ticker.kill()
+        try:
+            off_loop(int, "x")
+        except ValueError:
+            raised = True
+        else:
+            raised = False
+        print(worker != threading.get_native_id(), ticked, raised)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    other_thread, ticked, raised = done.stdout.split()
+    assert other_thread == "True"
+    assert int(ticked) >= 5  # the loop kept running during the 0.3 s of work
+    assert raised == "True"  # errors come back to the caller
+
+
+def test_difference_of_versions_is_computed_through_it(monkeypatch):
+    from declaration.services import drafts
+
+    texts = ("a b", "a c")
+    calls = []
+
+    def recording(function, *arguments):
+        calls.append(function.__name__)
+        return function(*arguments)
+
+    monkeypatch.setattr(drafts, "off_loop", recording)
+    monkeypatch.setattr(drafts, "text_at", lambda session, declaration, n: texts[n])
+    segments = drafts.difference(None, None, 0, 1)  # type: ignore[arg-type]
+    assert calls == ["compare"]
+    assert "".join(s.text for s in segments if s.kind != "delete") == "a c"
