@@ -8,6 +8,8 @@ any exception. Whatever must happen after the commit (mails, broadcasts) runs af
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +18,30 @@ from flask import current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from declaration.concurrency import wait_off_loop
+
+#: Connections to a SQLite file per process.
+SQLITE_CONNECTIONS = 2
+
+#: Seconds a SQLite writer waits for the one ahead before giving up ("database is locked").
+WRITER_WAIT = 10.0
+
+
+class OffLoopCommitConnection(sqlite3.Connection):
+    """A SQLite connection whose ``COMMIT`` waits for the disk in a native thread.
+
+    With ``synchronous=FULL`` every commit waits for fsync, a millisecond or more. The
+    sqlite3 module releases the GIL meanwhile, but under gevent the waiting call still
+    holds the only thread that runs the event loop: every connection of the process stood
+    still for each commit, and edits arriving meanwhile could not even be queued, so group
+    commit never formed a batch on SQLite. Committing in gevent's thread pool lets the loop
+    run while the disk works; the greenlet that owns this connection waits for the result,
+    so no one else touches the connection in the meantime. Without gevent it commits inline.
+    """
+
+    def commit(self) -> None:
+        wait_off_loop(super().commit)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -47,7 +73,20 @@ def _configure_sqlite(engine: Engine) -> None:
 def make_engine(url: str) -> Engine:
     """Create the engine for ``url`` with the settings this application relies on."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            url,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": WRITER_WAIT,
+                "factory": OffLoopCommitConnection,
+            },
+            # One writer at a time, and reads are quick in-process: a few connections
+            # serve any crowd (callers queue for one without stopping the loop). A fixed
+            # number, opened at server start (`Database.open_pool`), because each holds
+            # a few hundred kilobytes of cache, and memory that bursts allocate stays.
+            pool_size=SQLITE_CONNECTIONS,
+            max_overflow=0,
+        )
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -60,6 +99,26 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: SQLite has one writer at a time. Writers of this process queue here, where a
+        #: waiting greenlet lets the loop run, instead of in SQLite's busy handler, which
+        #: would stop the loop until the writer ahead (committing off the loop) is done.
+        #: Reentrant, so a nested write transaction fails in SQLite as before, not here.
+        self._writer = threading.RLock() if self.is_sqlite else None
+
+    def open_pool(self) -> int:
+        """Open every connection the pool keeps, now; return how many are open.
+
+        At server start, so the memory they hold is part of the process from the
+        beginning rather than arriving with the first crowd of participants.
+        """
+        held = []
+        try:
+            for _ in range(self.engine.pool.size()):  # type: ignore[attr-defined]
+                held.append(self.engine.connect())
+        finally:
+            for connection in held:
+                connection.close()
+        return len(held)
 
     @property
     def is_sqlite(self) -> bool:
@@ -72,6 +131,26 @@ class Database:
         ``write=True`` announces that the transaction will write: on SQLite it then takes
         the write lock at its start (``BEGIN IMMEDIATE``).
         """
+        with self._write_turn(write), self._session(write=write) as session:
+            yield session
+
+    @contextmanager
+    def _write_turn(self, write: bool) -> Iterator[None]:
+        """Wait for this process's writer ahead, as long as SQLite's busy timeout would."""
+        if not write or self._writer is None:
+            yield
+            return
+        # Not taken in time (a writer stuck elsewhere): go on and let SQLite's own busy
+        # handling decide, exactly as without the queue.
+        taken = self._writer.acquire(timeout=WRITER_WAIT)
+        try:
+            yield
+        finally:
+            if taken:
+                self._writer.release()
+
+    @contextmanager
+    def _session(self, *, write: bool) -> Iterator[Session]:
         session = self.sessions()
         try:
             with session.begin():

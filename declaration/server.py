@@ -11,6 +11,9 @@ from typing import Any
 from flask import Flask
 from flask_socketio import SocketIO
 
+from declaration.concurrency import start_pools
+from declaration.db import get_database
+
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +44,10 @@ def run(app: Flask, socketio: SocketIO, *, host: str, port: int) -> None:
     )
     logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
     log.info("serving on http://%s:%s (async mode %s)", host, port, socketio.async_mode)
+    threads = start_pools()
+    with app.app_context():
+        connections = get_database().open_pool()
+    log.debug("%s worker threads and %s database connections open", threads, connections)
     frozen = freeze_startup_objects()
     log.debug("%s start-up objects excluded from garbage collection", frozen)
     if socketio.async_mode == "gevent":

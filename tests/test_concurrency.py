@@ -1,4 +1,4 @@
-"""Running CPU-heavy work off the gevent event loop."""
+"""Running blocking work off the gevent event loop."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import sys
 import textwrap
 import threading
 
-from declaration.concurrency import off_loop
+from declaration.concurrency import off_loop, start_pools, wait_off_loop
 
 
 def test_without_gevent_the_work_runs_inline():
     assert off_loop(threading.get_native_id) == threading.get_native_id()
     assert off_loop(divmod, 7, 2) == (3, 1)
+    assert wait_off_loop(threading.get_native_id) == threading.get_native_id()
+    assert start_pools() == 0  # no threads are started for nothing
 
 
 def test_on_gevent_the_work_runs_in_another_thread_while_the_loop_goes_on():
@@ -52,6 +54,44 @@ def test_on_gevent_the_work_runs_in_another_thread_while_the_loop_goes_on():
     assert other_thread == "True"
     assert int(ticked) >= 5  # the loop kept running during the 0.3 s of work
     assert raised == "True"  # errors come back to the caller
+
+
+def test_on_gevent_disk_waits_have_their_own_threads_started_with_the_server():
+    """A long comparison must not hold up a commit; threads exist before the first one."""
+    script = textwrap.dedent(
+        """
+        from gevent import monkey
+        monkey.patch_all()
+        import threading, time, gevent
+        from declaration.concurrency import (
+            COMPUTE_THREADS, DISK_THREADS, off_loop, start_pools, wait_off_loop)
+
+        before = threading.active_count()
+        started = start_pools()
+        native = len(__import__("os").listdir("/proc/self/task"))
+
+        def busy():
+            end = time.perf_counter() + 0.5
+            while time.perf_counter() < end:
+                pass
+
+        long_work = [gevent.spawn(off_loop, busy) for _ in range(COMPUTE_THREADS)]
+        gevent.sleep(0.05)
+        began = time.perf_counter()
+        worker = wait_off_loop(threading.get_native_id)
+        waited = time.perf_counter() - began
+        gevent.joinall(long_work, raise_error=True)
+        print(started == COMPUTE_THREADS + DISK_THREADS, native - 1 >= started,
+              worker != threading.get_native_id(), round(waited, 2))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    counted, threads_exist, other_thread, waited = done.stdout.split()
+    assert counted == "True" and threads_exist == "True" and other_thread == "True"
+    # Not queued behind the two half-second computations (GIL hand-offs take a few ms).
+    assert float(waited) < 0.3
 
 
 def test_difference_of_versions_is_computed_through_it(monkeypatch):
