@@ -129,7 +129,7 @@ class DraftClient:
         self.joined_payload: dict[str, Any] = {}
         self._sio.on("connect", self._on_connect, namespace=NAMESPACE)
         self._sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
-        self._sio.on("revision", self._on_revision, namespace=NAMESPACE)
+        self._sio.on("revisions", self._on_revisions, namespace=NAMESPACE)
         self._sio.on("access_revoked", self._on_access_revoked, namespace=NAMESPACE)
 
     # -- login and opening ------------------------------------------------------------
@@ -300,17 +300,26 @@ class DraftClient:
             if batch is not None:
                 self._send(batch.seq, batch.base, batch.operation)
 
-    def _on_revision(self, data: dict[str, Any]) -> None:
+    def _on_revisions(self, data: dict[str, Any]) -> None:
         with self._changed:
-            doc = self._doc
-            if doc is None:
-                self._early.append(data)
+            if self._doc is None:
+                self._early.extend(data["revisions"])
                 return
-            if self._resyncing or data["rev"] <= doc.revision:
-                return
+            self._apply_revisions(data["revisions"])
+
+    def _apply_revisions(self, revisions: list[dict[str, Any]]) -> None:
+        """Apply broadcast revisions in order (caller holds the lock)."""
+        doc = self._doc
+        assert doc is not None
+        applied = False
+        for data in revisions:
+            if self._resyncing:
+                break  # the resync fetches the rest
+            if data["rev"] <= doc.revision:
+                continue
             if data["rev"] > doc.revision + 1:
                 self._resync()  # a broadcast went missing: fetch what lies between
-                return
+                break
             try:
                 op = from_delta(data["op"], len(doc.server_text))
                 local = doc.on_remote(
@@ -319,9 +328,11 @@ class DraftClient:
             except (OperationError, SyncError) as error:
                 log.warning("revision %s did not fit (%s); resynchronising", data["rev"], error)
                 self._resync()
-                return
+                break
+            applied = True
             if local is not None:
                 self._notify(data["rev"], local, data.get("author"))
+        if applied:
             self._pump()
             self._changed.notify_all()
 
@@ -389,8 +400,7 @@ class DraftClient:
                 self._doc = ClientDocument(self.client_id, answer["text"], answer["revision"])
                 self._joined = True
                 early, self._early = self._early, []
-                for data in early:
-                    self._on_revision(data)  # older ones are skipped, a gap resyncs
+                self._apply_revisions(early)  # older ones are skipped, a gap resyncs
             else:
                 # A reconnect: keep our replica and unconfirmed edits, fetch what we missed,
                 # then resend the batch in flight (its sequence number makes this safe).

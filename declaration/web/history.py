@@ -144,20 +144,24 @@ def _broadcast_after_commit(
     declaration: Declaration, membership: Membership, result: drafts.EditResult
 ) -> None:
     from declaration.realtime import socketio_of
-    from declaration.realtime.namespace import NAMESPACE, room_of
+    from declaration.realtime.namespace import NAMESPACE, revisions_message, room_of
 
-    payload = {
-        "declaration": declaration.key,
-        "rev": result.revision,
-        "op": result.operation,
-        "author": membership.id,
-        "client_id": None,
-        "seq": None,
-    }
+    payload = revisions_message(
+        declaration.key,
+        [
+            {
+                "rev": result.revision,
+                "op": result.operation,
+                "author": membership.id,
+                "client_id": None,
+                "seq": None,
+            }
+        ],
+    )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     after_commit(
         lambda: socketio_of(app).emit(
-            "revision", payload, to=room_of(declaration.id), namespace=NAMESPACE
+            "revisions", payload, to=room_of(declaration.id), namespace=NAMESPACE
         )
     )
 

@@ -32,8 +32,8 @@ test("revisions that arrive before the join answer are applied after it", () => 
     if (event === "join") answer({ ok: true, text: "xab", revision: 1 });
   };
   // revision 1 is already in the answer; revision 2 was committed after the server read it
-  client.onRevision({ rev: 1, op: Operation.edit(2, 0, 0, "x").toDelta(), client_id: "o", seq: 1 });
-  client.onRevision({ rev: 2, op: Operation.edit(3, 3, 0, "!").toDelta(), client_id: "o", seq: 2 });
+  client.onRevisions({ revisions: [{ rev: 1, op: Operation.edit(2, 0, 0, "x").toDelta(), client_id: "o", seq: 1 }] });
+  client.onRevisions({ revisions: [{ rev: 2, op: Operation.edit(3, 3, 0, "!").toDelta(), client_id: "o", seq: 2 }] });
   assert.equal(client.text, "");
 
   client.join();
@@ -43,4 +43,33 @@ test("revisions that arrive before the join answer are applied after it", () => 
   assert.deepEqual(applied, ["!"]);
   assert.deepEqual(sent, ["join"]); // no resync needed
   assert.equal(client.hasUnconfirmed, false);
+});
+
+test("one message with several revisions applies them in order and resyncs once on a gap", () => {
+  const applied = [];
+  const client = offlineClient((op) => applied.push(op.insertedTexts.join("")));
+  const sent = [];
+  client.socket.emit = (event, data, answer) => {
+    sent.push([event, data]);
+    if (event === "join") answer({ ok: true, text: "ab", revision: 1 });
+  };
+  client.join();
+  const revision = (rev, op) => ({ rev, op: op.toDelta(), client_id: "o", seq: rev });
+
+  client.onRevisions({ revisions: [
+    revision(1, Operation.edit(2, 0, 0, "x")), // already in the answer: skipped
+    revision(2, Operation.edit(2, 2, 0, "!")),
+    revision(3, Operation.edit(3, 0, 0, ">")),
+  ] });
+  assert.equal(client.text, ">ab!");
+  assert.equal(client.revision, 3);
+  assert.deepEqual(applied, ["!", ">"]);
+
+  client.onRevisions({ revisions: [
+    revision(5, Operation.edit(4, 0, 0, "?")), // revision 4 never arrived
+    revision(6, Operation.edit(5, 0, 0, "?")),
+  ] });
+  assert.equal(client.revision, 3);
+  assert.deepEqual(sent.map(([event]) => event), ["join", "resync"]);
+  assert.deepEqual(sent[1][1], { declaration: "k", since: 3 });
 });

@@ -131,16 +131,16 @@ def test_client_that_misses_a_broadcast_closes_the_gap_by_itself(
     key, _ = make_declaration(text="abc")
     deaf = connected(live, invite(key), key)
     talker = connected(live, invite(key), key)
-    original = deaf._on_revision
+    original = deaf._on_revisions
     dropped = []
 
     def lossy(data):
         if not dropped:
-            dropped.append(data["rev"])
+            dropped.extend(r["rev"] for r in data["revisions"])
             return
         original(data)
 
-    deaf._sio.handlers["/draft"]["revision"] = lossy
+    deaf._sio.handlers["/draft"]["revisions"] = lossy
     talker.edit(0, 0, "1")
     talker.sync(timeout=10)
     talker.edit(0, 0, "2")

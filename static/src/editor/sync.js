@@ -59,7 +59,7 @@ export class SyncClient {
     this.socket.on("connect", () => this.onConnect());
     this.socket.on("disconnect", () => this.onDisconnect());
     this.socket.on("connect_error", () => this.onDisconnect());
-    this.socket.on("revision", (data) => this.onRevision(data));
+    this.socket.on("revisions", (data) => this.onRevisions(data));
     this.socket.on("presence", (peer) => handlers.peer(peer));
     this.socket.on("peer_joined", (peer) => handlers.peer(peer));
     this.socket.on("presence_left", (data) => handlers.peerLeft(data.peer));
@@ -166,11 +166,19 @@ export class SyncClient {
 
   // -- remote revisions -----------------------------------------------------------------
 
-  onRevision(data) {
-    if (this.doc === null) { this.early.push(data); return; }
-    if (this.resyncing || data.rev <= this.doc.revision) return;
-    if (data.rev > this.doc.revision + 1) { this.resync(); return; }
-    this.applyRemote(data);
+  /** New revisions broadcast by the server: consecutive, oldest first. */
+  onRevisions(data) {
+    const revisions = data.revisions || [];
+    if (this.doc === null) { this.early.push(...revisions); return; }
+    let applied = false;
+    for (const item of revisions) {
+      if (this.resyncing) break; // the resync fetches the rest
+      if (item.rev <= this.doc.revision) continue;
+      if (item.rev > this.doc.revision + 1) { this.resync(); break; }
+      this.applyRemote(item);
+      applied = true;
+    }
+    if (!applied) return;
     this.persist();
     this.pump();
     this.reportState();
@@ -225,7 +233,7 @@ export class SyncClient {
         this.doc = new ClientDocument(randomId(), answer.text, answer.revision);
         const early = this.early;
         this.early = [];
-        for (const data of early) this.onRevision(data); // older ones are skipped
+        this.onRevisions({ revisions: early }); // older ones are skipped
       }
       this.handlers.joined(answer);
       // Our replica may be behind (edits made while we were away) or hold unconfirmed
