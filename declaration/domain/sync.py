@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from declaration.domain.operations import Operation, compose, transform
+from declaration.domain.operations import Operation, compose, transform, transform_over
 
 
 class SyncError(ValueError):
@@ -99,7 +99,7 @@ def rebase(op: Operation, concurrent: Sequence[Operation]) -> Operation:
     are ordered by server history first.
     """
     for revision in concurrent:
-        _, op = transform(revision, op)
+        op = transform_over(revision, op)
     return op
 
 

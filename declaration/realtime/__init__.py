@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import Any
+
+from flask import Flask, Request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_socketio import SocketIO
+
+
+class SocketAwareSessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions that a socket's events do not decode again and again.
+
+    Flask-SocketIO runs every event in a request context built from the socket's
+    handshake, and Flask opens the session as it pushes that context: verifying the
+    cookie's signature and parsing it on every keystroke batch, only for Flask-SocketIO to
+    replace the result with the copy it saved at the first event (``saved_session``).
+    Returning that copy here skips the work and changes nothing that handlers see.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        saved: Any = request.environ.get("saved_session")
+        if saved is not None:
+            return saved  # type: ignore[no-any-return]
+        return super().open_session(app, request)
 
 
 def init_realtime(app: Flask) -> SocketIO:
@@ -25,6 +45,7 @@ def init_realtime(app: Flask) -> SocketIO:
         logger=False,
         engineio_logger=False,
     )
+    app.session_interface = SocketAwareSessionInterface()
     namespace = DraftNamespace(socketio)
     socketio.on_namespace(namespace)
     app.extensions["declaration.draft_namespace"] = namespace

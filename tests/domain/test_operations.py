@@ -19,6 +19,7 @@ from declaration.domain.operations import (
     from_delta,
     from_texts,
     transform,
+    transform_over,
 )
 
 # Characters that trip up code that counts UTF-16 units or splits grapheme clusters:
@@ -88,6 +89,19 @@ def test_transformed_operations_converge(case: tuple[str, Operation, Operation])
     base, a, b = case
     a_prime, b_prime = transform(a, b)
     assert b_prime.apply(a.apply(base)) == a_prime.apply(b.apply(base))
+
+
+@given(text_and_two_concurrent())
+def test_moving_one_operation_over_another_equals_the_second_half_of_transform(
+    case: tuple[str, Operation, Operation],
+) -> None:
+    _, a, b = case
+    assert transform_over(a, b) == transform(a, b)[1]
+
+
+def test_moving_over_an_operation_of_another_text_is_refused() -> None:
+    with pytest.raises(OperationError):
+        transform_over(Operation.identity(2), Operation.identity(3))
 
 
 @given(text_and_two_concurrent())

@@ -36,6 +36,11 @@ def _received(client, name: str) -> list[dict]:
     return [m["args"][0] for m in client.get_received(NAMESPACE) if m["name"] == name]
 
 
+def _revisions(client) -> list[dict]:
+    """Return the revisions broadcast to ``client``, from all ``revisions`` messages."""
+    return [r for message in _received(client, "revisions") for r in message["revisions"]]
+
+
 def _set_phase(app, key: str, phase: str) -> None:
     with app.app_context(), get_database().transaction() as s:
         s.scalars(select(Declaration).where(Declaration.key == key)).one().phase = phase
@@ -92,19 +97,23 @@ def test_edit_is_stored_acknowledged_and_broadcast_to_the_others(
     answer = _edit(author, key, seq=1, base=0, op=op)
 
     assert answer == {"ok": True, "seq": 1, "rev": 1, "outcome": "accepted"}
-    broadcast = _received(peer, "revision")
+    broadcast = _received(peer, "revisions")
     assert broadcast == [
         {
             "declaration": key,
-            "rev": 1,
-            "op": op.to_delta(),
-            "author": broadcast[0]["author"],
-            "client_id": "c1",
-            "seq": 1,
+            "revisions": [
+                {
+                    "rev": 1,
+                    "op": op.to_delta(),
+                    "author": broadcast[0]["revisions"][0]["author"],
+                    "client_id": "c1",
+                    "seq": 1,
+                }
+            ],
         }
     ]
     # the author gets the revision as well: it confirms the batch in revision order
-    assert [r["seq"] for r in _received(author, "revision")] == [1]
+    assert [r["seq"] for r in _revisions(author)] == [1]
     with app.app_context(), get_database().transaction() as s:
         stored = s.scalars(select(Revision).where(Revision.number == 1)).one()
         assert stored.operation == op.to_delta()
@@ -423,7 +432,9 @@ def test_edits_queued_together_are_stored_in_one_transaction_and_refused_alone(
     assert batch[0].answer == {"ok": True, "seq": 1, "rev": 1, "outcome": "accepted"}
     assert batch[1].answer["error"]["code"] == "observer_cannot_edit"
     assert batch[2].answer == {"ok": True, "seq": 2, "rev": 2, "outcome": "accepted"}
-    assert [r["rev"] for r in _received(listener, "revision")] == [1, 2]
+    # one message for the batch, its revisions in order
+    messages = _received(listener, "revisions")
+    assert [[r["rev"] for r in m["revisions"]] for m in messages] == [[1, 2]]
     assert _join(socket_client(invite(key)), key)["text"] == "XabY"
 
 
@@ -458,4 +469,28 @@ def test_revision_committed_while_joining_reaches_the_joiner(
 
     assert interleaved == [1]
     assert answer["revision"] == 0 and answer["text"] == "ab"
-    assert [r["rev"] for r in _received(joiner, "revision")] == [1]
+    assert [r["rev"] for r in _revisions(joiner)] == [1]
+
+
+def test_a_sockets_events_do_not_decode_the_session_cookie_again(
+    make_declaration, invite, socket_client, monkeypatch
+):
+    """The signed cookie is checked once, at the handshake; events reuse that session."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    key, _ = make_declaration(text="ab")
+    author = socket_client(invite(key))
+    decoded = []
+    original = SecureCookieSessionInterface.open_session
+
+    def counting(self, app, request):
+        decoded.append(request.path)
+        return original(self, app, request)
+
+    monkeypatch.setattr(SecureCookieSessionInterface, "open_session", counting)
+    _join(author, key)
+    for seq in range(1, 6):
+        answer = _edit(author, key, seq=seq, base=seq - 1, op=Operation.edit(1 + seq, 0, 0, "x"))
+        assert answer["ok"], answer
+
+    assert decoded == []
