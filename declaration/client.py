@@ -126,6 +126,10 @@ class DraftClient:
         # server joins the room before it reads the head, so none is lost): kept until
         # the answer gives us a replica to apply them to.
         self._early: list[dict[str, Any]] = []
+        #: Revisions broadcast while a resync is under way, applied after its answer: the
+        #: answer only reaches the head the server read, and a revision committed after
+        #: that read would otherwise be lost until the next one reveals the gap.
+        self._held: list[dict[str, Any]] = []
         self.joined_payload: dict[str, Any] = {}
         self._sio.on("connect", self._on_connect, namespace=NAMESPACE)
         self._sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
@@ -312,9 +316,10 @@ class DraftClient:
         doc = self._doc
         assert doc is not None
         applied = False
-        for data in revisions:
+        for index, data in enumerate(revisions):
             if self._resyncing:
-                break  # the resync fetches the rest
+                self._held.extend(revisions[index:])  # applied after the resync answer
+                break
             if data["rev"] <= doc.revision:
                 continue
             if data["rev"] > doc.revision + 1:
@@ -382,6 +387,8 @@ class DraftClient:
             batch = doc.on_reconnect()
             if batch is not None:
                 self._send(batch.seq, batch.base, batch.operation)
+            held, self._held = self._held, []
+            self._apply_revisions(held)  # known ones are skipped, a gap resyncs again
             self._pump()
             self._changed.notify_all()
 

@@ -73,3 +73,24 @@ test("one message with several revisions applies them in order and resyncs once 
   assert.deepEqual(sent.map(([event]) => event), ["join", "resync"]);
   assert.deepEqual(sent[1][1], { declaration: "k", since: 3 });
 });
+
+test("a revision broadcast during a resync is applied after its answer", () => {
+  const client = offlineClient(() => {});
+  let resyncAnswer = null;
+  client.socket.emit = (event, data, answer) => {
+    if (event === "join") answer({ ok: true, text: "ab", revision: 1 });
+    if (event === "resync") resyncAnswer = answer;
+  };
+  client.join();
+  const revision = (rev, op) => ({ rev, op: op.toDelta(), client_id: "o", seq: rev });
+
+  client.onRevisions({ revisions: [revision(3, Operation.edit(3, 0, 0, "3"))] }); // 2 missing
+  client.onRevisions({ revisions: [revision(4, Operation.edit(4, 0, 0, "4"))] }); // during resync
+  resyncAnswer({
+    ok: true, head: 3,
+    revisions: [revision(2, Operation.edit(2, 2, 0, "2")), revision(3, Operation.edit(3, 0, 0, "3"))],
+  });
+
+  assert.equal(client.text, "43ab2");
+  assert.equal(client.revision, 4);
+});

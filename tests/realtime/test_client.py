@@ -70,3 +70,31 @@ def test_a_gap_inside_a_message_asks_once_for_what_is_missing():
     assert client.revision == 2
     assert sent == [("resync", {"declaration": "k", "since": 2})]
     assert client.resyncs == 1
+
+
+def test_a_revision_broadcast_during_a_resync_is_applied_after_its_answer():
+    """The resync answer reaches only the head the server read; a revision committed
+    after that read arrives as a broadcast meanwhile and must not be dropped."""
+    client = DraftClient("http://127.0.0.1:9")
+    client._key = "k"
+    client._on_join_answer(_answer("ab", 1))
+    pending = []
+    client._emit = lambda event, data, callback=None: pending.append(callback)  # type: ignore[method-assign]
+
+    client._on_revisions(_message(_revision(3, Operation.edit(3, 0, 0, "3"))))  # 2 missing
+    client._on_revisions(_message(_revision(4, Operation.edit(4, 0, 0, "4"))))  # during resync
+    (answer,) = pending
+    answer(
+        {
+            "ok": True,
+            "head": 3,
+            "revisions": [
+                _revision(2, Operation.edit(2, 2, 0, "2")),
+                _revision(3, Operation.edit(3, 0, 0, "3")),
+            ],
+        }
+    )
+
+    assert client.text == "43ab2"
+    assert client.revision == 4
+    assert client.resyncs == 1

@@ -50,6 +50,8 @@ export class SyncClient {
     this.doc = this.restore() || (text === null ? null : new ClientDocument(randomId(), text, revision));
     // Revisions broadcast before the first join answer, while there is no replica yet.
     this.early = [];
+    // Revisions broadcast during a resync, applied after its answer.
+    this.held = [];
     this.socket = io(url, {
       transports: ["websocket", "polling"],
       reconnectionDelay: 250,
@@ -171,8 +173,9 @@ export class SyncClient {
     const revisions = data.revisions || [];
     if (this.doc === null) { this.early.push(...revisions); return; }
     let applied = false;
-    for (const item of revisions) {
-      if (this.resyncing) break; // the resync fetches the rest
+    for (const [index, item] of revisions.entries()) {
+      // Held until the resync's answer: it only reaches the head the server read then.
+      if (this.resyncing) { this.held.push(...revisions.slice(index)); break; }
       if (item.rev <= this.doc.revision) continue;
       if (item.rev > this.doc.revision + 1) { this.resync(); break; }
       this.applyRemote(item);
@@ -208,6 +211,9 @@ export class SyncClient {
       if (this.doc.revision < answer.head) { this.resync(); return; }
       this.persist();
       this.resendInFlight();
+      const held = this.held;
+      this.held = [];
+      this.onRevisions({ revisions: held }); // known ones are skipped, a gap resyncs again
       this.pump();
       this.reportState();
     });
