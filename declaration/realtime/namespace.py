@@ -27,7 +27,7 @@ from declaration.domain.phases import may_edit
 from declaration.domain.sync import Outcome
 from declaration.domain.tokens import token_hash
 from declaration.i18n import error_text
-from declaration.models import Declaration, Membership, Person
+from declaration.models import Declaration, Membership
 from declaration.realtime import payloads
 from declaration.realtime.locks import DeclarationLocks
 from declaration.realtime.presence import Peer, PresenceRegistry, colour_for
@@ -249,17 +249,31 @@ class DraftNamespace(Namespace):
 
     def _join(self, connection: Connection, payload: payloads.Join) -> dict[str, Any]:
         with get_database().transaction() as db:
-            declaration, membership = self._actor(db, connection, payload.declaration)
-            declaration_id, key = declaration.id, declaration.key
-            person: Person = membership.person
-            peer = Peer(
-                peer=connection.peer,
-                participant=membership.id,
-                name=person.name,
-                municipality=person.municipality,
-                colour=colour_for(membership.id),
+            seat = declarations.seat_of(
+                db,
+                payload.declaration,
+                person_id=connection.person_id,
+                token_hash=connection.session_hash,
             )
-            role, role_enum = membership.role, membership.role_enum
+            if seat is None:
+                # Refused (or an unusual case): the full check says exactly why.
+                declaration, membership = self._actor(db, connection, payload.declaration)
+                seat = declarations.Seat(
+                    declaration.id,
+                    declaration.key,
+                    membership.id,
+                    membership.role_enum,
+                    membership.person.name,
+                    membership.person.municipality,
+                )
+        declaration_id, key = seat.declaration_id, seat.key
+        peer = Peer(
+            peer=connection.peer,
+            participant=seat.membership_id,
+            name=seat.name,
+            municipality=seat.municipality,
+            colour=colour_for(seat.membership_id),
+        )
         # Enter the room *before* reading the head, in a fresh transaction: a revision
         # committed after that read is broadcast after this point and so reaches us (it
         # may arrive before the answer; clients keep such early revisions). Reading first
@@ -284,8 +298,8 @@ class DraftNamespace(Namespace):
                     },
                     "text": text,
                     "revision": declaration.head_revision,
-                    "role": role,
-                    "may_edit": may_edit(declaration.phase_enum, role_enum),
+                    "role": seat.role.value,
+                    "may_edit": may_edit(declaration.phase_enum, seat.role),
                     "you": peer.public(),
                 }
         except BaseException:
@@ -293,7 +307,7 @@ class DraftNamespace(Namespace):
             raise
         connection.joined[payload.declaration] = declaration_id
         connection.joined[key] = declaration_id
-        connection.memberships[declaration_id] = membership.id
+        connection.memberships[declaration_id] = seat.membership_id
         others = self.presence.enter(declaration_id, peer)
         answer["present"] = [p.public() for p in others]
         emit("peer_joined", peer.public(), to=room, skip_sid=request.sid)  # type: ignore[attr-defined]

@@ -259,12 +259,16 @@ def _text_at(session: Session, declaration_id: int, number: int) -> str:
 
 def head_text(session: Session, declaration: Declaration, cache: HeadCache | None = None) -> str:
     """Return the text at the declaration's newest revision."""
-    if cache is not None:
-        head = _head(session, declaration)
-        cached = cache.get(declaration.id, head.number, head.link)
-        if cached is not None:
-            return cached
-    return text_at(session, declaration, declaration.head_revision)
+    if cache is None:
+        return text_at(session, declaration, declaration.head_revision)
+    head = _head(session, declaration)
+    cached = cache.get(declaration.id, head.number, head.link)
+    if cached is None:
+        # Kept for the next reader: after a restart the first join computes the text,
+        # and a crowd reconnecting at once must not each compute it again.
+        cached = text_at(session, declaration, head.number)
+        cache.put(declaration.id, head.number, head.link, cached)
+    return cached
 
 
 # The statements of the edit path, built once: it runs for every batch of keystrokes, and

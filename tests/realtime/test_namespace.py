@@ -494,3 +494,60 @@ def test_a_sockets_events_do_not_decode_the_session_cookie_again(
         assert answer["ok"], answer
 
     assert decoded == []
+
+
+def _selects_during(app, action) -> list[str]:
+    from sqlalchemy import event
+
+    engine = app.extensions["declaration.db"].engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_joining_checks_access_in_one_query(app, make_declaration, invite, socket_client):
+    """Fifty participants reconnect at once after a network hiccup: each join must be cheap.
+
+    One query finds declaration, membership, person and login session together; the
+    second transaction reads the declaration and its head link, and the text comes from
+    the head cache, which the first join filled.
+    """
+    key, _ = make_declaration(text="ab")
+    first = socket_client(invite(key))
+    _join(first, key)
+    second = socket_client(invite(key))
+
+    selects = _selects_during(app, lambda: _join(second, key))
+
+    assert len(selects) == 3, selects
+    assert "login_sessions" in selects[0] and "memberships" in selects[0]
+
+
+def test_a_removed_participant_is_still_told_why_the_join_is_refused(
+    app, make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text="ab")
+    client = socket_client(invite(key))
+    _join(client, key)
+    namespace = app.extensions["declaration.draft_namespace"]
+    (connection,) = namespace.connections.values()
+    membership_id = next(iter(connection.memberships.values()))
+    with app.app_context(), get_database().transaction() as s:
+        from declaration.models import Membership
+
+        membership = s.get(Membership, membership_id)
+        membership.revoked_at = clock.now()
+
+    answer = _emit(client, "join", {"declaration": key})
+
+    assert answer["ok"] is False
+    assert answer["error"]["code"] == "not_a_member"
