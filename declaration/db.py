@@ -37,10 +37,19 @@ class OffLoopCommitConnection(sqlite3.Connection):
     still for each commit, and edits arriving meanwhile could not even be queued, so group
     commit never formed a batch on SQLite. Committing in gevent's thread pool lets the loop
     run while the disk works; the greenlet that owns this connection waits for the result,
-    so no one else touches the connection in the meantime. Without gevent it commits inline.
+    so no one else touches the connection in the meantime. Without gevent it commits inline,
+    and so does a transaction that wrote nothing.
     """
 
+    #: ``total_changes`` when the transaction began (set by the engine's begin event).
+    changes_at_begin: int = -1
+
     def commit(self) -> None:
+        if self.total_changes == self.changes_at_begin:
+            # Nothing written: no fsync to wait for, and handing a read's commit to a
+            # thread costs more than it (waking a thread, the GIL back and forth).
+            super().commit()
+            return
         wait_off_loop(super().commit)
 
 
@@ -68,6 +77,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # writes cannot fail half-way with "database is locked".
         mode = connection.get_execution_options().get("sqlite_begin", "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
+        raw = connection.connection.driver_connection
+        if isinstance(raw, OffLoopCommitConnection):
+            raw.changes_at_begin = raw.total_changes
 
 
 def make_engine(url: str) -> Engine:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Okabe–Ito colours (distinguishable with the common colour-vision deficiencies), always
@@ -30,7 +30,18 @@ class Peer:
     revision: int = 0
 
     def public(self) -> dict[str, Any]:
-        return asdict(self)
+        # Spelled out rather than dataclasses.asdict, which copies recursively: every join
+        # lists everyone present, so a crowd reconnecting makes this N² times.
+        return {
+            "peer": self.peer,
+            "participant": self.participant,
+            "name": self.name,
+            "municipality": self.municipality,
+            "colour": self.colour,
+            "cursor": self.cursor,
+            "selection": self.selection,
+            "revision": self.revision,
+        }
 
 
 @dataclass

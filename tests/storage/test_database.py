@@ -13,8 +13,9 @@ from declaration import db as database_module
 from declaration.db import SQLITE_CONNECTIONS, Database, OffLoopCommitConnection
 
 
-def test_sqlite_connections_commit_through_the_disk_thread(tmp_path: Path, monkeypatch):
-    """Every COMMIT goes through `wait_off_loop`, so under gevent the loop runs meanwhile."""
+def test_sqlite_commits_that_wrote_go_through_the_disk_thread(tmp_path: Path, monkeypatch):
+    """A COMMIT that must wait for fsync goes through `wait_off_loop` (under gevent the
+    loop runs meanwhile); one of a transaction that wrote nothing stays inline."""
     calls: list[str] = []
 
     def recording(function, *arguments):
@@ -32,6 +33,13 @@ def test_sqlite_connections_commit_through_the_disk_thread(tmp_path: Path, monke
         assert calls == ["commit"]
         with database.transaction() as session:
             assert session.execute(text("SELECT x FROM t")).scalar_one() == 1
+        with database.transaction(write=True) as session:
+            session.execute(text("UPDATE t SET x = 2 WHERE x = 99"))  # changes nothing
+        # Nothing written, nothing to wait for: those commits stayed on the loop.
+        assert calls == ["commit"]
+        with database.transaction() as session:
+            session.execute(text("UPDATE t SET x = 3"))
+        assert calls == ["commit", "commit"]
     finally:
         database.dispose()
 
