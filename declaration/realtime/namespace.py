@@ -177,10 +177,10 @@ class DraftNamespace(Namespace):
         if not token:
             return False
         with get_database().transaction() as db:
-            person = auth.person_for_session(db, token, at=clock.now())
-            if person is None:
-                return False
-            self.connections[request.sid] = Connection(person.id, token, token_hash(token))  # type: ignore[attr-defined]
+            person_id = auth.person_id_for_session(db, token, at=clock.now())
+        if person_id is None:
+            return False
+        self.connections[request.sid] = Connection(person_id, token, token_hash(token))  # type: ignore[attr-defined]
         return True
 
     def on_disconnect(self, reason: Any = None) -> None:
