@@ -268,7 +268,7 @@ export class ClientDocument {
    * Take a server revision; return the operation to apply to the local view (over the
    * previous `text`; see `operationToChanges`).
    *
-   * `op` may be an Operation or the delta string of the `revision` event; a delta is parsed
+   * `op` may be an Operation or the delta string of an item of the `revisions` event; a delta is parsed
    * against the server text at `revision - 1`. Returns null for a revision already applied
    * and for our own batch, which counts as its acknowledgement. Throws `GapDetected` if
    * revisions before it are missing (resync from `e.since`).
