@@ -462,6 +462,15 @@ def compose(a: Operation, b: Operation) -> Operation:
     return Operation._from_raw(result)
 
 
+def _check_concurrent(a: Operation, b: Operation) -> None:
+    """Refuse to transform two operations that do not start from the same text."""
+    if a.base_length != b.base_length:
+        _mismatch(
+            f"cannot transform operations over different texts "
+            f"({a.base_length} and {b.base_length} characters)"
+        )
+
+
 def transform(a: Operation, b: Operation) -> tuple[Operation, Operation]:
     """Return ``(a', b')`` such that ``b`` then ``a'`` equals ``a`` then ``b'``.
 
@@ -470,11 +479,7 @@ def transform(a: Operation, b: Operation) -> tuple[Operation, Operation]:
     and the incoming operation as ``b``, and clients do the same with the server's
     revisions, so every replica orders concurrent inserts by server history.
     """
-    if a.base_length != b.base_length:
-        _mismatch(
-            f"cannot transform operations over different texts "
-            f"({a.base_length} and {b.base_length} characters)"
-        )
+    _check_concurrent(a, b)
     a_prime: list[_Raw] = []
     b_prime: list[_Raw] = []
     first, second = iter(a._ops), iter(b._ops)
@@ -514,11 +519,7 @@ def transform_over(a: Operation, b: Operation) -> Operation:
     has no use for the other half; computing only this one halves the work on the path
     every edit takes, and the more so the further behind its author is.
     """
-    if a.base_length != b.base_length:
-        _mismatch(
-            f"cannot transform operations over different texts "
-            f"({a.base_length} and {b.base_length} characters)"
-        )
+    _check_concurrent(a, b)
     result: list[_Raw] = []
     first, second = iter(a._ops), iter(b._ops)
     op1: _Raw | None = next(first, None)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from itertools import accumulate, pairwise
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from declaration.domain.compare import Segment, compare, summary, tokenize
+from declaration.domain.compare import WORD_LIMIT, Segment, compare, summary, tokenize
 
 words = st.sampled_from(
     ["Die", "Gemeinde", "fordert", "Bund", "Land", "😀", "e\u0301", "👍🏽", "中文", "Straße", "42"]
@@ -34,9 +35,10 @@ def test_segments_rebuild_both_versions(old: str, new: str) -> None:
     assert _side(segments, "insert") == new
 
 
+@pytest.mark.parametrize("word_limit", [WORD_LIMIT, 0], ids=["word-diff", "paragraph-first"])
 @given(texts, texts)
-def test_segments_start_and_end_on_word_boundaries(old: str, new: str) -> None:
-    segments = compare(old, new)
+def test_segments_start_and_end_on_word_boundaries(word_limit: int, old: str, new: str) -> None:
+    segments = compare(old, new, word_limit=word_limit)
     old_position = new_position = 0
     old_cuts, new_cuts = _boundaries(old), _boundaries(new)
     for segment in segments:
@@ -101,20 +103,6 @@ def test_paragraph_first_segments_rebuild_both_versions(old: str, new: str) -> N
     assert _side(segments, "insert") == new
     assert all(segment.text for segment in segments)
     assert all(a.kind != b.kind for a, b in pairwise(segments))
-
-
-@given(texts, texts)
-def test_paragraph_first_segments_start_and_end_on_word_boundaries(old: str, new: str) -> None:
-    segments = compare(old, new, word_limit=0)
-    old_position = new_position = 0
-    old_cuts, new_cuts = _boundaries(old), _boundaries(new)
-    for segment in segments:
-        if segment.kind != "insert":
-            old_position += len(segment.text)
-        if segment.kind != "delete":
-            new_position += len(segment.text)
-        assert old_position in old_cuts
-        assert new_position in new_cuts
 
 
 def test_a_long_text_still_shows_a_changed_word_whole() -> None:
