@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -205,6 +206,26 @@ def server_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+# -- worker processes -------------------------------------------------------------------
+
+
+@contextmanager
+def reporting_errors(conn: Any) -> Iterator[None]:
+    """In a load-generator process: send any error to the coordinator, then close its pipe.
+
+    The coordinator waits on the pipe; an error that only reached the worker's stderr
+    would leave it waiting until its timeout, with no reason given.
+    """
+    try:
+        yield
+    except BaseException as error:  # report anything, then end
+        with suppress(OSError):
+            conn.send(("error", f"{error!r}\n{traceback.format_exc()}"))
+        raise
+    finally:
+        conn.close()
 
 
 # -- results ----------------------------------------------------------------------------

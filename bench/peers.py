@@ -270,10 +270,8 @@ def run_peer(peer: Peer, clients: int, workers: int, seed: int, settings: Settin
                             "seed": seed * 1000 + number,
                             "textLength": len(SAMPLE.read_text("utf-8")),
                         }
-                        process = context.Process(
-                            target=node.worker_main,
-                            args=(theirs, start, cpus[1] if cpus else None),
-                            daemon=True,
+                        process = node.worker_process(
+                            context, theirs, start, cpus[1] if cpus else None
                         )
                     else:
                         process = context.Process(

@@ -43,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -66,6 +65,7 @@ from bench.common import (
     percentile,
     pin,
     print_table,
+    reporting_errors,
     rss_kb,
     server_process,
     split_cpus,
@@ -231,14 +231,8 @@ def worker_main(
     inline: bool,
 ) -> None:
     """Connect some clients, edit on the coordinator's signal, report the samples."""
-    try:
+    with reporting_errors(conn):
         _worker(conn, base_url, key, assignments, rate, seed, switch_interval, nice, cpus, inline)
-    except BaseException as error:  # report anything, then end
-        with contextlib.suppress(OSError):
-            conn.send(("error", f"{error!r}\n{traceback.format_exc()}"))
-        raise
-    finally:
-        conn.close()
 
 
 def _worker(
@@ -515,10 +509,8 @@ def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunRe
                                 "rate": settings.rate,
                                 "seed": seed * 1000 + number,
                             }
-                            process = context.Process(
-                                target=node.worker_main,
-                                args=(theirs, start, cpus[1] if cpus else None),
-                                daemon=True,
+                            process = node.worker_process(
+                                context, theirs, start, cpus[1] if cpus else None
                             )
                         else:
                             process = context.Process(

@@ -197,17 +197,10 @@ def worker_main(
 
     The coordinator's protocol is the realtime benchmark's (see ``bench.peers``).
     """
-    import contextlib
-    import traceback
+    from bench.common import reporting_errors
 
-    try:
+    with reporting_errors(conn):
         _worker(conn, port, indices, rate=rate, seed=seed, cpus=cpus, inline=inline)
-    except BaseException as error:  # report anything, then end
-        with contextlib.suppress(OSError):
-            conn.send(("error", f"{error!r}\n{traceback.format_exc()}"))
-        raise
-    finally:
-        conn.close()
 
 
 def _worker(

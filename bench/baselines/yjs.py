@@ -43,7 +43,7 @@ from pycrdt import (
     handle_sync_message,
 )
 
-from bench.common import SAMPLE, monotonic
+from bench.common import SAMPLE, monotonic, reporting_errors
 from bench.realtime import TOKEN, TOKEN_BASE, schedule, token_id
 
 #: A token in an update's bytes (inserted text is encoded as UTF-8 strings).
@@ -263,20 +263,12 @@ def worker_main(
     messages in order on one event loop anyway. ``observe``: note arrivals with
     ``Text.observe`` instead of in the applied updates' bytes.
     """
-    import contextlib
     import os
-    import traceback
 
-    try:
+    with reporting_errors(conn):
         if cpus:
             os.sched_setaffinity(0, cpus)
         anyio.run(_worker, conn, port, indices, rate, seed, observe)
-    except BaseException as error:  # report anything, then end
-        with contextlib.suppress(OSError):
-            conn.send(("error", f"{error!r}\n{traceback.format_exc()}"))
-        raise
-    finally:
-        conn.close()
 
 
 async def _worker(

@@ -11,17 +11,16 @@ Why Node: see the head of ``worker.mjs``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import subprocess
-import traceback
 from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
 from typing import IO, Any
 
-from bench.common import ROOT
+from bench.common import ROOT, reporting_errors
 
 WORKER = Path(__file__).with_name("worker.mjs")
 
@@ -54,16 +53,17 @@ def login_cookies(base_url: str, tokens: list[str], timeout: float = 30.0) -> li
     return cookies
 
 
+def worker_process(
+    context: SpawnContext, conn: Connection, start: dict[str, Any], cpus: set[int] | None
+) -> SpawnProcess:
+    """Return a daemon process (not yet started) that runs `worker_main`."""
+    return context.Process(target=worker_main, args=(conn, start, cpus), daemon=True)
+
+
 def worker_main(conn: Connection, start: dict[str, Any], cpus: set[int] | None) -> None:
     """Run one Node load generator for the coordinator (see the module docstring)."""
-    try:
+    with reporting_errors(conn):
         _worker(conn, start, cpus)
-    except BaseException as error:  # report anything, then end
-        with contextlib.suppress(OSError):
-            conn.send(("error", f"{error!r}\n{traceback.format_exc()}"))
-        raise
-    finally:
-        conn.close()
 
 
 def _read(stream: IO[str], expected: str) -> dict[str, Any]:
