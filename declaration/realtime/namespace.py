@@ -139,6 +139,8 @@ class DraftNamespace(Namespace):
         self.cache = drafts.HeadCache()
         #: declaration id → edits waiting for its lock (stored together by the holder).
         self.queues: dict[int, list[PendingEdit]] = {}
+        #: declaration id → its key, for broadcasts (authors may have joined by number).
+        self.keys: dict[int, str] = {}
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -307,6 +309,7 @@ class DraftNamespace(Namespace):
             raise
         connection.joined[payload.declaration] = declaration_id
         connection.joined[key] = declaration_id
+        self.keys[declaration_id] = key
         connection.memberships[declaration_id] = seat.membership_id
         others = self.presence.enter(declaration_id, peer)
         answer["present"] = [p.public() for p in others]
@@ -411,7 +414,7 @@ class DraftNamespace(Namespace):
             self.socketio.emit(
                 "revisions",
                 revisions_message(
-                    accepted[0][0].payload.declaration,
+                    self.keys[declaration_id],
                     [
                         {
                             "rev": result.revision,

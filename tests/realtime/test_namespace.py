@@ -551,3 +551,20 @@ def test_a_removed_participant_is_still_told_why_the_join_is_refused(
 
     assert answer["ok"] is False
     assert answer["error"]["code"] == "not_a_member"
+
+
+def test_revisions_name_the_declaration_by_its_key_whatever_the_author_joined_with(
+    make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text="ab")
+    author = socket_client(invite(key))
+    peer = socket_client(invite(key))
+    number = str(_join(author, key)["declaration"]["id"])
+    _join(author, number)
+    _join(peer, key)
+    peer.get_received(NAMESPACE)
+
+    answer = _edit(author, number, seq=1, base=0, op=Operation.edit(2, 0, 0, "x"))
+
+    assert answer["ok"], answer
+    assert [m["declaration"] for m in _received(peer, "revisions")] == [key]
