@@ -356,46 +356,58 @@ class DraftNamespace(Namespace):
     def _store(self, declaration_id: int, batch: list[PendingEdit]) -> None:
         """Store a batch of edits of one declaration, commit, then answer and broadcast.
 
-        Invariant relied on: `drafts.submit_edit` raises its refusals before it writes
-        anything, so one refused edit can be answered alone while the others commit.
+        The batch is authorised and stored with a fixed number of statements, however
+        many edits it holds (`auth.member_roles`, `drafts.submit_edits`); a refused edit
+        writes nothing and is answered alone while the others commit.
         """
         accepted: list[tuple[PendingEdit, drafts.EditResult]] = []
         max_chars = current_app.config["MAX_TEXT_CHARS"]
         try:
             with get_database().transaction(write=True) as db:
+                roles = auth.member_roles(
+                    db, [(item.membership_id, item.connection.session_hash) for item in batch]
+                )
+                requests: list[drafts.EditRequest] = []
+                authorised: list[PendingEdit] = []
                 for item in batch:
+                    role = roles[(item.membership_id, item.connection.session_hash)]
+                    if isinstance(role, DomainError):
+                        item.answer = error_payload(role, seq=item.payload.seq)
+                        continue
                     payload = item.payload
-                    try:
-                        role = auth.member_role(
-                            db, item.membership_id, item.connection.session_hash
+                    author = drafts.Author(item.connection.person_id, item.membership_id, role)
+                    requests.append(
+                        drafts.EditRequest(
+                            author, payload.client_id, payload.seq, payload.base, payload.op
                         )
-                        result = drafts.submit_edit(
-                            db,
-                            drafts.Author(item.connection.person_id, item.membership_id, role),
-                            declaration_id,
-                            client_id=payload.client_id,
-                            seq=payload.seq,
-                            base=payload.base,
-                            delta=payload.op,
-                            at=clock.now(),
-                            max_chars=max_chars,
-                            cache=self.cache,
-                        )
-                    except DomainError as error:
-                        item.answer = error_payload(error, seq=payload.seq)
+                    )
+                    authorised.append(item)
+                results = drafts.submit_edits(
+                    db,
+                    declaration_id,
+                    requests,
+                    at=clock.now(),
+                    max_chars=max_chars,
+                    cache=self.cache,
+                )
+                for item, result in zip(authorised, results, strict=True):
+                    if isinstance(result, DomainError):
+                        item.answer = error_payload(result, seq=item.payload.seq)
                         continue
                     if result.outcome is Outcome.ACCEPTED:
-                        # Safe before the commit: entries are keyed by the hash-chain link,
-                        # which no other revision can have.
-                        assert result.text is not None and result.link is not None
-                        self.cache.put(declaration_id, result.revision, result.link, result.text)
                         accepted.append((item, result))
                     item.answer = {
                         "ok": True,
-                        "seq": payload.seq,
+                        "seq": item.payload.seq,
                         "rev": result.revision,
                         "outcome": result.outcome.value,
                     }
+                if accepted:
+                    # Safe before the commit: entries are keyed by the hash-chain link,
+                    # which no other revision can have.
+                    newest = accepted[-1][1]
+                    assert newest.text is not None and newest.link is not None
+                    self.cache.put(declaration_id, newest.revision, newest.link, newest.text)
         except Exception:
             log.exception("storing %s edits of declaration %s failed", len(batch), declaration_id)
             self.cache.drop(declaration_id)

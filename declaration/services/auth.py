@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from declaration.domain.errors import (
     N_,
+    DomainError,
     Forbidden,
     InvalidInput,
     NotAMember,
@@ -277,13 +279,13 @@ class LinkBuilder(Protocol):
     def __call__(self, token: str) -> str: ...
 
 
-_MEMBER_ROLE = (
-    select(Membership.role)
+_MEMBER_ROLES = (
+    select(Membership.id, LoginSession.token_hash, Membership.role)
     .join(LoginSession, LoginSession.person_id == Membership.person_id)
     .where(
-        Membership.id == bindparam("membership_id"),
+        Membership.id.in_(bindparam("membership_ids", expanding=True)),
         Membership.revoked_at.is_(None),
-        LoginSession.token_hash == bindparam("token_hash"),
+        LoginSession.token_hash.in_(bindparam("token_hashes", expanding=True)),
         LoginSession.ended_at.is_(None),
     )
 )
@@ -292,17 +294,39 @@ _MEMBER_ROLE = (
 def member_role(session: Session, membership_id: int, session_token_hash: str) -> Role:
     """Return the role of an active membership whose person is still logged in.
 
-    The check every socket event makes, in one indexed query: removal from the
-    declaration and the end of the login session both refuse at once.
+    The check every socket event makes: removal from the declaration and the end of the
+    login session both refuse at once.
     """
-    role = (
-        session.connection()
-        .execute(_MEMBER_ROLE, {"membership_id": membership_id, "token_hash": session_token_hash})
-        .scalar()
+    role = member_roles(session, [(membership_id, session_token_hash)])[
+        (membership_id, session_token_hash)
+    ]
+    if isinstance(role, DomainError):
+        raise role
+    return role
+
+
+def member_roles(
+    session: Session, pairs: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], Role | DomainError]:
+    """Check several (membership id, login session hash) pairs in one indexed query.
+
+    Edits stored together (group commit) are authorised together: each pair gets its
+    role, or the refusal `member_role` would raise for it.
+    """
+    wanted = set(pairs)
+    rows = session.connection().execute(
+        _MEMBER_ROLES,
+        {
+            "membership_ids": sorted({membership_id for membership_id, _ in wanted}),
+            "token_hashes": sorted({token_hash for _, token_hash in wanted}),
+        },
     )
-    if role is None:
-        revoked = session.scalar(
-            select(Membership.revoked_at).where(Membership.id == membership_id)
-        )
-        raise NotAMember() if revoked is not None else NotAuthenticated()
-    return Role(role)
+    found: dict[tuple[int, str], Role | DomainError] = {
+        (row.id, row.token_hash): Role(row.role)
+        for row in rows
+        if (row.id, row.token_hash) in wanted
+    }
+    for pair in wanted - found.keys():
+        revoked = session.scalar(select(Membership.revoked_at).where(Membership.id == pair[0]))
+        found[pair] = NotAMember() if revoked is not None else NotAuthenticated()
+    return found

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from itertools import pairwise
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from declaration.concurrency import off_loop
@@ -288,11 +288,15 @@ _LOCK_HEAD = (
     .where(_DECLARATIONS.c.id == bindparam("declaration_id"))
     .with_for_update()
 )
-_FIND_CLIENT = select(
-    _CLIENTS.c.id, _CLIENTS.c.person_id, _CLIENTS.c.last_seq, _CLIENTS.c.last_revision
+_FIND_CLIENTS = select(
+    _CLIENTS.c.id,
+    _CLIENTS.c.client_id,
+    _CLIENTS.c.person_id,
+    _CLIENTS.c.last_seq,
+    _CLIENTS.c.last_revision,
 ).where(
     _CLIENTS.c.declaration_id == bindparam("declaration_id"),
-    _CLIENTS.c.client_id == bindparam("client_id"),
+    _CLIENTS.c.client_id.in_(bindparam("client_ids", expanding=True)),
 )
 _OPERATION_OF = select(_REVISIONS.c.operation).where(
     _REVISIONS.c.declaration_id == bindparam("declaration_id"),
@@ -351,9 +355,9 @@ class Author:
         return cls(membership.person_id, membership.id, membership.role_enum)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Head:
-    """The locked declaration row, as the edit path needs it."""
+    """The locked declaration row as the edit path needs it; moves as a batch is stored."""
 
     head_revision: int
     phase: Phase
@@ -377,6 +381,36 @@ def _lock_head(session: Session, declaration_id: int) -> _Head:
     )
 
 
+@dataclass(frozen=True)
+class EditRequest:
+    """One client's batch of keystrokes as submitted (see docs/protocol.md)."""
+
+    author: Author
+    client_id: str
+    seq: int
+    base: int
+    delta: str
+
+
+class _Link(NamedTuple):
+    """A revision as rebasing needs it: stored, or appended earlier in the same batch."""
+
+    number: int
+    operation: str
+    length: int
+    link: str
+
+
+@dataclass
+class _Client:
+    """An editing client's stored state, updated in memory as a batch is stored."""
+
+    ref: int | None
+    person_id: int
+    last_seq: int
+    last_revision: int
+
+
 def submit_edit(
     session: Session,
     actor: Author | Membership,
@@ -390,87 +424,186 @@ def submit_edit(
     max_chars: int,
     cache: HeadCache | None = None,
 ) -> EditResult:
-    """Transform a client's batch against the revisions since its base and store it.
+    """Store one client's batch (see `submit_edits`); a refusal is raised."""
+    author = actor if isinstance(actor, Author) else Author.of(actor)
+    if isinstance(actor, Membership) and actor.declaration_id != declaration_id:
+        raise NotFound()
+    (result,) = submit_edits(
+        session,
+        declaration_id,
+        [EditRequest(author, client_id, seq, base, delta)],
+        at=at,
+        max_chars=max_chars,
+        cache=cache,
+    )
+    if isinstance(result, DomainError):
+        raise result
+    return result
+
+
+def submit_edits(
+    session: Session,
+    declaration_id: int,
+    requests: Sequence[EditRequest],
+    *,
+    at: datetime,
+    max_chars: int,
+    cache: HeadCache | None = None,
+) -> list[EditResult | DomainError]:
+    """Transform clients' batches against the revisions since their bases and store them.
+
+    The server half of the sync protocol, for all batches that queued for a declaration
+    while the previous ones were stored (group commit): the head is locked, the clients
+    and the history since the oldest base are read, and the revisions are written, once
+    for all of them. Each request gets its result or its refusal, in order; a refused one
+    writes nothing and does not affect the others. Later requests rebase over the
+    revisions earlier ones made.
 
     Resent batches (same author, client and sequence number) are answered with the
     revision stored the first time and never applied twice; a batch that changes nothing
     after rebasing makes no revision. The caller commits before acknowledging.
-
-    Every refusal is raised before anything is written, so a caller storing several
-    batches in one transaction can refuse one and keep the others.
     """
-    author = actor if isinstance(actor, Author) else Author.of(actor)
-    if isinstance(actor, Membership) and actor.declaration_id != declaration_id:
-        raise NotFound()
+    if not requests:
+        return []
     head = _lock_head(session, declaration_id)
-    check_edit(head.phase, author.role)
-    if not client_id or len(client_id) > MAX_CLIENT_ID or seq < 0:
-        raise InvalidOperation()
-    if len(delta) > 4 * max_chars + 64:
-        raise EditTooLarge()
+    results: list[EditResult | DomainError | None] = [None] * len(requests)
+    for index, request in enumerate(requests):
+        try:
+            check_edit(head.phase, request.author.role)
+            if not request.client_id or len(request.client_id) > MAX_CLIENT_ID or request.seq < 0:
+                raise InvalidOperation()
+            if len(request.delta) > 4 * max_chars + 64:
+                raise EditTooLarge()
+            if not 0 <= request.base <= head.head_revision:
+                raise UnknownBase()
+        except DomainError as error:
+            results[index] = error
+    valid = [request for request, result in zip(requests, results, strict=True) if result is None]
+    if not valid:
+        return cast(list[EditResult | DomainError], results)
     connection = session.connection()
-    client = connection.execute(
-        _FIND_CLIENT, {"declaration_id": declaration_id, "client_id": client_id}
-    ).one_or_none()
-    if client is not None:
-        if client.person_id != author.person_id:
-            raise InvalidOperation()  # somebody else's client id: never theirs to resend
-        if seq <= client.last_seq:
-            # One batch in flight per client: a batch at or below the newest seen is a resend.
-            stored = connection.execute(
-                _OPERATION_OF, {"declaration_id": declaration_id, "number": client.last_revision}
-            ).scalar()
-            return EditResult(Outcome.DUPLICATE, client.last_revision, stored or "")
-    head_number = head.head_revision
-    if not 0 <= base <= head_number:
-        raise UnknownBase()
-    history = connection.execute(
-        _HISTORY, {"declaration_id": declaration_id, "base": base, "head": head_number}
-    ).all()
-    newest = history[-1]
-    try:
-        op = from_delta(delta, history[0].length)
-        rebased = integrate(op, base, head_number, newest.length, _parse_following(history))
-    except (OperationError, SyncError):
-        raise InvalidOperation() from None
-    if rebased.is_noop:
-        return EditResult(Outcome.UNCHANGED, head_number, rebased.to_delta())
-    current = cache.get(declaration_id, head_number, newest.link) if cache is not None else None
-    if current is None:
-        current = _text_at(session, declaration_id, head_number)
-    new_text = rebased.apply(current)
-    if len(new_text) > max_chars:
-        raise TextTooLong(limit=max_chars)
-    moved = {"seq": seq, "number": head_number + 1}
-    if client is None:
-        client_ref = connection.execute(
+    clients = {
+        row.client_id: _Client(row.id, row.person_id, row.last_seq, row.last_revision)
+        for row in connection.execute(
+            _FIND_CLIENTS,
+            {
+                "declaration_id": declaration_id,
+                "client_ids": sorted({request.client_id for request in valid}),
+            },
+        )
+    }
+    first = min(request.base for request in valid)
+    history: list[_Link] = [
+        _Link(*row)
+        for row in connection.execute(
+            _HISTORY,
+            {"declaration_id": declaration_id, "base": first, "head": head.head_revision},
+        )
+    ]
+    current: str | None = None
+    rows: list[dict[str, Any]] = []
+    moved: dict[int, _Client] = {}
+    for index, request in enumerate(requests):
+        if results[index] is not None:
+            continue
+        client = clients.get(request.client_id)
+        try:
+            if client is not None:
+                if client.person_id != request.author.person_id:
+                    raise InvalidOperation()  # somebody else's client id: never theirs to resend
+                if request.seq <= client.last_seq:
+                    # One batch in flight per client: at or below the newest seen is a resend.
+                    results[index] = _duplicate(connection, declaration_id, client, history)
+                    continue
+            newest = history[-1]
+            try:
+                op = from_delta(request.delta, history[request.base - first].length)
+                rebased = integrate(
+                    op,
+                    request.base,
+                    newest.number,
+                    newest.length,
+                    _parse_following(history[request.base - first :]),
+                )
+            except (OperationError, SyncError):
+                raise InvalidOperation() from None
+            if rebased.is_noop:
+                results[index] = EditResult(Outcome.UNCHANGED, newest.number, rebased.to_delta())
+                continue
+            if current is None:
+                current = cache.get(declaration_id, newest.number, newest.link) if cache else None
+                if current is None:
+                    current = _text_at(session, declaration_id, newest.number)
+            new_text = rebased.apply(current)
+            if len(new_text) > max_chars:
+                raise TextTooLong(limit=max_chars)
+        except DomainError as error:
+            results[index] = error
+            continue
+        if client is None:
+            client = clients[request.client_id] = _Client(
+                _add_client(connection, declaration_id, request), request.author.person_id, 0, 0
+            )
+        assert client.ref is not None
+        row, result = _next_revision(
+            declaration_id,
+            head,
+            rebased,
+            new_text,
+            previous_link=newest.link,
+            author_id=request.author.person_id,
+            client_ref=client.ref,
+            seq=request.seq,
+            at=at,
+        )
+        rows.append(row)
+        history.append(_Link(result.revision, result.operation, len(new_text), row["link"]))
+        current = new_text
+        client.last_seq, client.last_revision = request.seq, result.revision
+        moved[client.ref] = client
+        results[index] = result
+    if rows:
+        connection.execute(
+            _MOVE_CLIENT,
+            [
+                {"client_ref": ref, "seq": client.last_seq, "number": client.last_revision}
+                for ref, client in moved.items()
+            ],
+        )
+        _write(connection, declaration_id, head, rows, at)
+    return cast(list[EditResult | DomainError], results)
+
+
+def _duplicate(
+    connection: Connection, declaration_id: int, client: _Client, history: list[_Link]
+) -> EditResult:
+    """Answer a resent batch with the revision it became the first time."""
+    if history and history[0].number <= client.last_revision:
+        stored: str | None = history[client.last_revision - history[0].number].operation
+    else:
+        stored = connection.execute(
+            _OPERATION_OF, {"declaration_id": declaration_id, "number": client.last_revision}
+        ).scalar()
+    return EditResult(Outcome.DUPLICATE, client.last_revision, stored or "")
+
+
+def _add_client(connection: Connection, declaration_id: int, request: EditRequest) -> int:
+    """Register a client on its first accepted batch; its state is set when the batch is."""
+    return int(
+        connection.execute(
             _ADD_CLIENT,
             {
                 "declaration_id": declaration_id,
-                "client_id": client_id,
-                "person_id": author.person_id,
-                **moved,
+                "client_id": request.client_id,
+                "person_id": request.author.person_id,
+                "seq": 0,
+                "number": 0,
             },
         ).scalar_one()
-    else:
-        client_ref = client.id
-        connection.execute(_MOVE_CLIENT, {"client_ref": client_ref, **moved})
-    return _append(
-        session,
-        declaration_id,
-        head,
-        rebased,
-        new_text,
-        previous_link=newest.link,
-        author_id=author.person_id,
-        client_ref=client_ref,
-        seq=seq,
-        at=at,
     )
 
 
-def _append(
-    session: Session,
+def _next_revision(
     declaration_id: int,
     head: _Head,
     op: Operation,
@@ -481,8 +614,8 @@ def _append(
     client_ref: int | None,
     seq: int | None,
     at: datetime,
-) -> EditResult:
-    """Store revision head+1 and move the declaration's head (plain statements, no ORM)."""
+) -> tuple[dict[str, Any], EditResult]:
+    """Make revision head+1 (the row to insert) and move ``head`` past it, in memory."""
     number = head.head_revision + 1
     delta = op.to_delta()
     link = chain.link(previous_link, delta, author_ref(author_id), at)
@@ -493,33 +626,45 @@ def _append(
         head.since_keyframe_chars + written,
         len(new_text),
     )
-    connection = session.connection()
-    connection.execute(
-        _ADD_REVISION,
-        {
-            "declaration_id": declaration_id,
-            "number": number,
-            "operation": delta,
-            "text": new_text if keyframe else None,
-            "length": len(new_text),
-            "author_id": author_id,
-            "created_at": at,
-            "link": link,
-            "client_ref": client_ref,
-            "client_seq": seq,
-        },
-    )
+    head.head_revision = number
+    if keyframe:
+        head.keyframe_revision, head.since_keyframe_chars = number, 0
+    else:
+        head.since_keyframe_chars += written
+    row = {
+        "declaration_id": declaration_id,
+        "number": number,
+        "operation": delta,
+        "text": new_text if keyframe else None,
+        "length": len(new_text),
+        "author_id": author_id,
+        "created_at": at,
+        "link": link,
+        "client_ref": client_ref,
+        "client_seq": seq,
+    }
+    return row, EditResult(Outcome.ACCEPTED, number, delta, new_text, link)
+
+
+def _write(
+    connection: Connection,
+    declaration_id: int,
+    head: _Head,
+    rows: list[dict[str, Any]],
+    at: datetime,
+) -> None:
+    """Insert new revisions and move the declaration's head once (plain statements)."""
+    connection.execute(_ADD_REVISION, rows)
     connection.execute(
         _MOVE_HEAD,
         {
             "declaration_id": declaration_id,
-            "number": number,
+            "number": head.head_revision,
             "at": at,
-            "keyframe_revision": number if keyframe else head.keyframe_revision,
-            "since_keyframe_chars": 0 if keyframe else head.since_keyframe_chars + written,
+            "keyframe_revision": head.keyframe_revision,
+            "since_keyframe_chars": head.since_keyframe_chars,
         },
     )
-    return EditResult(Outcome.ACCEPTED, number, delta, new_text, link)
 
 
 def revisions_since(
@@ -643,8 +788,7 @@ def restore(
         return EditResult(Outcome.UNCHANGED, head.head_revision, op.to_delta())
     if len(old) > max_chars:
         raise TextTooLong(limit=max_chars)
-    result = _append(
-        session,
+    row, result = _next_revision(
         declaration_id,
         head,
         op,
@@ -655,6 +799,7 @@ def restore(
         seq=None,
         at=at,
     )
+    _write(session.connection(), declaration_id, head, [row], at)
     session.expire(declaration)
     audit.record(
         session,

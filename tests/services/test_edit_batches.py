@@ -1,0 +1,277 @@
+"""Edits that queued together are authorised and stored together (group commit).
+
+At 50 editors a dozen batches of keystrokes wait for each commit; storing them one by one
+cost seven statements each. These tests pin that a batch costs a fixed number of
+statements and that it stores exactly what storing its edits one at a time would.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import pytest
+from sqlalchemy import event, select
+
+from declaration import clock
+from declaration.db import get_database
+from declaration.domain.errors import DomainError, NotAMember, NotAuthenticated
+from declaration.domain.operations import Operation
+from declaration.domain.roles import Role
+from declaration.domain.sync import Outcome
+from declaration.domain.tokens import token_hash
+from declaration.models import Declaration, EditClient, LoginSession, Membership, Revision
+from declaration.services import auth, declarations, drafts, participants
+
+LIMIT = 200_000
+
+
+@contextmanager
+def _statements(app) -> Iterator[list[str]]:
+    """Record the SQL statements sent to the database (an executemany counts once)."""
+    engine = app.extensions["declaration.db"].engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def draft(app, make_declaration) -> Callable[..., object]:
+    """Return run(fn): fn(session, declaration, moderator as drafts.Author) in a write."""
+    key, moderator_id = make_declaration(text="Die Kommunen erklären gemeinsam.\n")
+
+    def run(fn):
+        with app.app_context(), get_database().transaction(write=True) as s:
+            declaration = declarations.by_key(s, key)
+            membership = s.scalars(
+                select(Membership).filter_by(declaration_id=declaration.id, person_id=moderator_id)
+            ).one()
+            return fn(s, declaration, drafts.Author.of(membership))
+
+    return run
+
+
+def _submit(s, declaration_id: int, requests, at: datetime):
+    return drafts.submit_edits(s, declaration_id, requests, at=at, max_chars=LIMIT)
+
+
+def _random_requests(author: drafts.Author, text: str, head: int, count: int, seed: int):
+    """Edits of ``count`` clients, all made on the same revision (they raced each other)."""
+    rng = random.Random(seed)
+    requests = []
+    for n in range(count):
+        pos = rng.randint(0, len(text))
+        delete = rng.randint(0, min(4, len(text) - pos)) if rng.random() < 0.3 else 0
+        insert = rng.choice(["ä", "Wort ", "🙂", "\n", ""]) if delete else rng.choice(["x", "yz"])
+        op = Operation.edit(len(text), pos, delete, insert)
+        requests.append(drafts.EditRequest(author, f"client-{n}", 1, head, op.to_delta()))
+    return requests
+
+
+def _stored(s, declaration_id: int) -> list[tuple[int, str, int, bool, str]]:
+    return [
+        (r.number, r.operation, r.length, r.text is not None, r.link)
+        for r in s.scalars(
+            select(Revision)
+            .where(Revision.declaration_id == declaration_id)
+            .order_by(Revision.number)
+        )
+    ]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_batch_stores_exactly_what_storing_its_edits_one_by_one_stores(
+    app, make_declaration, seed
+):
+    at = clock.now()
+    histories = []
+    for together in (True, False):
+        key, moderator_id = make_declaration(text="Die Kommunen erklären gemeinsam.\n")
+        with app.app_context(), get_database().transaction(write=True) as s:
+            declaration = declarations.by_key(s, key)
+            author = drafts.Author.of(
+                s.scalars(
+                    select(Membership).filter_by(
+                        declaration_id=declaration.id, person_id=moderator_id
+                    )
+                ).one()
+            )
+            requests = _random_requests(
+                author, drafts.head_text(s, declaration), declaration.head_revision, 12, seed
+            )
+            declaration_id = declaration.id
+        if together:
+            with app.app_context(), get_database().transaction(write=True) as s:
+                results = _submit(s, declaration_id, requests, at)
+        else:
+            results = []
+            for request in requests:
+                with app.app_context(), get_database().transaction(write=True) as s:
+                    results.extend(_submit(s, declaration_id, [request], at))
+        with app.app_context(), get_database().transaction() as s:
+            declaration = s.get(Declaration, declaration_id)
+            histories.append(
+                (
+                    [(r.outcome, r.revision, r.operation) for r in results],
+                    [row[:4] for row in _stored(s, declaration_id)],
+                    drafts.head_text(s, declaration),
+                    (
+                        declaration.head_revision,
+                        declaration.keyframe_revision,
+                        declaration.since_keyframe_chars,
+                    ),
+                )
+            )
+    assert histories[0] == histories[1]
+
+
+def test_a_batch_costs_the_same_statements_however_many_edits_it_holds(app, draft):
+    def statements_for(count: int) -> int:
+        def fn(s, declaration, author):
+            text = drafts.head_text(s, declaration)
+            requests = _random_requests(author, text, declaration.head_revision, count, count)
+            # the clients exist already, as they do after their first edit
+            _submit(s, declaration.id, [*requests], clock.now())
+            again = [
+                drafts.EditRequest(r.author, r.client_id, 2, r.base, r.delta) for r in requests
+            ]
+            with _statements(app) as seen:
+                results = _submit(s, declaration.id, again, clock.now())
+            assert all(not isinstance(r, DomainError) for r in results)
+            return len(seen)
+
+        return draft(fn)
+
+    one, twelve = statements_for(1), statements_for(12)
+    # lock the head, read the clients and the history, load the text (two statements: no
+    # head cache here), move the clients, add the revisions, move the head
+    assert one == twelve == 8
+
+
+def test_later_edits_of_a_batch_rebase_over_the_earlier_ones(draft):
+    def fn(s, declaration, author):
+        head = declaration.head_revision
+        text = drafts.head_text(s, declaration)
+        first = Operation.edit(len(text), 0, 0, "A")
+        second = Operation.edit(len(text), 0, 0, "B")  # made on the same text
+        results = _submit(
+            s,
+            declaration.id,
+            [
+                drafts.EditRequest(author, "one", 1, head, first.to_delta()),
+                drafts.EditRequest(author, "two", 1, head, second.to_delta()),
+            ],
+            clock.now(),
+        )
+        assert [r.revision for r in results] == [head + 1, head + 2]
+        s.expire(declaration)
+        return drafts.head_text(s, declaration), text
+
+    stored, before = draft(fn)
+    assert sorted(stored[:2]) == ["A", "B"] and stored[2:] == before
+
+
+def test_a_batch_resent_within_the_same_batch_is_answered_with_its_first_revision(draft):
+    def fn(s, declaration, author):
+        head = declaration.head_revision
+        text = drafts.head_text(s, declaration)
+        delta = Operation.edit(len(text), 0, 0, "X").to_delta()
+        results = _submit(
+            s,
+            declaration.id,
+            [
+                drafts.EditRequest(author, "one", 1, head, delta),
+                drafts.EditRequest(author, "one", 1, head, delta),
+            ],
+            clock.now(),
+        )
+        s.expire(declaration)
+        return results, drafts.head_text(s, declaration)
+
+    (first, again), text = draft(fn)
+    assert first.outcome is Outcome.ACCEPTED
+    assert (again.outcome, again.revision, again.operation) == (
+        Outcome.DUPLICATE,
+        first.revision,
+        first.operation,
+    )
+    assert text.startswith("XDie")
+
+
+def test_a_refused_edit_in_a_batch_writes_nothing_and_the_others_are_stored(draft):
+    def fn(s, declaration, author):
+        head = declaration.head_revision
+        text = drafts.head_text(s, declaration)
+        results = _submit(
+            s,
+            declaration.id,
+            [
+                drafts.EditRequest(
+                    author, "one", 1, head, Operation.edit(len(text), 0, 0, "A").to_delta()
+                ),
+                drafts.EditRequest(author, "two", 1, head, "=999999"),  # unreadable
+                drafts.EditRequest(author, "three", 1, head + 5, "=1"),  # unknown base
+                drafts.EditRequest(
+                    author, "four", 1, head, Operation.edit(len(text), 0, 0, "B").to_delta()
+                ),
+            ],
+            clock.now(),
+        )
+        clients = s.scalars(
+            select(EditClient.client_id).where(EditClient.declaration_id == declaration.id)
+        ).all()
+        return results, sorted(clients)
+
+    results, clients = draft(fn)
+    assert [type(r).__name__ for r in results] == [
+        "EditResult",
+        "InvalidOperation",
+        "UnknownBase",
+        "EditResult",
+    ]
+    assert [r.revision for r in results if isinstance(r, drafts.EditResult)] == [1, 2]
+    assert clients == ["four", "one"]
+
+
+def test_member_roles_checks_many_authors_in_one_query_and_refuses_each_exactly(
+    app, make_declaration, invite
+):
+    key, _ = make_declaration()
+    logins = []
+    for role in (Role.MAYOR, Role.OBSERVER, Role.MAYOR, Role.MAYOR):
+        token = invite(key, role)
+        with app.app_context(), get_database().transaction(write=True) as s:
+            login = auth.redeem(s, token, at=clock.now())
+            membership = s.scalars(select(Membership).filter_by(person_id=login.person.id)).one()
+            logins.append((membership.id, token_hash(login.session_token)))
+    removed, logged_out = logins[2], logins[3]
+    with app.app_context(), get_database().transaction(write=True) as s:
+        participants.revoke(s, None, s.get(Membership, removed[0]), at=clock.now())
+    with app.app_context(), get_database().transaction(write=True) as s:
+        # its login session ends, the membership stays
+        s.scalars(
+            select(LoginSession).filter_by(token_hash=logged_out[1])
+        ).one().ended_at = clock.now()
+
+    with app.app_context(), get_database().transaction() as s, _statements(app) as seen:
+        roles = auth.member_roles(s, logins[:2])
+    assert roles == {logins[0]: Role.MAYOR, logins[1]: Role.OBSERVER}
+    assert [q.split()[0] for q in seen if q != "BEGIN"] == ["SELECT"]
+
+    with app.app_context(), get_database().transaction() as s:
+        roles = auth.member_roles(s, logins)
+    assert isinstance(roles[removed], NotAMember)
+    assert isinstance(roles[logged_out], NotAuthenticated)
+    # a pair of one person's membership with another person's login is nobody's
+    with app.app_context(), get_database().transaction() as s:
+        crossed = (logins[0][0], logins[1][1])
+        assert isinstance(auth.member_roles(s, [crossed])[crossed], NotAuthenticated)
