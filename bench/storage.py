@@ -223,7 +223,8 @@ def fresh_store(
 
 
 def measure_size(store: Store) -> dict[str, Any]:
-    """Bytes the revisions take: the whole file (SQLite) and the ``revisions`` table.
+    """Bytes the revisions take: the whole file (SQLite), and the ``revisions`` and
+    ``keyframes`` tables with their indexes.
 
     Call with no other connection writing (the server stopped, fixtures disposed).
     """
@@ -234,14 +235,17 @@ def measure_size(store: Store) -> dict[str, Any]:
             busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             wal = Path(f"{store.path}-wal")
             file_bytes = store.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
-            count, op_bytes, text_bytes, keyframes = connection.execute(
-                "SELECT COUNT(*), SUM(length(CAST(operation AS BLOB))), "
-                "COALESCE(SUM(length(CAST(text AS BLOB))), 0), COUNT(text) FROM revisions"
+            count, op_bytes = connection.execute(
+                "SELECT COUNT(*), SUM(length(CAST(operation AS BLOB))) FROM revisions"
+            ).fetchone()
+            text_bytes, keyframes = connection.execute(
+                "SELECT COALESCE(SUM(length(CAST(text AS BLOB))), 0), COUNT(*) FROM keyframes"
             ).fetchone()
             table_bytes: int | None
             try:
                 table_bytes = connection.execute(
-                    "SELECT SUM(pgsize) FROM dbstat WHERE name LIKE '%revision%'"
+                    "SELECT SUM(pgsize) FROM dbstat "
+                    "WHERE name LIKE '%revision%' OR name LIKE '%keyframe%'"
                 ).fetchone()[0]
             except sqlite3.OperationalError:  # SQLite built without dbstat
                 table_bytes = None
@@ -253,7 +257,7 @@ def measure_size(store: Store) -> dict[str, Any]:
             "checkpoint_busy": bool(busy),
             "file_bytes": file_bytes,
             "table_bytes": table_bytes,
-            "table_measure": "dbstat (revisions + its indexes)",
+            "table_measure": "dbstat (revisions, keyframes and their indexes)",
             "operation_bytes": op_bytes or 0,
             "keyframe_text_bytes": text_bytes,
         }
@@ -262,23 +266,33 @@ def measure_size(store: Store) -> dict[str, Any]:
     engine = create_engine(store.url)
     try:
         with engine.connect() as pg:
-            row = pg.execute(
+            sizes = pg.execute(
                 text(
-                    "SELECT pg_total_relation_size('revisions'), pg_table_size('revisions'), "
-                    "pg_indexes_size('revisions'), COUNT(*), SUM(octet_length(operation)), "
-                    "COALESCE(SUM(octet_length(text)), 0), "
-                    "COALESCE(SUM(pg_column_size(text)), 0), COUNT(text) FROM revisions"
+                    "SELECT SUM(pg_total_relation_size(t)), SUM(pg_table_size(t)), "
+                    "SUM(pg_indexes_size(t)) "
+                    "FROM unnest(ARRAY['revisions', 'keyframes']::regclass[]) t"
+                )
+            ).one()
+            count, op_bytes = pg.execute(
+                text("SELECT COUNT(*), SUM(octet_length(operation)) FROM revisions")
+            ).one()
+            text_bytes, text_stored, keyframes = pg.execute(
+                text(
+                    "SELECT COALESCE(SUM(octet_length(text)), 0), "
+                    "COALESCE(SUM(pg_column_size(text)), 0), COUNT(*) FROM keyframes"
                 )
             ).one()
     finally:
         engine.dispose()
-    total, table, indexes, count, op_bytes, text_bytes, text_stored, keyframes = row
+    total, table, indexes = sizes
     return {
         "revision_rows": count,
         "keyframes": keyframes,
         "file_bytes": None,
         "table_bytes": int(total),
-        "table_measure": "pg_total_relation_size (heap + TOAST + indexes)",
+        "table_measure": (
+            "pg_total_relation_size of revisions and keyframes (heap + TOAST + indexes)"
+        ),
         "heap_toast_bytes": int(table),
         "index_bytes": int(indexes),
         "operation_bytes": int(op_bytes or 0),

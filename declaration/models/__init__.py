@@ -6,7 +6,7 @@ from declaration.models.declaration import Declaration, Membership
 from declaration.models.invitation import Invitation, LinkPurpose
 from declaration.models.mail import OutboxMail
 from declaration.models.person import LoginSession, Person
-from declaration.models.revision import EditClient, NamedVersion, Revision
+from declaration.models.revision import EditClient, Keyframe, NamedVersion, Revision
 
 __all__ = [
     "AuditEvent",
@@ -14,6 +14,7 @@ __all__ = [
     "Declaration",
     "EditClient",
     "Invitation",
+    "Keyframe",
     "LinkPurpose",
     "LoginSession",
     "Membership",

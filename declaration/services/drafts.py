@@ -37,6 +37,7 @@ from declaration.domain.text import normalise
 from declaration.models import (
     Declaration,
     EditClient,
+    Keyframe,
     Membership,
     NamedVersion,
     Person,
@@ -153,13 +154,14 @@ def start(
         declaration_id=declaration.id,
         number=0,
         operation=delta,
-        text=text,
         length=len(text),
         author_id=author_id,
         created_at=at,
         link=chain.link(chain.GENESIS, delta, author_ref(author_id), at),
     )
     session.add(revision)
+    session.flush()
+    session.add(Keyframe(declaration_id=declaration.id, number=0, text=text))
     declaration.head_revision = 0
     declaration.keyframe_revision = 0
     declaration.since_keyframe_chars = 0
@@ -231,13 +233,9 @@ def text_at(session: Session, declaration: Declaration, number: int) -> str:
 
 def _text_at(session: Session, declaration_id: int, number: int) -> str:
     keyframe = session.execute(
-        select(Revision.number, Revision.text)
-        .where(
-            Revision.declaration_id == declaration_id,
-            Revision.number <= number,
-            Revision.text.is_not(None),
-        )
-        .order_by(Revision.number.desc())
+        select(Keyframe.number, Keyframe.text)
+        .where(Keyframe.declaration_id == declaration_id, Keyframe.number <= number)
+        .order_by(Keyframe.number.desc())
         .limit(1)
     ).one()
     deltas = session.scalars(
@@ -278,6 +276,7 @@ def head_text(session: Session, declaration: Declaration, cache: HeadCache | Non
 _DECLARATIONS = cast(Table, Declaration.__table__)
 _REVISIONS = cast(Table, Revision.__table__)
 _CLIENTS = cast(Table, EditClient.__table__)
+_KEYFRAMES = cast(Table, Keyframe.__table__)
 _LOCK_HEAD = (
     select(
         _DECLARATIONS.c.head_revision,
@@ -328,6 +327,7 @@ _MOVE_CLIENT = (
     .values(last_seq=bindparam("seq"), last_revision=bindparam("number"))
 )
 _ADD_REVISION = _REVISIONS.insert()
+_ADD_KEYFRAME = _KEYFRAMES.insert()
 _MOVE_HEAD = (
     _DECLARATIONS.update()
     .where(_DECLARATIONS.c.id == bindparam("declaration_id"))
@@ -502,6 +502,7 @@ def submit_edits(
     ]
     current: str | None = None
     rows: list[dict[str, Any]] = []
+    keyframes: list[dict[str, Any]] = []
     moved: dict[int, _Client] = {}
     for index, request in enumerate(requests):
         if results[index] is not None:
@@ -545,7 +546,7 @@ def submit_edits(
                 _add_client(connection, declaration_id, request), request.author.person_id, 0, 0
             )
         assert client.ref is not None
-        row, result = _next_revision(
+        row, keyframe, result = _next_revision(
             declaration_id,
             head,
             rebased,
@@ -557,6 +558,8 @@ def submit_edits(
             at=at,
         )
         rows.append(row)
+        if keyframe is not None:
+            keyframes.append(keyframe)
         history.append(_Link(result.revision, result.operation, len(new_text), row["link"]))
         current = new_text
         client.last_seq, client.last_revision = request.seq, result.revision
@@ -570,7 +573,7 @@ def submit_edits(
                 for ref, client in moved.items()
             ],
         )
-        _write(connection, declaration_id, head, rows, at)
+        _write(connection, declaration_id, head, rows, keyframes, at)
     return cast(list[EditResult | DomainError], results)
 
 
@@ -614,8 +617,11 @@ def _next_revision(
     client_ref: int | None,
     seq: int | None,
     at: datetime,
-) -> tuple[dict[str, Any], EditResult]:
-    """Make revision head+1 (the row to insert) and move ``head`` past it, in memory."""
+) -> tuple[dict[str, Any], dict[str, Any] | None, EditResult]:
+    """Make revision head+1 and move ``head`` past it, in memory.
+
+    Returns the revision's row, its keyframe's row if it gets one, and the result.
+    """
     number = head.head_revision + 1
     delta = op.to_delta()
     link = chain.link(previous_link, delta, author_ref(author_id), at)
@@ -635,7 +641,6 @@ def _next_revision(
         "declaration_id": declaration_id,
         "number": number,
         "operation": delta,
-        "text": new_text if keyframe else None,
         "length": len(new_text),
         "author_id": author_id,
         "created_at": at,
@@ -643,7 +648,10 @@ def _next_revision(
         "client_ref": client_ref,
         "client_seq": seq,
     }
-    return row, EditResult(Outcome.ACCEPTED, number, delta, new_text, link)
+    stored = (
+        {"declaration_id": declaration_id, "number": number, "text": new_text} if keyframe else None
+    )
+    return row, stored, EditResult(Outcome.ACCEPTED, number, delta, new_text, link)
 
 
 def _write(
@@ -651,10 +659,13 @@ def _write(
     declaration_id: int,
     head: _Head,
     rows: list[dict[str, Any]],
+    keyframes: list[dict[str, Any]],
     at: datetime,
 ) -> None:
-    """Insert new revisions and move the declaration's head once (plain statements)."""
+    """Insert new revisions and keyframes, move the declaration's head once (plain SQL)."""
     connection.execute(_ADD_REVISION, rows)
+    if keyframes:
+        connection.execute(_ADD_KEYFRAME, keyframes)
     connection.execute(
         _MOVE_HEAD,
         {
@@ -720,12 +731,8 @@ def name_version(
         raise Conflict(
             N_("Diese Fassung hat bereits einen Namen: „%(label)s“."), label=existing.label
         )
-    revision = session.scalar(
-        select(Revision).where(Revision.declaration_id == declaration.id, Revision.number == number)
-    )
-    assert revision is not None
-    if revision.text is None:
-        revision.text = text
+    if session.get(Keyframe, (declaration.id, number)) is None:
+        session.add(Keyframe(declaration_id=declaration.id, number=number, text=text))
         if number == declaration.head_revision:
             declaration.keyframe_revision, declaration.since_keyframe_chars = number, 0
     version = NamedVersion(
@@ -788,7 +795,7 @@ def restore(
         return EditResult(Outcome.UNCHANGED, head.head_revision, op.to_delta())
     if len(old) > max_chars:
         raise TextTooLong(limit=max_chars)
-    row, result = _next_revision(
+    row, keyframe, result = _next_revision(
         declaration_id,
         head,
         op,
@@ -799,7 +806,7 @@ def restore(
         seq=None,
         at=at,
     )
-    _write(session.connection(), declaration_id, head, [row], at)
+    _write(session.connection(), declaration_id, head, [row], [keyframe] if keyframe else [], at)
     session.expire(declaration)
     audit.record(
         session,

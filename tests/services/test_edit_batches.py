@@ -17,12 +17,20 @@ from sqlalchemy import event, select
 
 from declaration import clock
 from declaration.db import get_database
+from declaration.domain import revisions
 from declaration.domain.errors import DomainError, NotAMember, NotAuthenticated
 from declaration.domain.operations import Operation
 from declaration.domain.roles import Role
 from declaration.domain.sync import Outcome
 from declaration.domain.tokens import token_hash
-from declaration.models import Declaration, EditClient, LoginSession, Membership, Revision
+from declaration.models import (
+    Declaration,
+    EditClient,
+    Keyframe,
+    LoginSession,
+    Membership,
+    Revision,
+)
 from declaration.services import auth, declarations, drafts, participants
 
 LIMIT = 200_000
@@ -78,8 +86,11 @@ def _random_requests(author: drafts.Author, text: str, head: int, count: int, se
 
 
 def _stored(s, declaration_id: int) -> list[tuple[int, str, int, bool, str]]:
+    keyframes = set(
+        s.scalars(select(Keyframe.number).where(Keyframe.declaration_id == declaration_id))
+    )
     return [
-        (r.number, r.operation, r.length, r.text is not None, r.link)
+        (r.number, r.operation, r.length, r.number in keyframes, r.link)
         for r in s.scalars(
             select(Revision)
             .where(Revision.declaration_id == declaration_id)
@@ -90,8 +101,9 @@ def _stored(s, declaration_id: int) -> list[tuple[int, str, int, bool, str]]:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_a_batch_stores_exactly_what_storing_its_edits_one_by_one_stores(
-    app, make_declaration, seed
+    app, make_declaration, monkeypatch, seed
 ):
+    monkeypatch.setattr(revisions, "MAX_OPERATIONS_PER_KEYFRAME", 5)  # keyframes within a batch
     at = clock.now()
     histories = []
     for together in (True, False):
@@ -132,6 +144,7 @@ def test_a_batch_stores_exactly_what_storing_its_edits_one_by_one_stores(
                 )
             )
     assert histories[0] == histories[1]
+    assert any(keyframe for _, _, _, keyframe in histories[0][1][1:]), "no keyframe exercised"
 
 
 def test_a_batch_costs_the_same_statements_however_many_edits_it_holds(app, draft):

@@ -104,10 +104,75 @@ def test_upgrade_from_the_first_schema_keeps_and_completes_existing_drafts(empty
         assert connection.execute(text("SELECT title FROM declarations")).scalar() == "Erklärung"
     from sqlalchemy.orm import Session
 
-    from declaration.models import Revision
+    from declaration.models import Keyframe, Revision
 
     with Session(empty_engine) as session:
         first = session.query(Revision).one()
-        assert first.text == "Grüße"  # stored compressed since 0003, read back as text
+        # stored compressed since 0003, in its own table since 0004, read back as text
+        assert session.get(Keyframe, (1, 0)).text == "Grüße"
         assert first.link == "ab" * 32
         assert first.created_at.tzinfo is not None
+
+
+def test_keyframe_texts_move_to_their_own_table_and_back(empty_engine):
+    import zlib
+
+    migrate.upgrade(empty_engine, "0003")
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO people (id, name, office, municipality, email, may_create_declarations, created_at) "
+                "VALUES (1, 'Katrin Vogt', 'Moderation', 'MITZ', 'mod@mitz.example', true, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO declarations (id, key, title, description, phase, head_revision, created_by_id, created_at, updated_at) "
+                "VALUES (1, 'abc', 'Erklärung', '', 'drafting', 1, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        for number, operation, keyframe, length in (
+            (0, "+ab", zlib.compress(b"ab"), 2),
+            (1, "=2\t+c", None, 3),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO revisions (declaration_id, number, operation, text, length, "
+                    "author_id, created_at, link, client_seq) "
+                    "VALUES (1, :number, :operation, :text, :length, 1, :at, :link, :seq)"
+                ),
+                {
+                    "number": number,
+                    "operation": operation,
+                    "text": keyframe,
+                    "length": length,
+                    "at": 1_700_000_000_000_000 + number,
+                    "link": bytes([number]) * 32,
+                    "seq": number or None,
+                },
+            )
+    columns = "number, operation, length, author_id, created_at, link, client_seq"
+    with empty_engine.connect() as connection:
+        before = connection.execute(text(f"SELECT {columns} FROM revisions ORDER BY number")).all()
+
+    migrate.upgrade(empty_engine)
+
+    with empty_engine.connect() as connection:
+        assert (
+            connection.execute(text(f"SELECT {columns} FROM revisions ORDER BY number")).all()
+            == before
+        )
+        stored = connection.execute(
+            text("SELECT declaration_id, number, text FROM keyframes")
+        ).all()
+        assert [(d, n, zlib.decompress(t)) for d, n, t in stored] == [(1, 0, b"ab")]
+
+    migrate.downgrade(empty_engine, "0003")
+
+    with empty_engine.connect() as connection:
+        assert (
+            connection.execute(text(f"SELECT {columns} FROM revisions ORDER BY number")).all()
+            == before
+        )
+        texts = connection.execute(text("SELECT text FROM revisions ORDER BY number")).scalars()
+        assert [None if t is None else zlib.decompress(t) for t in texts] == [b"ab", None]

@@ -9,7 +9,7 @@ import pytest
 
 from declaration.db import get_database
 from declaration.domain.roles import Role
-from declaration.models import Declaration, Membership, OutboxMail, Revision
+from declaration.models import Declaration, Keyframe, Membership, OutboxMail, Revision
 from tests.helpers import login, post
 
 MODERATOR_PAGES = [
@@ -200,7 +200,10 @@ def test_moderator_creates_a_declaration_from_pasted_markdown(app, client, moder
         assert str(declaration.deadline) == "2026-12-15"
         first = s.query(Revision).filter_by(declaration_id=declaration.id).one()
         assert first.number == 0
-        assert first.text == "# Erklärung von Lindenau\n\nDie Gemeindë erklärt.\n"  # NFC, \n
+        assert (
+            s.get(Keyframe, (declaration.id, 0)).text
+            == "# Erklärung von Lindenau\n\nDie Gemeindë erklärt.\n"
+        )  # NFC
     page = client.get(f"/erklaerungen/{key}").get_data(as_text=True)
     assert "15. Dezember 2026" in page
 
