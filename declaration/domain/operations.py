@@ -547,6 +547,29 @@ def transform_over(a: Operation, b: Operation) -> Operation:
     return Operation._from_raw(result)
 
 
+def stored_lengths(delta: str) -> tuple[int, int]:
+    """Return the lengths of the texts before and after a stored, validated delta.
+
+    A delta spans its whole base text and spells out everything it inserts, so both
+    lengths follow from it alone; revisions therefore do not store them. Malformed
+    components are refused as in `apply_delta`.
+    """
+    base = target = 0
+    for token in delta.split("\t") if delta else ():
+        kind, body = token[:1], token[1:]
+        if kind == "=":
+            count = int(body)
+            base += count
+            target += count
+        elif kind == "-":
+            base += int(body)
+        elif kind == "+":
+            target += len(urllib.parse.unquote(body) if "%" in body else body)
+        else:
+            _mismatch(f"stored delta has an unknown component {token[:20]!r}")
+    return base, target
+
+
 def apply_delta(text: str, delta: str) -> str:
     """Apply a stored, already validated delta to ``text`` without building an Operation.
 

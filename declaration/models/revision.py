@@ -42,8 +42,6 @@ class Revision(Base):
         ForeignKey("declarations.id", ondelete="CASCADE"), primary_key=True
     )
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    #: Length of the text after this revision in code points; the next operation's base.
-    length: Mapped[int] = mapped_column(Integer, default=0)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
     #: The editing client (see EditClient) and its batch number.
     client_ref: Mapped[int | None] = mapped_column(

@@ -8,7 +8,7 @@ every K-th revision and every named version also stores the full text (a keyfram
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -29,6 +29,7 @@ from declaration.domain.operations import (
     apply_delta,
     from_delta,
     from_texts,
+    stored_lengths,
 )
 from declaration.domain.phases import Phase, check_edit
 from declaration.domain.roles import Role
@@ -154,7 +155,6 @@ def start(
         declaration_id=declaration.id,
         number=0,
         operation=delta,
-        length=len(text),
         author_id=author_id,
         created_at=at,
         link=chain.link(chain.GENESIS, delta, author_ref(author_id), at),
@@ -302,7 +302,7 @@ _OPERATION_OF = select(_REVISIONS.c.operation).where(
     _REVISIONS.c.number == bindparam("number"),
 )
 _HISTORY = (
-    select(_REVISIONS.c.number, _REVISIONS.c.operation, _REVISIONS.c.length, _REVISIONS.c.link)
+    select(_REVISIONS.c.number, _REVISIONS.c.operation, _REVISIONS.c.link)
     .where(
         _REVISIONS.c.declaration_id == bindparam("declaration_id"),
         _REVISIONS.c.number >= bindparam("base"),
@@ -401,6 +401,23 @@ class _Link(NamedTuple):
     link: str
 
 
+def _links(rows: Iterable[Any]) -> list[_Link]:
+    """Give stored revisions (number, operation, link) the length of the text after each.
+
+    The first length follows from its operation alone; each later operation is parsed
+    against the length before it, which checks that the history fits together.
+    """
+    links: list[_Link] = []
+    for number, operation, link in rows:
+        length = (
+            _parsed(operation, links[-1].length).target_length
+            if links
+            else stored_lengths(operation)[1]
+        )
+        links.append(_Link(number, operation, length, link))
+    return links
+
+
 @dataclass
 class _Client:
     """An editing client's stored state, updated in memory as a batch is stored."""
@@ -493,13 +510,12 @@ def submit_edits(
         )
     }
     first = min(request.base for request in valid)
-    history: list[_Link] = [
-        _Link(*row)
-        for row in connection.execute(
+    history = _links(
+        connection.execute(
             _HISTORY,
             {"declaration_id": declaration_id, "base": first, "head": head.head_revision},
         )
-    ]
+    )
     current: str | None = None
     rows: list[dict[str, Any]] = []
     keyframes: list[dict[str, Any]] = []
@@ -641,7 +657,6 @@ def _next_revision(
         "declaration_id": declaration_id,
         "number": number,
         "operation": delta,
-        "length": len(new_text),
         "author_id": author_id,
         "created_at": at,
         "link": link,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from declaration.domain.history import EditingSession, Span, Step, attribute, group_sessions
 from declaration.domain.history import size_of as op_size
-from declaration.domain.operations import Operation, from_delta
+from declaration.domain.operations import Operation, from_delta, stored_lengths
 from declaration.models import Declaration, Membership, Person, Revision
 
 #: Revisions read for the timeline at most (the newest ones).
@@ -64,12 +63,17 @@ def _parsed(
             .order_by(Revision.number)
         )
     )
-    if first == 0:
-        start = rows[0]
-        return [(start, from_delta(start.operation, 0))] + [
-            (row, from_delta(row.operation, previous.length)) for previous, row in pairwise(rows)
-        ]
-    return [(row, from_delta(row.operation, previous.length)) for previous, row in pairwise(rows)]
+    if not rows:  # pragma: no cover - every declaration has revision 0
+        return []
+    # The operation before ``first`` tells the length of the text it leaves; each later
+    # one is parsed against the length its predecessor left.
+    length = 0 if first == 0 else stored_lengths(rows[0].operation)[1]
+    parsed: list[tuple[Revision, Operation]] = []
+    for row in rows if first == 0 else rows[1:]:
+        op = from_delta(row.operation, length)
+        parsed.append((row, op))
+        length = op.target_length
+    return parsed
 
 
 def timeline(session: Session, declaration: Declaration) -> list[EditingSession]:
@@ -85,8 +89,10 @@ def timeline(session: Session, declaration: Declaration) -> list[EditingSession]
 def authorship(session: Session, declaration: Declaration) -> list[Span]:
     """Return who wrote which passage of the current text (spans over code points)."""
     parsed = _parsed(session, declaration, 0)
-    first, _ = parsed[0]
-    return attribute(first.length, first.author_id, [(op, row.author_id) for row, op in parsed[1:]])
+    first, first_op = parsed[0]
+    return attribute(
+        first_op.target_length, first.author_id, [(op, row.author_id) for row, op in parsed[1:]]
+    )
 
 
 def revision_at(session: Session, declaration: Declaration, moment: datetime) -> int:

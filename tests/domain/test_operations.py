@@ -18,6 +18,7 @@ from declaration.domain.operations import (
     compose,
     from_delta,
     from_texts,
+    stored_lengths,
     transform,
     transform_over,
 )
@@ -135,6 +136,19 @@ def test_delta_round_trips(case: tuple[str, Operation]) -> None:
     delta = op.to_delta()
     assert from_delta(delta, len(base)) == op
     assert "\n" not in delta
+
+
+@given(text_and_operation())
+def test_a_stored_delta_tells_the_lengths_before_and_after_it(
+    case: tuple[str, Operation],
+) -> None:
+    base, op = case
+    assert stored_lengths(op.to_delta()) == (len(base), len(op.apply(base)))
+
+
+def test_lengths_of_a_corrupt_stored_delta_are_refused() -> None:
+    with pytest.raises(OperationError):
+        stored_lengths("=2\t*x")
 
 
 @given(texts, texts)

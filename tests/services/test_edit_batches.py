@@ -19,7 +19,7 @@ from declaration import clock
 from declaration.db import get_database
 from declaration.domain import revisions
 from declaration.domain.errors import DomainError, NotAMember, NotAuthenticated
-from declaration.domain.operations import Operation
+from declaration.domain.operations import Operation, stored_lengths
 from declaration.domain.roles import Role
 from declaration.domain.sync import Outcome
 from declaration.domain.tokens import token_hash
@@ -90,7 +90,7 @@ def _stored(s, declaration_id: int) -> list[tuple[int, str, int, bool, str]]:
         s.scalars(select(Keyframe.number).where(Keyframe.declaration_id == declaration_id))
     )
     return [
-        (r.number, r.operation, r.length, r.number in keyframes, r.link)
+        (r.number, r.operation, stored_lengths(r.operation)[1], r.number in keyframes, r.link)
         for r in s.scalars(
             select(Revision)
             .where(Revision.declaration_id == declaration_id)

@@ -97,10 +97,14 @@ def test_upgrade_from_the_first_schema_keeps_and_completes_existing_drafts(empty
             )
         )
 
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, "0003")
 
     with empty_engine.connect() as connection:
         assert connection.execute(text("SELECT length FROM revisions")).scalar() == 5
+
+    migrate.upgrade(empty_engine)
+
+    with empty_engine.connect() as connection:
         assert connection.execute(text("SELECT title FROM declarations")).scalar() == "Erklärung"
     from sqlalchemy.orm import Session
 
@@ -152,16 +156,17 @@ def test_keyframe_texts_move_to_their_own_table_and_back(empty_engine):
                 },
             )
     columns = "number, operation, length, author_id, created_at, link, client_seq"
+    kept = columns.replace("length, ", "")
     with empty_engine.connect() as connection:
         before = connection.execute(text(f"SELECT {columns} FROM revisions ORDER BY number")).all()
 
     migrate.upgrade(empty_engine)
 
     with empty_engine.connect() as connection:
-        assert (
-            connection.execute(text(f"SELECT {columns} FROM revisions ORDER BY number")).all()
-            == before
-        )
+        assert connection.execute(text(f"SELECT {kept} FROM revisions ORDER BY number")).all() == [
+            tuple(value for name, value in row._mapping.items() if name != "length")
+            for row in before
+        ]
         stored = connection.execute(
             text("SELECT declaration_id, number, text FROM keyframes")
         ).all()
