@@ -482,7 +482,10 @@ def submit_edits(
     """
     if not requests:
         return []
-    head = _lock_head(session, declaration_id)
+    try:
+        head = _lock_head(session, declaration_id)
+    except DomainError as error:  # the declaration is gone: every request is refused
+        return [error] * len(requests)
     results: list[EditResult | DomainError | None] = [None] * len(requests)
     for index, request in enumerate(requests):
         try:

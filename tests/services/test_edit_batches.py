@@ -18,7 +18,7 @@ from sqlalchemy import event, select
 from declaration import clock
 from declaration.db import get_database
 from declaration.domain import revisions
-from declaration.domain.errors import DomainError, NotAMember, NotAuthenticated
+from declaration.domain.errors import DomainError, NotAMember, NotAuthenticated, NotFound
 from declaration.domain.operations import Operation, stored_lengths
 from declaration.domain.roles import Role
 from declaration.domain.sync import Outcome
@@ -253,6 +253,14 @@ def test_a_refused_edit_in_a_batch_writes_nothing_and_the_others_are_stored(draf
     ]
     assert [r.revision for r in results if isinstance(r, drafts.EditResult)] == [1, 2]
     assert clients == ["four", "one"]
+
+
+def test_every_edit_of_a_batch_for_a_declaration_that_is_gone_is_refused_as_not_found(app, draft):
+    def fn(s, declaration, author):
+        request = drafts.EditRequest(author, "one", 1, 0, "=1")
+        return _submit(s, declaration.id + 1000, [request, request], clock.now())
+
+    assert [type(r) for r in draft(fn)] == [NotFound, NotFound]
 
 
 def test_member_roles_checks_many_authors_in_one_query_and_refuses_each_exactly(
