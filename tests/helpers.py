@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from declaration.db import get_database
 from declaration.services import declarations
@@ -37,3 +40,19 @@ def declaration_id(app: Flask, key: str) -> int:
     """Return the database id of the declaration ``key``."""
     with app.app_context(), get_database().transaction() as s:
         return declarations.by_key(s, key).id
+
+
+@contextmanager
+def statements_during(app: Flask) -> Iterator[list[str]]:
+    """Record the SQL statements the app sends to its database (an executemany counts once)."""
+    engine = app.extensions["declaration.db"].engine
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -10,6 +10,7 @@ from declaration.domain.operations import Operation, stored_lengths
 from declaration.domain.roles import Role
 from declaration.models import Declaration, Revision
 from declaration.realtime.namespace import NAMESPACE
+from tests.helpers import statements_during
 
 TEXT = "Präambel\nDie Kommunen erklären.\n"
 
@@ -497,21 +498,9 @@ def test_a_sockets_events_do_not_decode_the_session_cookie_again(
 
 
 def _selects_during(app, action) -> list[str]:
-    from sqlalchemy import event
-
-    engine = app.extensions["declaration.db"].engine
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_during(app) as seen:
         action()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return seen
+    return [q for q in seen if q.lstrip().upper().startswith("SELECT")]
 
 
 def test_joining_checks_access_in_one_query(app, make_declaration, invite, socket_client):

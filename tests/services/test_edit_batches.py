@@ -8,12 +8,11 @@ statements and that it stores exactly what storing its edits one at a time would
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from declaration import clock
 from declaration.db import get_database
@@ -32,24 +31,9 @@ from declaration.models import (
     Revision,
 )
 from declaration.services import auth, declarations, drafts, participants
+from tests.helpers import statements_during
 
 LIMIT = 200_000
-
-
-@contextmanager
-def _statements(app) -> Iterator[list[str]]:
-    """Record the SQL statements sent to the database (an executemany counts once)."""
-    engine = app.extensions["declaration.db"].engine
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.fixture
@@ -157,7 +141,7 @@ def test_a_batch_costs_the_same_statements_however_many_edits_it_holds(app, draf
             again = [
                 drafts.EditRequest(r.author, r.client_id, 2, r.base, r.delta) for r in requests
             ]
-            with _statements(app) as seen:
+            with statements_during(app) as seen:
                 results = _submit(s, declaration.id, again, clock.now())
             assert all(not isinstance(r, DomainError) for r in results)
             return len(seen)
@@ -283,7 +267,7 @@ def test_member_roles_checks_many_authors_in_one_query_and_refuses_each_exactly(
             select(LoginSession).filter_by(token_hash=logged_out[1])
         ).one().ended_at = clock.now()
 
-    with app.app_context(), get_database().transaction() as s, _statements(app) as seen:
+    with app.app_context(), get_database().transaction() as s, statements_during(app) as seen:
         roles = auth.member_roles(s, logins[:2])
     assert roles == {logins[0]: Role.MAYOR, logins[1]: Role.OBSERVER}
     assert [q.split()[0] for q in seen if q != "BEGIN"] == ["SELECT"]
