@@ -11,32 +11,15 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from declaration import clock
-from declaration.db import get_database
 from declaration.domain import chain, revisions
 from declaration.domain.errors import Conflict, InvalidInput
 from declaration.domain.history import size_of
 from declaration.domain.operations import Operation, from_delta, stored_lengths
 from declaration.domain.sync import Outcome
-from declaration.models import Declaration, Keyframe, Membership, Revision
-from declaration.services import declarations, drafts
+from declaration.models import Declaration, Keyframe, Revision
+from declaration.services import drafts
 
 LIMIT = 200_000
-
-
-@pytest.fixture
-def draft(app, make_declaration):
-    """Return (declaration id, a function running fn(session, declaration, moderator))."""
-    key, moderator_id = make_declaration(text="Die Kommunen erklären gemeinsam.\n")
-
-    def run(fn):
-        with app.app_context(), get_database().transaction(write=True) as s:
-            declaration = declarations.by_key(s, key)
-            actor = s.scalars(
-                select(Membership).filter_by(declaration_id=declaration.id, person_id=moderator_id)
-            ).one()
-            return fn(s, declaration, actor)
-
-    return run
 
 
 def _edit(

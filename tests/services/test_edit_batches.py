@@ -8,7 +8,6 @@ statements and that it stores exactly what storing its edits one at a time would
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -30,26 +29,10 @@ from declaration.models import (
     Membership,
     Revision,
 )
-from declaration.services import auth, declarations, drafts, participants
+from declaration.services import auth, drafts, participants
 from tests.helpers import statements_during
 
 LIMIT = 200_000
-
-
-@pytest.fixture
-def draft(app, make_declaration) -> Callable[..., object]:
-    """Return run(fn): fn(session, declaration, moderator as drafts.Author) in a write."""
-    key, moderator_id = make_declaration(text="Die Kommunen erklären gemeinsam.\n")
-
-    def run(fn):
-        with app.app_context(), get_database().transaction(write=True) as s:
-            declaration = declarations.by_key(s, key)
-            membership = s.scalars(
-                select(Membership).filter_by(declaration_id=declaration.id, person_id=moderator_id)
-            ).one()
-            return fn(s, declaration, drafts.Author.of(membership))
-
-    return run
 
 
 def _submit(s, declaration_id: int, requests, at: datetime):
@@ -85,26 +68,24 @@ def _stored(s, declaration_id: int) -> list[tuple[int, str, int, bool, str]]:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_a_batch_stores_exactly_what_storing_its_edits_one_by_one_stores(
-    app, make_declaration, monkeypatch, seed
+    app, new_draft, monkeypatch, seed
 ):
     monkeypatch.setattr(revisions, "MAX_OPERATIONS_PER_KEYFRAME", 5)  # keyframes within a batch
     at = clock.now()
     histories = []
     for together in (True, False):
-        key, moderator_id = make_declaration(text="Die Kommunen erklären gemeinsam.\n")
-        with app.app_context(), get_database().transaction(write=True) as s:
-            declaration = declarations.by_key(s, key)
-            author = drafts.Author.of(
-                s.scalars(
-                    select(Membership).filter_by(
-                        declaration_id=declaration.id, person_id=moderator_id
-                    )
-                ).one()
+        declaration_id, requests = new_draft()(
+            lambda s, declaration, moderator: (
+                declaration.id,
+                _random_requests(
+                    drafts.Author.of(moderator),
+                    drafts.head_text(s, declaration),
+                    declaration.head_revision,
+                    12,
+                    seed,
+                ),
             )
-            requests = _random_requests(
-                author, drafts.head_text(s, declaration), declaration.head_revision, 12, seed
-            )
-            declaration_id = declaration.id
+        )
         if together:
             with app.app_context(), get_database().transaction(write=True) as s:
                 results = _submit(s, declaration_id, requests, at)
@@ -133,7 +114,8 @@ def test_a_batch_stores_exactly_what_storing_its_edits_one_by_one_stores(
 
 def test_a_batch_costs_the_same_statements_however_many_edits_it_holds(app, draft):
     def statements_for(count: int) -> int:
-        def fn(s, declaration, author):
+        def fn(s, declaration, moderator):
+            author = drafts.Author.of(moderator)
             text = drafts.head_text(s, declaration)
             requests = _random_requests(author, text, declaration.head_revision, count, count)
             # the clients exist already, as they do after their first edit
@@ -155,7 +137,8 @@ def test_a_batch_costs_the_same_statements_however_many_edits_it_holds(app, draf
 
 
 def test_later_edits_of_a_batch_rebase_over_the_earlier_ones(draft):
-    def fn(s, declaration, author):
+    def fn(s, declaration, moderator):
+        author = drafts.Author.of(moderator)
         head = declaration.head_revision
         text = drafts.head_text(s, declaration)
         first = Operation.edit(len(text), 0, 0, "A")
@@ -178,7 +161,8 @@ def test_later_edits_of_a_batch_rebase_over_the_earlier_ones(draft):
 
 
 def test_a_batch_resent_within_the_same_batch_is_answered_with_its_first_revision(draft):
-    def fn(s, declaration, author):
+    def fn(s, declaration, moderator):
+        author = drafts.Author.of(moderator)
         head = declaration.head_revision
         text = drafts.head_text(s, declaration)
         delta = Operation.edit(len(text), 0, 0, "X").to_delta()
@@ -205,7 +189,8 @@ def test_a_batch_resent_within_the_same_batch_is_answered_with_its_first_revisio
 
 
 def test_a_refused_edit_in_a_batch_writes_nothing_and_the_others_are_stored(draft):
-    def fn(s, declaration, author):
+    def fn(s, declaration, moderator):
+        author = drafts.Author.of(moderator)
         head = declaration.head_revision
         text = drafts.head_text(s, declaration)
         results = _submit(
@@ -240,7 +225,8 @@ def test_a_refused_edit_in_a_batch_writes_nothing_and_the_others_are_stored(draf
 
 
 def test_every_edit_of_a_batch_for_a_declaration_that_is_gone_is_refused_as_not_found(app, draft):
-    def fn(s, declaration, author):
+    def fn(s, declaration, moderator):
+        author = drafts.Author.of(moderator)
         request = drafts.EditRequest(author, "one", 1, 0, "=1")
         return _submit(s, declaration.id + 1000, [request, request], clock.now())
 
