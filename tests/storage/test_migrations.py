@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from declaration import migrate
 from declaration.models import Base
@@ -75,21 +75,27 @@ def test_migrated_schema_matches_the_models(empty_engine):
     assert differences == []
 
 
+def _add_moderator_and_declaration(connection: Connection, *, head_revision: int) -> None:
+    """Insert person 1 and declaration 1 in the columns every schema version has."""
+    connection.execute(
+        text(
+            "INSERT INTO people (id, name, office, municipality, email, may_create_declarations, created_at) "
+            "VALUES (1, 'Katrin Vogt', 'Moderation', 'MITZ', 'mod@mitz.example', true, CURRENT_TIMESTAMP)"
+        )
+    )
+    connection.execute(
+        text(
+            "INSERT INTO declarations (id, key, title, description, phase, head_revision, created_by_id, created_at, updated_at) "
+            "VALUES (1, 'abc', 'Erklärung', '', 'drafting', :head, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ),
+        {"head": head_revision},
+    )
+
+
 def test_upgrade_from_the_first_schema_keeps_and_completes_existing_drafts(empty_engine):
     migrate.upgrade(empty_engine, "0001")
     with empty_engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO people (id, name, office, municipality, email, may_create_declarations, created_at) "
-                "VALUES (1, 'Katrin Vogt', 'Moderation', 'MITZ', 'mod@mitz.example', true, CURRENT_TIMESTAMP)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO declarations (id, key, title, description, phase, head_revision, created_by_id, created_at, updated_at) "
-                "VALUES (1, 'abc', 'Erklärung', '', 'drafting', 0, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            )
-        )
+        _add_moderator_and_declaration(connection, head_revision=0)
         connection.execute(
             text(
                 "INSERT INTO revisions (declaration_id, number, operation, text, created_at, link) "
@@ -123,18 +129,7 @@ def test_keyframe_texts_move_to_their_own_table_and_back(empty_engine):
 
     migrate.upgrade(empty_engine, "0003")
     with empty_engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO people (id, name, office, municipality, email, may_create_declarations, created_at) "
-                "VALUES (1, 'Katrin Vogt', 'Moderation', 'MITZ', 'mod@mitz.example', true, CURRENT_TIMESTAMP)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO declarations (id, key, title, description, phase, head_revision, created_by_id, created_at, updated_at) "
-                "VALUES (1, 'abc', 'Erklärung', '', 'drafting', 1, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            )
-        )
+        _add_moderator_and_declaration(connection, head_revision=1)
         for number, operation, keyframe, length in (
             (0, "+ab", zlib.compress(b"ab"), 2),
             (1, "=2\t+c", None, 3),
