@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from itertools import pairwise
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, bindparam, select
@@ -219,11 +218,6 @@ def _parsed(delta: str, base_length: int) -> Operation:
     return from_delta(delta, base_length)
 
 
-def _parse_following(rows: Sequence[Any]) -> list[Operation]:
-    """Parse the operations of ``rows[1:]``, each against the length its predecessor left."""
-    return [_parsed(row.operation, previous.length) for previous, row in pairwise(rows)]
-
-
 def text_at(session: Session, declaration: Declaration, number: int) -> str:
     """Return the text at revision ``number`` (nearest keyframe plus the operations after)."""
     if not 0 <= number <= declaration.head_revision:
@@ -399,6 +393,8 @@ class _Link(NamedTuple):
     operation: str
     length: int
     link: str
+    #: The operation parsed, except for the first revision read (nothing rebases over it).
+    op: Operation | None
 
 
 def _links(rows: Iterable[Any]) -> list[_Link]:
@@ -409,13 +405,17 @@ def _links(rows: Iterable[Any]) -> list[_Link]:
     """
     links: list[_Link] = []
     for number, operation, link in rows:
-        length = (
-            _parsed(operation, links[-1].length).target_length
-            if links
-            else stored_lengths(operation)[1]
-        )
-        links.append(_Link(number, operation, length, link))
+        op = _parsed(operation, links[-1].length) if links else None
+        length = op.target_length if op is not None else stored_lengths(operation)[1]
+        links.append(_Link(number, operation, length, link, op))
     return links
+
+
+def _operations_after(links: Sequence[_Link]) -> list[Operation]:
+    """Return the parsed operations of ``links[1:]``, the revisions after the first."""
+    ops = [link.op for link in links[1:]]
+    assert None not in ops  # only the first link read is unparsed
+    return cast(list[Operation], ops)
 
 
 @dataclass
@@ -543,7 +543,7 @@ def submit_edits(
                     request.base,
                     newest.number,
                     newest.length,
-                    _parse_following(history[request.base - first :]),
+                    _operations_after(history[request.base - first :]),
                 )
             except (OperationError, SyncError):
                 raise InvalidOperation() from None
@@ -579,7 +579,9 @@ def submit_edits(
         rows.append(row)
         if keyframe is not None:
             keyframes.append(keyframe)
-        history.append(_Link(result.revision, result.operation, len(new_text), row["link"]))
+        history.append(
+            _Link(result.revision, result.operation, len(new_text), row["link"], rebased)
+        )
         current = new_text
         client.last_seq, client.last_revision = request.seq, result.revision
         moved[client.ref] = client
