@@ -159,6 +159,8 @@ def start(
         link=chain.link(chain.GENESIS, delta, author_ref(author_id), at),
     )
     session.add(revision)
+    # Flushed first: without a relationship the unit of work does not order these two
+    # inserts, and the keyframe's foreign key needs the revision.
     session.flush()
     session.add(Keyframe(declaration_id=declaration.id, number=0, text=text))
     declaration.head_revision = 0
@@ -602,7 +604,7 @@ def _duplicate(
     connection: Connection, declaration_id: int, client: _Client, history: list[_Link]
 ) -> EditResult:
     """Answer a resent batch with the revision it became the first time."""
-    if history and history[0].number <= client.last_revision:
+    if history[0].number <= client.last_revision:  # never empty: it holds the base
         stored: str | None = history[client.last_revision - history[0].number].operation
     else:
         stored = connection.execute(
