@@ -1,16 +1,23 @@
-"""The database helper on SQLite: commits that wait off the loop, one writer at a time."""
+"""The database helper: a pool of fixed size; on SQLite, commits that wait off the loop and
+one writer at a time."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from sqlalchemy import text
 
 from declaration import db as database_module
-from declaration.db import SQLITE_CONNECTIONS, Database, OffLoopCommitConnection
+from declaration.db import (
+    POSTGRES_CONNECTIONS,
+    SQLITE_CONNECTIONS,
+    Database,
+    OffLoopCommitConnection,
+)
 
 
 def test_sqlite_commits_that_wrote_go_through_the_disk_thread(tmp_path: Path, monkeypatch):
@@ -51,6 +58,34 @@ def test_the_pool_is_opened_whole_at_start_and_never_grows(tmp_path: Path):
         pool = database.engine.pool
         assert pool.checkedin() == SQLITE_CONNECTIONS  # type: ignore[attr-defined]
         assert pool._max_overflow == 0  # type: ignore[attr-defined]
+    finally:
+        database.dispose()
+
+
+def test_a_caller_beyond_the_pool_waits_for_a_connection_instead_of_opening_one(
+    database_url: str,
+):
+    """On the database under test (SQLite, or PostgreSQL in CI): a crowd of callers shares
+    the connections opened at start. On PostgreSQL every extra connection is a server
+    process forked and closed again, which made a reconnect storm slow."""
+    database = Database(database_url)
+    size = SQLITE_CONNECTIONS if database.is_sqlite else POSTGRES_CONNECTIONS
+    try:
+        assert database.open_pool() == size
+        held = [database.engine.connect() for _ in range(size)]
+        got: list[int] = []
+        waiting = threading.Thread(
+            target=lambda: got.append(database.engine.connect().close() or 1), daemon=True
+        )
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive() and not got  # waits: no connection beyond the pool
+        held.pop().close()
+        waiting.join(timeout=10)
+        assert got == [1]  # and takes the one handed back
+        for connection in held:
+            connection.close()
+        assert database.engine.pool.checkedin() == size  # type: ignore[attr-defined]
     finally:
         database.dispose()
 
