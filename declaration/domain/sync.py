@@ -282,7 +282,11 @@ class ClientDocument:
 
     def _confirm(self, revision: int, stored: Operation) -> None:
         assert self._inflight is not None
-        self._server_text = stored.apply(self._server_text)
+        # With nothing typed since the batch went out, the local text already is the
+        # server's text after it: share it instead of applying the batch to a copy.
+        self._server_text = (
+            self._text if self._pending is None else stored.apply(self._server_text)
+        )
         self._revision = revision
         self._sent = None
         self._inflight = None
@@ -339,6 +343,11 @@ class ClientDocument:
             return None
         self._server_text = op.apply(self._server_text)
         self._revision = revision
+        if self._inflight is None and self._pending is None:
+            # Nothing unconfirmed: the local text is the server's; share it rather than
+            # apply the revision to a second copy of the whole text.
+            self._text = self._server_text
+            return op
         if self._inflight is not None:
             op, self._inflight = transform(op, self._inflight)
         if self._pending is not None:

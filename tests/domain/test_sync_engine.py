@@ -148,6 +148,20 @@ def test_remote_revision_is_transformed_over_unconfirmed_edits() -> None:
     assert client.revision == 1
 
 
+def test_with_nothing_unconfirmed_the_local_text_is_the_servers_not_a_copy() -> None:
+    """A revision or an ack is applied to one text, not twice to two equal copies."""
+    client = ClientDocument("a", "Die Erklärung", 0)
+    client.on_remote(1, Operation.edit(13, 13, 0, " gilt"), "b", 1)
+    assert client.text is client.server_text
+    client.edit(0, 0, "»")
+    client.take_batch()
+    assert client.on_ack(1, 2)
+    assert client.text is client.server_text == "»Die Erklärung gilt"
+    client.edit(19, 0, "?")  # typed, not confirmed: the two texts differ again
+    client.on_remote(3, Operation.edit(19, 0, 0, "1. "), "b", 2)
+    assert (client.text, client.server_text) == ("1. »Die Erklärung gilt?", "1. »Die Erklärung gilt")
+
+
 def test_remote_revision_after_a_gap_raises_gap_detected() -> None:
     client = ClientDocument("a", "x", 3)
     with pytest.raises(GapDetected) as caught:

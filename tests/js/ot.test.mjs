@@ -536,6 +536,38 @@ describe("client", () => {
     assert.equal(client.revision, 1);
   });
 
+  test("with nothing unconfirmed, a revision or an ack copies the text once, not twice", () => {
+    const applied = [];
+    const apply = Operation.prototype.apply;
+    Operation.prototype.apply = function (text, options) {
+      applied.push(text.length);
+      return apply.call(this, text, options);
+    };
+    try {
+      const client = new ClientDocument("a", "Die Erklärung", 0);
+      client.onRemote(1, Operation.edit(13, 13, 0, " gilt").toDelta(), "b", 1);
+      assert.deepEqual(applied, [13]); // the server's text only; the local text shares it
+      client.edit(0, 0, "»");
+      client.takeBatch();
+      applied.length = 0;
+      assert.ok(client.onAck(1, 2));
+      assert.deepEqual(applied, []); // the local text already is the server's
+      client.onRemote(3, Operation.edit(19, 19, 0, "!").toDelta(), "b", 2);
+      assert.deepEqual(applied, [19]);
+      assert.equal(client.text, "»Die Erklärung gilt!");
+      assert.equal(client.serverText, client.text);
+      // Something typed and not yet confirmed: both texts take the revision.
+      client.edit(20, 0, "?");
+      applied.length = 0;
+      client.onRemote(4, Operation.edit(20, 0, 0, "1. ").toDelta(), "b", 3);
+      assert.deepEqual(applied, [20, 21]);
+      assert.equal(client.text, "1. »Die Erklärung gilt!?");
+      assert.equal(client.serverText, "1. »Die Erklärung gilt!");
+    } finally {
+      Operation.prototype.apply = apply;
+    }
+  });
+
   test("gaps raise GapDetected; old revisions are ignored", () => {
     const client = new ClientDocument("a", "x", 3);
     assert.throws(

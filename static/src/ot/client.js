@@ -222,7 +222,10 @@ export class ClientDocument {
    * @param {Operation} stored
    */
   _confirm(revision, stored) {
-    this._serverText = stored.apply(this._serverText, { plain: this._plain });
+    // With nothing typed since the batch went out, the local text already is the
+    // server's text after it: share it instead of applying the batch to a second copy.
+    this._serverText =
+      this._pending === null ? this._text : stored.apply(this._serverText, { plain: this._plain });
     this._revision = revision;
     this._sent = null;
     this._inflight = null;
@@ -306,6 +309,12 @@ export class ClientDocument {
     this._noteInserts(op);
     this._serverText = op.apply(this._serverText, { plain: this._plain });
     this._revision = revision;
+    if (this._inflight === null && this._pending === null) {
+      // Nothing unconfirmed: the local text is the server's. Sharing it halves the work
+      // per revision, which is a copy of the whole text (with 50 editors, 250 a second).
+      this._text = this._serverText;
+      return op;
+    }
     if (this._inflight !== null) [op, this._inflight] = transform(op, this._inflight);
     if (this._pending !== null) [op, this._pending] = transform(op, this._pending);
     this._text = op.apply(this._text, { plain: this._plain });
