@@ -159,7 +159,8 @@ def test_with_nothing_unconfirmed_the_local_text_is_the_servers_not_a_copy() -> 
     assert client.text is client.server_text == "»Die Erklärung gilt"
     client.edit(19, 0, "?")  # typed, not confirmed: the two texts differ again
     client.on_remote(3, Operation.edit(19, 0, 0, "1. "), "b", 2)
-    assert (client.text, client.server_text) == ("1. »Die Erklärung gilt?", "1. »Die Erklärung gilt")
+    assert client.text == "1. »Die Erklärung gilt?"
+    assert client.server_text == "1. »Die Erklärung gilt"
 
 
 def test_remote_revision_after_a_gap_raises_gap_detected() -> None:
