@@ -284,9 +284,7 @@ class ClientDocument:
         assert self._inflight is not None
         # With nothing typed since the batch went out, the local text already is the
         # server's text after it: share it instead of applying the batch to a copy.
-        self._server_text = (
-            self._text if self._pending is None else stored.apply(self._server_text)
-        )
+        self._server_text = self._text if self._pending is None else stored.apply(self._server_text)
         self._revision = revision
         self._sent = None
         self._inflight = None
