@@ -40,6 +40,11 @@ P = TypeVar("P", bound=BaseModel)
 
 NAMESPACE = "/draft"
 
+#: Seconds from the first arrival or movement in a declaration to the announcement of all
+#: of them (``peers``): short enough to feel live, long enough that a crowd arriving
+#: together is announced in a few messages instead of one per arrival and reader.
+PRESENCE_INTERVAL = 0.05
+
 
 class InvalidPayload(DomainError):
     code = "invalid_payload"
@@ -313,7 +318,7 @@ class DraftNamespace(Namespace):
         connection.memberships[declaration_id] = seat.membership_id
         others = self.presence.enter(declaration_id, peer)
         answer["present"] = [p.public() for p in others]
-        emit("peer_joined", peer.public(), to=room, skip_sid=request.sid)  # type: ignore[attr-defined]
+        self._announce(declaration_id, peer)
         return answer
 
     def on_leave(self, data: Any) -> Any:
@@ -478,8 +483,24 @@ class DraftNamespace(Namespace):
             declaration_id, connection.peer, payload.cursor, selection, payload.revision
         )
         if peer is not None:
-            emit("presence", peer.public(), to=room_of(declaration_id), skip_sid=request.sid)  # type: ignore[attr-defined]
+            self._announce(declaration_id, peer)
         return {"ok": True}
+
+    def _announce(self, declaration_id: int, peer: Peer) -> None:
+        """Announce ``peer`` (arrived or moved) with the others of the next moment."""
+        if self.presence.announce(declaration_id, peer):
+            self.socketio.start_background_task(self._announce_later, declaration_id)
+
+    def _announce_later(self, declaration_id: int) -> None:
+        self.socketio.sleep(PRESENCE_INTERVAL)
+        peers = self.presence.take_announced(declaration_id)
+        if peers:  # none if all of them left meanwhile
+            self.socketio.emit(
+                "peers",
+                {"declaration": self.keys[declaration_id], "peers": peers},
+                to=room_of(declaration_id),
+                namespace=NAMESPACE,
+            )
 
 
 @dataclass(frozen=True)

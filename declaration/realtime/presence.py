@@ -46,9 +46,17 @@ class Peer:
 
 @dataclass
 class PresenceRegistry:
-    """The peers of each declaration known to this process."""
+    """The peers of each declaration known to this process, and those to announce.
+
+    Arrivals and movements are announced together, a short while after the first of them
+    (`announce`, `take_announced`): announcing each at once to everyone in the room sent
+    N² messages when N participants opened the declaration together (a reconnect after a
+    network failure), and a message per keystroke and reader while N people typed.
+    """
 
     _rooms: dict[int, dict[str, Peer]] = field(default_factory=dict)
+    #: declaration id → peers (by peer id) that arrived or moved since the last announcement
+    _announced: dict[int, dict[str, Peer]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def enter(self, declaration_id: int, peer: Peer) -> list[Peer]:
@@ -75,12 +83,31 @@ class PresenceRegistry:
             return peer
 
     def leave(self, declaration_id: int, peer_id: str) -> Peer | None:
+        """Remove the peer, and its announcement if that is still to come."""
         with self._lock:
             room = self._rooms.get(declaration_id, {})
             peer = room.pop(peer_id, None)
             if not room:
                 self._rooms.pop(declaration_id, None)
+            self._announced.get(declaration_id, {}).pop(peer_id, None)
             return peer
+
+    def announce(self, declaration_id: int, peer: Peer) -> bool:
+        """Note that ``peer`` arrived or moved; True if the room had nothing to announce.
+
+        The caller that gets True arranges for `take_announced` to be called shortly.
+        """
+        with self._lock:
+            pending = self._announced.setdefault(declaration_id, {})
+            first = not pending
+            pending[peer.peer] = peer
+            return first
+
+    def take_announced(self, declaration_id: int) -> list[dict[str, Any]]:
+        """Return the newest state of every peer to announce, and forget them."""
+        with self._lock:
+            pending = self._announced.pop(declaration_id, {})
+            return [peer.public() for peer in pending.values()]
 
     def present(self, declaration_id: int) -> list[Peer]:
         with self._lock:

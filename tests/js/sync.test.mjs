@@ -94,3 +94,16 @@ test("a revision broadcast during a resync is applied after its answer", () => {
   assert.equal(client.text, "43ab2");
   assert.equal(client.revision, 4);
 });
+
+test("announced peers reach the page, except this connection itself", () => {
+  const seen = [];
+  const client = offlineClient(() => {});
+  client.handlers.peer = (peer) => seen.push(peer.peer);
+  client.socket.emit = (event, data, answer) => {
+    if (event === "join") answer({ ok: true, text: "ab", revision: 0, you: { peer: "ich" }, present: [] });
+  };
+  client.join();
+  const [announced] = client.socket.listeners("peers");
+  announced({ declaration: "k", peers: [{ peer: "andrea", cursor: 1 }, { peer: "ich", cursor: 2 }, { peer: "thomas" }] });
+  assert.deepEqual(seen, ["andrea", "thomas"]);
+});

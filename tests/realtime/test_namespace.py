@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
 
 from declaration import clock
@@ -9,6 +11,7 @@ from declaration.db import get_database
 from declaration.domain.operations import Operation, stored_lengths
 from declaration.domain.roles import Role
 from declaration.models import Declaration, Revision
+from declaration.realtime import namespace as namespace_module
 from declaration.realtime.namespace import NAMESPACE
 from tests.helpers import statements_during
 
@@ -35,6 +38,18 @@ def _edit(client, key: str, *, seq: int, base: int, op: Operation, client_id: st
 
 def _received(client, name: str) -> list[dict]:
     return [m["args"][0] for m in client.get_received(NAMESPACE) if m["name"] == name]
+
+
+def _announcements(client, timeout: float = 5.0) -> list[dict]:
+    """Wait for the next ``peers`` messages to ``client`` (sent a moment after the first
+    arrival or movement); return each message's peers, in order."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [m["peers"] for m in _received(client, "peers")]
+        if found:
+            return found
+        time.sleep(0.01)
+    raise AssertionError(f"no peers announced within {timeout} s")
 
 
 def _revisions(client) -> list[dict]:
@@ -66,9 +81,10 @@ def test_join_returns_text_revision_role_and_who_is_present(
     assert answer["role"] == "mayor"
     assert answer["may_edit"] is True
     assert [p["name"] for p in answer["present"]] == ["Andrea Lehmann"]
-    joined = _received(first, "peer_joined")
-    assert joined[-1]["name"] == "Thomas Richter"
-    assert joined[-1]["colour"].startswith("#")
+    # Announced a moment later, with first's own arrival (its page skips itself).
+    (joined,) = _announcements(first)
+    assert sorted(p["name"] for p in joined) == ["Andrea Lehmann", "Thomas Richter"]
+    assert all(p["colour"].startswith("#") for p in joined)
 
 
 def test_join_of_a_declaration_one_does_not_take_part_in_is_refused(
@@ -291,18 +307,67 @@ def test_presence_reaches_the_others_and_leaving_removes_it(
     two = socket_client(invite(key))
     _join(one, key)
     _join(two, key)
-    two.get_received(NAMESPACE)
+    _announcements(two)  # their arrivals
 
     assert _emit(
         one, "presence", {"declaration": key, "revision": 0, "cursor": 3, "selection": [1, 3]}
     )["ok"]
-    seen = _received(two, "presence")
-    assert seen[-1]["name"] == "Sabine Krüger"
-    assert seen[-1]["cursor"] == 3
-    assert seen[-1]["selection"] == [1, 3]
+    (seen,) = _announcements(two)
+    assert [(p["name"], p["cursor"], p["selection"]) for p in seen] == [
+        ("Sabine Krüger", 3, [1, 3])
+    ]
 
     one.disconnect(namespace=NAMESPACE)
-    assert _received(two, "presence_left")[-1]["peer"] == seen[-1]["peer"]
+    assert _received(two, "presence_left")[-1]["peer"] == seen[0]["peer"]
+
+
+#: A presence interval long enough for a slow machine to join a few clients within it.
+SLOW_INTERVAL = 0.5
+
+
+def test_arrivals_and_movements_of_a_moment_are_announced_in_one_message(
+    make_declaration, invite, socket_client, monkeypatch
+):
+    """A crowd opening the declaration together costs each member a few messages, not one
+    per arrival; a peer that moved twice is announced once, where it ended up."""
+    monkeypatch.setattr(namespace_module, "PRESENCE_INTERVAL", SLOW_INTERVAL)
+    key, _ = make_declaration(text="abcdef")
+    watcher = socket_client(invite(key, name="Beobachterin"))
+    _join(watcher, key)
+    _announcements(watcher)  # its own arrival
+    crowd = [socket_client(invite(key, name=f"Bürgermeister {n}")) for n in range(4)]
+    for client in crowd:
+        _join(client, key)
+    mover = crowd[0]
+    _emit(mover, "presence", {"declaration": key, "revision": 0, "cursor": 1, "selection": None})
+    _emit(mover, "presence", {"declaration": key, "revision": 0, "cursor": 5, "selection": None})
+
+    announced = _announcements(watcher)
+
+    assert len(announced) == 1, announced  # all within PRESENCE_INTERVAL of the first
+    assert sorted(p["name"] for p in announced[0]) == [f"Bürgermeister {n}" for n in range(4)]
+    assert [p["cursor"] for p in announced[0] if p["name"] == "Bürgermeister 0"] == [5]
+    time.sleep(2 * SLOW_INTERVAL)
+    assert _received(watcher, "peers") == []  # nothing announced twice
+
+
+def test_a_peer_who_leaves_before_being_announced_is_not_announced(
+    make_declaration, invite, socket_client, monkeypatch
+):
+    monkeypatch.setattr(namespace_module, "PRESENCE_INTERVAL", SLOW_INTERVAL)
+    key, _ = make_declaration(text="abcdef")
+    watcher = socket_client(invite(key, name="Beobachterin"))
+    _join(watcher, key)
+    _announcements(watcher)
+    brief = socket_client(invite(key, name="Kurz da"))
+    stays = socket_client(invite(key, name="Bleibt"))
+    _join(brief, key)
+    _join(stays, key)
+    brief.disconnect(namespace=NAMESPACE)
+
+    announced = _announcements(watcher)
+
+    assert [p["name"] for message in announced for p in message] == ["Bleibt"]
 
 
 def test_removed_participant_stops_receiving_the_text_at_once(

@@ -50,6 +50,8 @@ export class SyncClient {
     this.doc = this.restore() || (text === null ? null : new ClientDocument(randomId(), text, revision));
     // Revisions broadcast before the first join answer, while there is no replica yet.
     this.early = [];
+    // This connection's peer id in the declaration (from the join answer's `you`).
+    this.me = null;
     // Revisions broadcast during a resync, applied after its answer.
     this.held = [];
     this.socket = io(url, {
@@ -62,8 +64,10 @@ export class SyncClient {
     this.socket.on("disconnect", () => this.onDisconnect());
     this.socket.on("connect_error", () => this.onDisconnect());
     this.socket.on("revisions", (data) => this.onRevisions(data));
-    this.socket.on("presence", (peer) => handlers.peer(peer));
-    this.socket.on("peer_joined", (peer) => handlers.peer(peer));
+    // Arrivals and movements come together; the list may name this connection too.
+    this.socket.on("peers", (data) => {
+      for (const peer of data.peers || []) if (peer.peer !== this.me) handlers.peer(peer);
+    });
     this.socket.on("presence_left", (data) => handlers.peerLeft(data.peer));
     this.socket.on("phase", () => this.join());
     this.socket.on("access_revoked", () => {
@@ -235,6 +239,7 @@ export class SyncClient {
         return;
       }
       this.joined = true;
+      this.me = answer.you ? answer.you.peer : null;
       if (this.doc === null) {
         this.doc = new ClientDocument(randomId(), answer.text, answer.revision);
         const early = this.early;
