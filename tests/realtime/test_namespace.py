@@ -52,6 +52,18 @@ def _announcements(client, timeout: float = 5.0) -> list[dict]:
     raise AssertionError(f"no peers announced within {timeout} s")
 
 
+def _announced_until(client, name: str, timeout: float = 5.0) -> list[dict]:
+    """Return the peers announced to ``client`` up to the message that names ``name``."""
+    deadline = time.monotonic() + timeout
+    peers: list[dict] = []
+    while time.monotonic() < deadline:
+        peers += [p for m in _received(client, "peers") for p in m["peers"]]
+        if any(p["name"] == name for p in peers):
+            return peers
+        time.sleep(0.01)
+    raise AssertionError(f"{name} not announced within {timeout} s: {peers}")
+
+
 def _revisions(client) -> list[dict]:
     """Return the revisions broadcast to ``client``, from all ``revisions`` messages."""
     return [r for message in _received(client, "revisions") for r in message["revisions"]]
@@ -81,10 +93,9 @@ def test_join_returns_text_revision_role_and_who_is_present(
     assert answer["role"] == "mayor"
     assert answer["may_edit"] is True
     assert [p["name"] for p in answer["present"]] == ["Andrea Lehmann"]
-    # Announced a moment later, with first's own arrival (its page skips itself).
-    (joined,) = _announcements(first)
-    assert sorted(p["name"] for p in joined) == ["Andrea Lehmann", "Thomas Richter"]
-    assert all(p["colour"].startswith("#") for p in joined)
+    # Announced a moment later (perhaps with first's own arrival: its page skips itself).
+    announced = _announced_until(first, "Thomas Richter")
+    assert all(p["colour"].startswith("#") for p in announced)
 
 
 def test_join_of_a_declaration_one_does_not_take_part_in_is_refused(
@@ -322,7 +333,7 @@ def test_presence_reaches_the_others_and_leaving_removes_it(
 
 
 #: A presence interval long enough for a slow machine to join a few clients within it.
-SLOW_INTERVAL = 0.5
+SLOW_INTERVAL = 1.0
 
 
 def test_arrivals_and_movements_of_a_moment_are_announced_in_one_message(
@@ -347,7 +358,7 @@ def test_arrivals_and_movements_of_a_moment_are_announced_in_one_message(
     assert len(announced) == 1, announced  # all within PRESENCE_INTERVAL of the first
     assert sorted(p["name"] for p in announced[0]) == [f"Bürgermeister {n}" for n in range(4)]
     assert [p["cursor"] for p in announced[0] if p["name"] == "Bürgermeister 0"] == [5]
-    time.sleep(2 * SLOW_INTERVAL)
+    time.sleep(1.5 * SLOW_INTERVAL)
     assert _received(watcher, "peers") == []  # nothing announced twice
 
 
