@@ -424,7 +424,7 @@ def _operations_after(links: Sequence[_Link]) -> list[Operation]:
 class _Client:
     """An editing client's stored state, updated in memory as a batch is stored."""
 
-    ref: int | None
+    ref: int
     person_id: int
     last_seq: int
     last_revision: int
@@ -566,7 +566,6 @@ def submit_edits(
             client = clients[request.client_id] = _Client(
                 _add_client(connection, declaration_id, request), request.author.person_id, 0, 0
             )
-        assert client.ref is not None
         row, keyframe, result = _next_revision(
             declaration_id,
             head,
