@@ -74,9 +74,12 @@ def test_a_caller_beyond_the_pool_waits_for_a_connection_instead_of_opening_one(
         assert database.open_pool() == size
         held = [database.engine.connect() for _ in range(size)]
         got: list[int] = []
-        waiting = threading.Thread(
-            target=lambda: got.append(database.engine.connect().close() or 1), daemon=True
-        )
+
+        def take_one() -> None:
+            with database.engine.connect():
+                got.append(1)
+
+        waiting = threading.Thread(target=take_one, daemon=True)
         waiting.start()
         waiting.join(timeout=0.5)
         assert waiting.is_alive() and not got  # waits: no connection beyond the pool
