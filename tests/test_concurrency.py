@@ -6,8 +6,9 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
-from declaration.concurrency import off_loop, start_pools, wait_off_loop
+from declaration.concurrency import let_ready_work_run, off_loop, start_pools, wait_off_loop
 
 
 def test_without_gevent_the_work_runs_inline():
@@ -92,6 +93,59 @@ def test_on_gevent_disk_waits_have_their_own_threads_started_with_the_server():
     assert counted == "True" and threads_exist == "True" and other_thread == "True"
     # Not queued behind the two half-second computations (GIL hand-offs take a few ms).
     assert float(waited) < 0.3
+
+
+def test_without_gevent_giving_way_to_ready_work_returns_at_once():
+    began = time.monotonic()
+    let_ready_work_run(30.0)
+    assert time.monotonic() - began < 10.0  # nothing to give way to: not the limit
+
+
+def test_on_gevent_ready_work_runs_first_and_a_loop_never_idle_is_left_at_the_limit():
+    """Data already on a socket is read and woken greenlets run before the caller goes on;
+    a loop that always has more to do holds the caller up to the limit, not longer."""
+    script = textwrap.dedent(
+        """
+        from gevent import monkey
+        monkey.patch_all()
+        import socket, time, gevent
+        from declaration.concurrency import let_ready_work_run
+
+        near, far = socket.socketpair()
+        received, ran = [], []
+        reader = gevent.spawn(lambda: received.append(far.recv(16)))
+        gevent.sleep(0.01)  # the reader now waits for data
+        near.sendall(b"edit")
+        gevent.spawn(ran.append, True)
+        let_ready_work_run(5.0)
+        ready_first = received == [b"edit"] and ran == [True]
+
+        def ping(sock):
+            while True:
+                sock.sendall(b"x")
+                sock.recv(1)
+
+        def pong(sock):
+            while True:
+                sock.sendall(sock.recv(1))
+
+        # A ping-pong between two greenlets never lets the loop run out of events.
+        one, two = socket.socketpair()
+        busy = [gevent.spawn(pong, two), gevent.spawn(ping, one)]
+        gevent.sleep(0.01)
+        began = time.perf_counter()
+        let_ready_work_run(0.2)
+        held = time.perf_counter() - began
+        gevent.killall(busy)
+        print(ready_first, round(held, 3))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    ready_first, held = done.stdout.split()
+    assert ready_first == "True"
+    assert 0.15 <= float(held) < 5.0  # left at the limit (0.2 s), give or take a busy machine
 
 
 def test_difference_of_versions_is_computed_through_it(monkeypatch):

@@ -515,6 +515,55 @@ def test_edits_queued_together_are_stored_in_one_transaction_and_refused_alone(
     assert _join(socket_client(invite(key)), key)["text"] == "XabY"
 
 
+def test_the_lock_holder_lets_edits_that_already_arrived_join_its_batch(
+    app, make_declaration, invite, socket_client, monkeypatch
+):
+    """Before taking the queue, the holder gives way to the loop; another participant's
+    edit handled meanwhile is stored in the same transaction and announced in one message."""
+    from declaration.realtime import payloads
+    from declaration.realtime.namespace import PendingEdit
+
+    key, _ = make_declaration(text="ab")
+    writer, other, listener = (socket_client(invite(key)) for _ in range(3))
+    for client in (writer, other, listener):
+        _join(client, key)
+    listener.get_received(NAMESPACE)
+    namespace = app.extensions["declaration.draft_namespace"]
+    with app.app_context(), get_database().transaction() as s:
+        declaration_id = s.scalars(select(Declaration.id).filter_by(key=key)).one()
+    sid, connection = list(namespace.connections.items())[1]  # the second to connect
+    arrived = PendingEdit(
+        connection,
+        connection.memberships[declaration_id],
+        payloads.Edit(
+            declaration=key,
+            client_id="other",
+            seq=1,
+            base=0,
+            op=Operation.edit(2, 2, 0, "Y").to_delta(),
+        ),
+        sid,
+    )
+    limits = []
+
+    def loop_runs(limit: float) -> None:
+        # What the other participant's handler does when the loop runs it: queue its edit.
+        limits.append(limit)
+        if arrived not in namespace.queues[declaration_id]:
+            namespace.queues[declaration_id].append(arrived)
+
+    monkeypatch.setattr(namespace_module, "let_ready_work_run", loop_runs)
+
+    answer = _edit(writer, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "X"))
+
+    assert limits == [namespace_module.BATCH_GATHERING_LIMIT]
+    assert answer == {"ok": True, "seq": 1, "rev": 1, "outcome": "accepted"}
+    assert arrived.answer == {"ok": True, "seq": 1, "rev": 2, "outcome": "accepted"}
+    messages = _received(listener, "revisions")
+    assert [[r["client_id"] for r in m["revisions"]] for m in messages] == [["c1", "other"]]
+    assert _join(socket_client(invite(key)), key)["text"] == "XabY"
+
+
 def test_revision_committed_while_joining_reaches_the_joiner(
     make_declaration, invite, socket_client, monkeypatch
 ):
