@@ -42,6 +42,10 @@ def init_realtime(app: Flask) -> SocketIO:
         channel=app.config["MESSAGE_QUEUE_CHANNEL"],
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
         max_http_buffer_size=app.config["MAX_CONTENT_LENGTH"],
+        # A connection's events are handled one after the other by the greenlet that
+        # reads them, not each in a greenlet of its own: in arrival order, and without
+        # starting a greenlet for every keystroke batch.
+        async_handlers=False,
         logger=False,
         engineio_logger=False,
     )

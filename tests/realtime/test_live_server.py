@@ -9,11 +9,14 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+import socketio
 
-from declaration.client import DraftClient
+from declaration.client import SESSION_COOKIE, DraftClient
 from declaration.db import get_database
+from declaration.domain.operations import Operation
 from declaration.domain.roles import Role
 from declaration.models import Declaration
+from declaration.realtime.namespace import NAMESPACE
 from declaration.services import declarations, drafts
 from tests.live import CuttableProxy
 
@@ -184,3 +187,63 @@ def test_refused_edits_in_review_and_approved_carry_their_codes(
     assert stored_text(app, key) == "abc (redaktionell)" == moderator.text
     mayor.close()
     moderator.close()
+
+
+def test_a_connections_events_are_answered_in_the_order_they_were_sent(
+    live, make_declaration, invite
+):
+    """An edit (a transaction and a commit) sent just before a cursor movement (memory
+    only) is answered first: one connection's events are handled one after the other."""
+    key, _ = make_declaration(text=SAMPLE_START)
+    login = DraftClient(live)
+    login.login(invite(key))
+    cookie = login.http.cookies.get(SESSION_COOKIE)
+    sio = socketio.Client()
+    sio.connect(
+        live,
+        headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
+        namespaces=[NAMESPACE],
+        transports=["websocket"],
+        wait_timeout=20,
+    )
+    try:
+        joined = sio.call("join", {"declaration": key}, namespace=NAMESPACE, timeout=20)
+        assert joined["ok"], joined
+        answered: list[tuple[str, bool]] = []
+        both = threading.Event()
+
+        def answer(name: str):
+            def record(reply: dict) -> None:
+                answered.append((name, reply.get("ok") is True))
+                if len(answered) == 2:
+                    both.set()
+
+            return record
+
+        for sent in range(3):  # each edit inserts one character at the start
+            answered.clear()
+            both.clear()
+            known = joined["revision"] + sent
+            sio.emit(
+                "edit",
+                {
+                    "declaration": key,
+                    "client_id": "ordered",
+                    "seq": sent + 1,
+                    "base": known,
+                    "op": Operation.edit(len(SAMPLE_START) + sent, 0, 0, "x").to_delta(),
+                },
+                namespace=NAMESPACE,
+                callback=answer("edit"),
+            )
+            sio.emit(
+                "presence",
+                {"declaration": key, "revision": known, "cursor": 0, "selection": None},
+                namespace=NAMESPACE,
+                callback=answer("presence"),
+            )
+            assert both.wait(20), answered
+            assert answered == [("edit", True), ("presence", True)]
+    finally:
+        sio.disconnect()
+        login.http.close()
