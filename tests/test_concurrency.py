@@ -113,7 +113,7 @@ def test_on_gevent_ready_work_runs_first_and_a_loop_never_idle_is_left_at_the_li
 
         near, far = socket.socketpair()
         received, ran = [], []
-        reader = gevent.spawn(lambda: received.append(far.recv(16)))
+        gevent.spawn(lambda: received.append(far.recv(16)))
         gevent.sleep(0.01)  # the reader now waits for data
         near.sendall(b"edit")
         gevent.spawn(ran.append, True)

@@ -12,7 +12,9 @@ from declaration.domain.operations import Operation, stored_lengths
 from declaration.domain.roles import Role
 from declaration.models import Declaration, Revision
 from declaration.realtime import namespace as namespace_module
-from declaration.realtime.namespace import NAMESPACE
+from declaration.realtime import payloads
+from declaration.realtime.namespace import NAMESPACE, PendingEdit
+from tests.helpers import declaration_id as id_of
 from tests.helpers import statements_during
 
 TEXT = "Präambel\nDie Kommunen erklären.\n"
@@ -67,6 +69,14 @@ def _announced_until(client, name: str, timeout: float = 5.0) -> list[dict]:
 def _revisions(client) -> list[dict]:
     """Return the revisions broadcast to ``client``, from all ``revisions`` messages."""
     return [r for message in _received(client, "revisions") for r in message["revisions"]]
+
+
+def _pending_edit(key, declaration_id, sid, connection, client_id, seq, base, op) -> PendingEdit:
+    """An edit as a connection's handler queues it for the declaration's lock holder."""
+    payload = payloads.Edit(
+        declaration=key, client_id=client_id, seq=seq, base=base, op=op.to_delta()
+    )
+    return PendingEdit(connection, connection.memberships[declaration_id], payload, sid)
 
 
 def _set_phase(app, key: str, phase: str) -> None:
@@ -474,9 +484,6 @@ def test_sweep_ignores_memberships_joined_while_it_was_asking(
 def test_edits_queued_together_are_stored_in_one_transaction_and_refused_alone(
     app, make_declaration, invite, socket_client
 ):
-    from declaration.realtime import payloads
-    from declaration.realtime.namespace import PendingEdit
-
     key, _ = make_declaration(text="ab")
     writer = socket_client(invite(key))
     observer = socket_client(invite(key, Role.OBSERVER))
@@ -486,17 +493,13 @@ def test_edits_queued_together_are_stored_in_one_transaction_and_refused_alone(
     listener.get_received(NAMESPACE)
     namespace = app.extensions["declaration.draft_namespace"]
     by_role = {}
-    with app.app_context(), get_database().transaction() as s:
-        declaration_id = s.scalars(select(Declaration.id).filter_by(key=key)).one()
+    declaration_id = id_of(app, key)
     for sid, connection in namespace.connections.items():
         by_role.setdefault(len(by_role), (sid, connection))
     (sid_w, conn_w), (sid_o, conn_o) = by_role[0], by_role[1]
 
     def pending(sid, connection, seq, base, op):
-        payload = payloads.Edit(
-            declaration=key, client_id=f"c{sid[:4]}", seq=seq, base=base, op=op.to_delta()
-        )
-        return PendingEdit(connection, connection.memberships[declaration_id], payload, sid)
+        return _pending_edit(key, declaration_id, sid, connection, f"c{sid[:4]}", seq, base, op)
 
     batch = [
         pending(sid_w, conn_w, 1, 0, Operation.edit(2, 0, 0, "X")),
@@ -520,29 +523,16 @@ def test_the_lock_holder_lets_edits_that_already_arrived_join_its_batch(
 ):
     """Before taking the queue, the holder gives way to the loop; another participant's
     edit handled meanwhile is stored in the same transaction and announced in one message."""
-    from declaration.realtime import payloads
-    from declaration.realtime.namespace import PendingEdit
-
     key, _ = make_declaration(text="ab")
     writer, other, listener = (socket_client(invite(key)) for _ in range(3))
     for client in (writer, other, listener):
         _join(client, key)
     listener.get_received(NAMESPACE)
     namespace = app.extensions["declaration.draft_namespace"]
-    with app.app_context(), get_database().transaction() as s:
-        declaration_id = s.scalars(select(Declaration.id).filter_by(key=key)).one()
+    declaration_id = id_of(app, key)
     sid, connection = list(namespace.connections.items())[1]  # the second to connect
-    arrived = PendingEdit(
-        connection,
-        connection.memberships[declaration_id],
-        payloads.Edit(
-            declaration=key,
-            client_id="other",
-            seq=1,
-            base=0,
-            op=Operation.edit(2, 2, 0, "Y").to_delta(),
-        ),
-        sid,
+    arrived = _pending_edit(
+        key, declaration_id, sid, connection, "other", 1, 0, Operation.edit(2, 2, 0, "Y")
     )
     limits = []
 
