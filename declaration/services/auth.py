@@ -25,6 +25,7 @@ from declaration.domain.errors import (
 from declaration.domain.roles import Role
 from declaration.domain.tokens import is_redeemable, new_token, token_hash
 from declaration.models import Invitation, LinkPurpose, LoginSession, Membership, Person
+from declaration.prepared import Prepared
 from declaration.services import audit
 
 log = logging.getLogger(__name__)
@@ -279,7 +280,7 @@ class LinkBuilder(Protocol):
     def __call__(self, token: str) -> str: ...
 
 
-_MEMBER_ROLES = (
+_MEMBER_ROLES = Prepared(  # checked for every batch of keystrokes (`declaration.prepared`)
     select(Membership.id, LoginSession.token_hash, Membership.role)
     .join(LoginSession, LoginSession.person_id == Membership.person_id)
     .where(
@@ -314,8 +315,8 @@ def member_roles(
     role, or the refusal `member_role` would raise for it.
     """
     wanted = set(pairs)
-    rows = session.connection().execute(
-        _MEMBER_ROLES,
+    rows = _MEMBER_ROLES.rows(
+        session.connection(),
         {
             "membership_ids": sorted({membership_id for membership_id, _ in wanted}),
             "token_hashes": sorted({token_hash for _, token_hash in wanted}),

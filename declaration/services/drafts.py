@@ -43,6 +43,7 @@ from declaration.models import (
     Person,
     Revision,
 )
+from declaration.prepared import Prepared
 from declaration.services import audit
 
 #: Longest client id accepted (a random id chosen by each connection).
@@ -273,7 +274,9 @@ _DECLARATIONS = cast(Table, Declaration.__table__)
 _REVISIONS = cast(Table, Revision.__table__)
 _CLIENTS = cast(Table, EditClient.__table__)
 _KEYFRAMES = cast(Table, Keyframe.__table__)
-_LOCK_HEAD = (
+# The statements of the edit path run for every batch of keystrokes: prepared once per
+# dialect and run on the driver's cursor (`declaration.prepared`).
+_LOCK_HEAD = Prepared(
     select(
         _DECLARATIONS.c.head_revision,
         _DECLARATIONS.c.phase,
@@ -283,21 +286,25 @@ _LOCK_HEAD = (
     .where(_DECLARATIONS.c.id == bindparam("declaration_id"))
     .with_for_update()
 )
-_FIND_CLIENTS = select(
-    _CLIENTS.c.id,
-    _CLIENTS.c.client_id,
-    _CLIENTS.c.person_id,
-    _CLIENTS.c.last_seq,
-    _CLIENTS.c.last_revision,
-).where(
-    _CLIENTS.c.declaration_id == bindparam("declaration_id"),
-    _CLIENTS.c.client_id.in_(bindparam("client_ids", expanding=True)),
+_FIND_CLIENTS = Prepared(
+    select(
+        _CLIENTS.c.id,
+        _CLIENTS.c.client_id,
+        _CLIENTS.c.person_id,
+        _CLIENTS.c.last_seq,
+        _CLIENTS.c.last_revision,
+    ).where(
+        _CLIENTS.c.declaration_id == bindparam("declaration_id"),
+        _CLIENTS.c.client_id.in_(bindparam("client_ids", expanding=True)),
+    )
 )
-_OPERATION_OF = select(_REVISIONS.c.operation).where(
-    _REVISIONS.c.declaration_id == bindparam("declaration_id"),
-    _REVISIONS.c.number == bindparam("number"),
+_OPERATION_OF = Prepared(
+    select(_REVISIONS.c.operation).where(
+        _REVISIONS.c.declaration_id == bindparam("declaration_id"),
+        _REVISIONS.c.number == bindparam("number"),
+    )
 )
-_HISTORY = (
+_HISTORY = Prepared(
     select(_REVISIONS.c.number, _REVISIONS.c.operation, _REVISIONS.c.link)
     .where(
         _REVISIONS.c.declaration_id == bindparam("declaration_id"),
@@ -306,7 +313,7 @@ _HISTORY = (
     )
     .order_by(_REVISIONS.c.number)
 )
-_ADD_CLIENT = (
+_ADD_CLIENT = Prepared(
     _CLIENTS.insert()
     .values(
         declaration_id=bindparam("declaration_id"),
@@ -317,14 +324,26 @@ _ADD_CLIENT = (
     )
     .returning(_CLIENTS.c.id)
 )
-_MOVE_CLIENT = (
+_MOVE_CLIENT = Prepared(
     _CLIENTS.update()
     .where(_CLIENTS.c.id == bindparam("client_ref"))
     .values(last_seq=bindparam("seq"), last_revision=bindparam("number"))
 )
-_ADD_REVISION = _REVISIONS.insert()
-_ADD_KEYFRAME = _KEYFRAMES.insert()
-_MOVE_HEAD = (
+_ADD_REVISION = Prepared(
+    _REVISIONS.insert(),
+    column_keys=(
+        "declaration_id",
+        "number",
+        "operation",
+        "author_id",
+        "created_at",
+        "link",
+        "client_ref",
+        "client_seq",
+    ),
+)
+_ADD_KEYFRAME = Prepared(_KEYFRAMES.insert(), column_keys=("declaration_id", "number", "text"))
+_MOVE_HEAD = Prepared(
     _DECLARATIONS.update()
     .where(_DECLARATIONS.c.id == bindparam("declaration_id"))
     .values(
@@ -369,7 +388,7 @@ def _lock_head(session: Session, declaration_id: int) -> _Head:
     layer is the fast path in front of both. The edit path uses plain SQL statements
     rather than ORM objects: it runs for every batch of keystrokes.
     """
-    row = session.connection().execute(_LOCK_HEAD, {"declaration_id": declaration_id}).one_or_none()
+    row = _LOCK_HEAD.first(session.connection(), {"declaration_id": declaration_id})
     if row is None:
         raise NotFound()
     return _Head(
@@ -506,8 +525,8 @@ def submit_edits(
     connection = session.connection()
     clients = {
         row.client_id: _Client(row.id, row.person_id, row.last_seq, row.last_revision)
-        for row in connection.execute(
-            _FIND_CLIENTS,
+        for row in _FIND_CLIENTS.rows(
+            connection,
             {
                 "declaration_id": declaration_id,
                 "client_ids": sorted({request.client_id for request in valid}),
@@ -516,8 +535,8 @@ def submit_edits(
     }
     first = min(request.base for request in valid)
     history = _links(
-        connection.execute(
-            _HISTORY,
+        _HISTORY.rows(
+            connection,
             {"declaration_id": declaration_id, "base": first, "head": head.head_revision},
         )
     )
@@ -588,8 +607,8 @@ def submit_edits(
         moved[client.ref] = client
         results[index] = result
     if rows:
-        connection.execute(
-            _MOVE_CLIENT,
+        _MOVE_CLIENT.execute_many(
+            connection,
             [
                 {"client_ref": ref, "seq": client.last_seq, "number": client.last_revision}
                 for ref, client in moved.items()
@@ -606,26 +625,27 @@ def _duplicate(
     if history[0].number <= client.last_revision:  # never empty: it holds the base
         stored: str | None = history[client.last_revision - history[0].number].operation
     else:
-        stored = connection.execute(
-            _OPERATION_OF, {"declaration_id": declaration_id, "number": client.last_revision}
-        ).scalar()
+        row = _OPERATION_OF.first(
+            connection, {"declaration_id": declaration_id, "number": client.last_revision}
+        )
+        stored = None if row is None else row.operation
     return EditResult(Outcome.DUPLICATE, client.last_revision, stored or "")
 
 
 def _add_client(connection: Connection, declaration_id: int, request: EditRequest) -> int:
     """Register a client on its first accepted batch; its state is set when the batch is."""
-    return int(
-        connection.execute(
-            _ADD_CLIENT,
-            {
-                "declaration_id": declaration_id,
-                "client_id": request.client_id,
-                "person_id": request.author.person_id,
-                "seq": 0,
-                "number": 0,
-            },
-        ).scalar_one()
+    row = _ADD_CLIENT.first(
+        connection,
+        {
+            "declaration_id": declaration_id,
+            "client_id": request.client_id,
+            "person_id": request.author.person_id,
+            "seq": 0,
+            "number": 0,
+        },
     )
+    assert row is not None  # RETURNING gives the new row's id
+    return int(row.id)
 
 
 def _next_revision(
@@ -684,11 +704,10 @@ def _write(
     at: datetime,
 ) -> None:
     """Insert new revisions and keyframes, move the declaration's head once (plain SQL)."""
-    connection.execute(_ADD_REVISION, rows)
-    if keyframes:
-        connection.execute(_ADD_KEYFRAME, keyframes)
-    connection.execute(
-        _MOVE_HEAD,
+    _ADD_REVISION.execute_many(connection, rows)
+    _ADD_KEYFRAME.execute_many(connection, keyframes)
+    _MOVE_HEAD.execute(
+        connection,
         {
             "declaration_id": declaration_id,
             "number": head.head_revision,

@@ -1,0 +1,234 @@
+"""Statements of the edit path, compiled once per dialect and run on the driver's cursor.
+
+Every batch of keystrokes makes about eight statements (authorise, lock the head, read the
+clients and the history, write the revision, move the client and the head). Run through
+``Connection.execute`` each of them paid SQLAlchemy's whole execution machinery: a cache key
+built by walking the statement, an execution context, a result object, the parameters
+processed for every call. On the benchmark machine that was about 100 µs per statement,
+several times what SQLite needs to run it, and about a fifth of the server's work per
+edit with ten editors (docs/benchmarks.md).
+
+A `Prepared` statement keeps what matters of SQLAlchemy and drops the rest:
+
+- the statement is a Core statement over the models' tables, compiled by SQLAlchemy for
+  the connection's dialect (once per dialect and, for ``IN`` lists, per list length);
+- values pass through the column types' own bind and result processors, so custom types
+  (`HexDigest`, `EpochMicros`, `CompressedText`) store and read exactly as elsewhere;
+- it runs inside the session's transaction, on the connection SQLAlchemy checked out;
+- the engine's ``before_cursor_execute`` and ``after_cursor_execute`` listeners still see
+  every statement (the tests that count statements rely on it);
+- a driver error is raised as SQLAlchemy's `DBAPIError`, and a lost connection is
+  invalidated, as ``Connection.execute`` would do.
+
+The drivers' parameter styles ``?`` (sqlite3), ``:name`` and ``%(name)s`` (psycopg) are
+supported; ``IN`` lists are written out as one parameter per item, as SQLAlchemy does.
+
+What it does not do: statement options, listeners that rewrite statements
+(``retval=True``) and SQL logging of the engine (``echo``). Use it only where the statement
+runs for every edit.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import Executable
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """One statement compiled for one dialect: its SQL and how values are converted."""
+
+    sql: str
+    #: name → bind processor, for every bind parameter (None: the value is passed as is).
+    binds: dict[str, Processor | None]
+    #: names of the parameters that take a list (``IN``), expanded per call.
+    expanding: frozenset[str]
+    #: values written into the statement itself (``column == 5``): name → value.
+    fixed: dict[str, Any]
+    #: for drivers with positional parameters (``?``): the names in the order they appear.
+    order: tuple[str, ...] | None
+    #: how one parameter is written in the SQL, ``{}`` standing for its name.
+    placeholder: str
+    #: the result rows' type and the columns' result processors, if rows are returned.
+    row: type | None
+    results: tuple[Processor | None, ...]
+
+
+def _row_type(names: Sequence[str]) -> type:
+    """A named tuple for the rows, so callers read ``row.number`` as with SQLAlchemy."""
+    row: type = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+    return row
+
+
+_PLACEHOLDERS = {"qmark": "?", "named": ":{}", "pyformat": "%({})s"}
+
+
+def _compile(statement: Executable, dialect: Dialect, column_keys: Sequence[str]) -> _Compiled:
+    placeholder = _PLACEHOLDERS.get(dialect.paramstyle)
+    if placeholder is None:
+        raise NotImplementedError(f"parameter style {dialect.paramstyle!r} of {dialect.name}")
+    compiled = statement.compile(  # type: ignore[attr-defined]
+        dialect=dialect, column_keys=list(column_keys) or None
+    )
+    binds = {name: bind.type.bind_processor(dialect) for name, bind in compiled.binds.items()}
+    expanding = frozenset(name for name, bind in compiled.binds.items() if bind.expanding)
+    fixed = {
+        name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+    }
+    order = tuple(compiled.positiontup) if compiled.positional else None
+    row: type | None = None
+    results: tuple[Processor | None, ...] = ()
+    exported = getattr(statement, "exported_columns", None)
+    if exported is not None and len(exported):
+        row = _row_type([column.key for column in exported])
+        results = tuple(column.type.result_processor(dialect, None) for column in exported)
+    return _Compiled(compiled.string, binds, expanding, fixed, order, placeholder, row, results)
+
+
+class Prepared:
+    """A Core statement run on the driver's cursor (see the module's docstring).
+
+    ``column_keys`` names the columns an ``INSERT`` without ``.values()`` receives; every
+    call must then give exactly those.
+    """
+
+    def __init__(self, statement: Executable, column_keys: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self.column_keys = tuple(column_keys or ())
+        # Filled on first use. Two callers compiling at once is harmless: both get the
+        # same result, and the last one stays.
+        #: (dialect, driver) → the statement compiled for it.
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
+        #: (dialect, driver, list lengths) → SQL with the lists' placeholders written out.
+        self._expanded: dict[tuple[str, str, tuple[int, ...]], str] = {}
+
+    def compiled_for(self, dialect: Dialect) -> _Compiled:
+        key = (dialect.name, dialect.driver)
+        found = self._compiled.get(key)
+        if found is None:
+            found = self._compiled[key] = _compile(self.statement, dialect, self.column_keys)
+        return found
+
+    def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> list[Any]:
+        """Run the statement once; return its rows (named tuples), results processed."""
+        return self._run(connection, [parameters], many=False)
+
+    def first(self, connection: Connection, parameters: Mapping[str, Any]) -> Any | None:
+        found = self.rows(connection, parameters)
+        return found[0] if found else None
+
+    def execute(self, connection: Connection, parameters: Mapping[str, Any]) -> None:
+        self._run(connection, [parameters], many=False)
+
+    def execute_many(self, connection: Connection, parameters: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement for each mapping (the driver's ``executemany``)."""
+        if parameters:
+            self._run(connection, parameters, many=True)
+
+    # -- running --------------------------------------------------------------------------
+
+    def _sql(self, compiled: _Compiled, dialect: Dialect, first: Mapping[str, Any]) -> str:
+        """The SQL for the lengths of this call's lists (the same for every row of a call)."""
+        if not compiled.expanding:
+            return compiled.sql
+        names = sorted(compiled.expanding)
+        lengths = tuple(len(first[name]) for name in names)
+        if 0 in lengths:
+            raise ValueError("a list parameter is empty; the caller must not run the query")
+        key = (dialect.name, dialect.driver, lengths)
+        sql = self._expanded.get(key)
+        if sql is None:
+            sql = compiled.sql
+            for name, length in zip(names, lengths, strict=True):
+                listed = ", ".join(
+                    compiled.placeholder.format(f"{name}__{i}") for i in range(length)
+                )
+                sql = sql.replace(f"(__[POSTCOMPILE_{name}])", f"({listed})")
+            self._expanded[key] = sql
+        return sql
+
+    @staticmethod
+    def _values(compiled: _Compiled, parameters: Mapping[str, Any]) -> Any:
+        """The driver's parameters: processed, lists spread out, in order if positional."""
+        if compiled.fixed:
+            parameters = {**compiled.fixed, **parameters}
+        if compiled.order is not None:
+            ordered: list[Any] = []
+            for name in compiled.order:
+                processor = compiled.binds[name]
+                value = parameters[name]
+                items = value if name in compiled.expanding else (value,)
+                ordered.extend(item if processor is None else processor(item) for item in items)
+            return tuple(ordered)
+        named: dict[str, Any] = {}
+        for name, processor in compiled.binds.items():
+            value = parameters[name]
+            if name in compiled.expanding:
+                for i, item in enumerate(value):
+                    named[f"{name}__{i}"] = item if processor is None else processor(item)
+            else:
+                named[name] = value if processor is None else processor(value)
+        return named
+
+    def _run(
+        self, connection: Connection, parameters: Sequence[Mapping[str, Any]], *, many: bool
+    ) -> list[Any]:
+        dialect = connection.dialect
+        compiled = self.compiled_for(dialect)
+        sql = self._sql(compiled, dialect, parameters[0])
+        values: Any = [self._values(compiled, each) for each in parameters]
+        if not many:
+            values = values[0]
+        if not connection.in_transaction():
+            connection.begin()  # as Connection.execute would: never in autocommit
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        dispatch = connection.dispatch
+        cursor = None
+        try:
+            cursor = raw.cursor()
+            if dispatch.before_cursor_execute:
+                dispatch.before_cursor_execute(connection, cursor, sql, values, None, many)
+            if many:
+                cursor.executemany(sql, values)
+            else:
+                cursor.execute(sql, values)
+            if dispatch.after_cursor_execute:
+                dispatch.after_cursor_execute(connection, cursor, sql, values, None, many)
+            fetched = cursor.fetchall() if compiled.row is not None else []
+        except dialect.loaded_dbapi.Error as error:
+            invalidated = dialect.is_disconnect(error, raw, cursor)
+            if invalidated:
+                connection.invalidate(error)
+            raise exc.DBAPIError.instance(
+                sql,
+                values,
+                error,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=invalidated,
+                dialect=dialect,
+            ) from error
+        finally:
+            if cursor is not None and not connection.invalidated:
+                cursor.close()
+        if compiled.row is None:
+            return []
+        make = compiled.row._make  # type: ignore[attr-defined]
+        processors = compiled.results
+        if not any(processors):
+            return [make(row) for row in fetched]
+        return [
+            make(
+                value if processor is None else processor(value)
+                for processor, value in zip(processors, row, strict=True)
+            )
+            for row in fetched
+        ]
