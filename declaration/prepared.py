@@ -78,7 +78,12 @@ def _compile(statement: Executable, dialect: Dialect, column_keys: Sequence[str]
     compiled = statement.compile(  # type: ignore[attr-defined]
         dialect=dialect, column_keys=list(column_keys) or None
     )
-    binds = {name: bind.type.bind_processor(dialect) for name, bind in compiled.binds.items()}
+    # The dialect's own variant of each type (SQLite stores datetimes as text, say), as
+    # SQLAlchemy's execution uses it; the generic type's processors would skip that step.
+    binds = {
+        name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+        for name, bind in compiled.binds.items()
+    }
     expanding = frozenset(name for name, bind in compiled.binds.items() if bind.expanding)
     fixed = {
         name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
@@ -89,7 +94,10 @@ def _compile(statement: Executable, dialect: Dialect, column_keys: Sequence[str]
     exported = getattr(statement, "exported_columns", None)
     if exported is not None and len(exported):
         row = _row_type([column.key for column in exported])
-        results = tuple(column.type.result_processor(dialect, None) for column in exported)
+        results = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in exported
+        )
     return _Compiled(compiled.string, binds, expanding, fixed, order, placeholder, row, results)
 
 

@@ -8,23 +8,24 @@ Run on the suite's database: SQLite, or PostgreSQL with DECLARATION_TEST_DATABAS
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import Table, bindparam, exc, select
+from sqlalchemy import Table, bindparam, exc, select, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from declaration import clock
 from declaration.db import get_database
 from declaration.domain import chain
-from declaration.models import Keyframe, Person, Revision
+from declaration.models import Declaration, Keyframe, Person, Revision
 from declaration.prepared import Prepared
 from tests.helpers import declaration_id, statements_during
 
 REVISIONS: Table = Revision.__table__  # type: ignore[assignment]
 KEYFRAMES: Table = Keyframe.__table__  # type: ignore[assignment]
 PEOPLE: Table = Person.__table__  # type: ignore[assignment]
+DECLARATIONS: Table = Declaration.__table__  # type: ignore[assignment]
 
 # Every column given, as the edit path does.
 ADD_REVISION = Prepared(REVISIONS.insert(), column_keys=REVISIONS.columns.keys())
@@ -100,6 +101,29 @@ def test_values_written_through_a_prepared_insert_read_back_through_the_orm(
         assert revision.operation == "=33+Magdeburg"
         assert abs(revision.created_at - row["created_at"]) < timedelta(microseconds=1)  # type: ignore[operator]
         assert keyframe.text == text
+
+
+def test_timestamps_are_stored_and_read_as_the_dialect_stores_them(
+    app: Flask, make_declaration: Callable[..., tuple[str, int]]
+):
+    """The dialect's own variant of a type takes part: SQLite keeps timestamps as text in
+    SQLAlchemy's format, which the generic type would leave to the driver's own."""
+    ours, theirs = (declaration_id(app, make_declaration()[0]) for _ in range(2))
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)  # no microseconds: formats differ there
+    stamp = (
+        DECLARATIONS.update()
+        .where(DECLARATIONS.c.id == bindparam("target"))
+        .values(updated_at=bindparam("at", type_=DECLARATIONS.c.updated_at.type))
+    )
+    read = select(DECLARATIONS.c.updated_at).where(DECLARATIONS.c.id == bindparam("target"))
+    raw = text("SELECT updated_at FROM declarations WHERE id = :target")
+    with app.app_context(), get_database().transaction(write=True) as s:
+        Prepared(stamp).execute(s.connection(), {"target": ours, "at": at})
+        s.connection().execute(stamp, {"target": theirs, "at": at})
+        stored = [s.connection().execute(raw, {"target": d}).scalar() for d in (ours, theirs)]
+        assert stored[0] == stored[1]
+        (row,) = Prepared(read).rows(s.connection(), {"target": ours})
+        assert row.updated_at == at and row.updated_at.tzinfo is not None
 
 
 def test_a_list_parameter_matches_each_of_its_items_whatever_its_length(
