@@ -181,8 +181,11 @@ def person_for_session(session: Session, session_token: str, *, at: datetime) ->
     return None if person_id is None else session.get(Person, person_id)
 
 
-_SESSION_PERSON = select(LoginSession.id, LoginSession.person_id, LoginSession.last_seen_at).where(
-    LoginSession.token_hash == bindparam("token_hash"), LoginSession.ended_at.is_(None)
+# Run by every socket connection: prepared on the driver's cursor (`declaration.prepared`).
+_SESSION_PERSON = Prepared(
+    select(LoginSession.id, LoginSession.person_id, LoginSession.last_seen_at).where(
+        LoginSession.token_hash == bindparam("token_hash"), LoginSession.ended_at.is_(None)
+    )
 )
 _SEEN = (
     update(LoginSession)
@@ -198,11 +201,7 @@ def person_id_for_session(session: Session, session_token: str, *, at: datetime)
     these each, and building the ORM query was a tenth of the server's work in such a
     storm. Moves the session's last-seen time once it is ``LAST_SEEN_RESOLUTION`` old.
     """
-    row = (
-        session.connection()
-        .execute(_SESSION_PERSON, {"token_hash": token_hash(session_token)})
-        .first()
-    )
+    row = _SESSION_PERSON.first(session.connection(), {"token_hash": token_hash(session_token)})
     if row is None:
         return None
     session_id, person_id, last_seen_at = row

@@ -14,6 +14,7 @@ from declaration.domain.phases import Phase, check_transition
 from declaration.domain.roles import Role
 from declaration.domain.text import first_heading, normalise
 from declaration.models import Declaration, LoginSession, Membership, Person
+from declaration.prepared import Prepared
 from declaration.services import audit, drafts
 
 MAX_TITLE = 300
@@ -160,8 +161,9 @@ def _seat_query(by_id: bool) -> Select[int, str, int, str, str, str]:
     )
 
 
-_SEAT_BY_KEY = _seat_query(by_id=False)
-_SEAT_BY_ID = _seat_query(by_id=True)
+# Run by every join: prepared on the driver's cursor (`declaration.prepared`).
+_SEAT_BY_KEY = Prepared(_seat_query(by_id=False))
+_SEAT_BY_ID = Prepared(_seat_query(by_id=True))
 
 
 def seat_of(session: Session, key: str, *, person_id: int, token_hash: str) -> Seat | None:
@@ -179,10 +181,9 @@ def seat_of(session: Session, key: str, *, person_id: int, token_hash: str) -> S
         query, value = _SEAT_BY_KEY, key
     else:
         return None
-    row = (
-        session.connection()
-        .execute(query, {"declaration": value, "person_id": person_id, "token_hash": token_hash})
-        .first()
+    row = query.first(
+        session.connection(),
+        {"declaration": value, "person_id": person_id, "token_hash": token_hash},
     )
     if row is None:
         return None
