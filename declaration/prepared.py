@@ -95,8 +95,7 @@ def _compile(statement: Executable, dialect: Dialect, column_keys: Sequence[str]
     if exported is not None and len(exported):
         row = _row_type([column.key for column in exported])
         results = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in exported
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in exported
         )
     return _Compiled(compiled.string, binds, expanding, fixed, order, placeholder, row, results)
 
