@@ -24,8 +24,8 @@ The drivers' parameter styles ``?`` (sqlite3), ``:name`` and ``%(name)s`` (psyco
 supported; ``IN`` lists are written out as one parameter per item, as SQLAlchemy does.
 
 What it does not do: statement options, listeners that rewrite statements
-(``retval=True``) and SQL logging of the engine (``echo``). Use it only where the statement
-runs for every edit.
+(``retval=True``) and SQL logging of the engine (``echo``). Use it only where a statement
+runs for every edit, join or connection.
 """
 
 from __future__ import annotations
@@ -66,6 +66,17 @@ def _row_type(names: Sequence[str]) -> type:
     """A named tuple for the rows, so callers read ``row.number`` as with SQLAlchemy."""
     row: type = namedtuple("Row", names, rename=True)  # type: ignore[misc]
     return row
+
+
+#: Most SQL texts kept per statement for ``IN`` lists of different lengths. Group commit
+#: makes lists as long as a batch, and the check of a batch's authors has two of them:
+#: without a bound, a large crowd would leave thousands of texts behind.
+MAX_EXPANDED = 128
+
+
+def _item(name: str, index: int) -> str:
+    """The name of one item of the list parameter ``name`` once it is written out."""
+    return f"{name}__{index}"
 
 
 _PLACEHOLDERS = {"qmark": "?", "named": ":{}", "pyformat": "%({})s"}
@@ -156,9 +167,11 @@ class Prepared:
             sql = compiled.sql
             for name, length in zip(names, lengths, strict=True):
                 listed = ", ".join(
-                    compiled.placeholder.format(f"{name}__{i}") for i in range(length)
+                    compiled.placeholder.format(_item(name, i)) for i in range(length)
                 )
                 sql = sql.replace(f"(__[POSTCOMPILE_{name}])", f"({listed})")
+            if len(self._expanded) >= MAX_EXPANDED:
+                self._expanded.clear()  # rare lengths go, the common ones come back at once
             self._expanded[key] = sql
         return sql
 
@@ -180,7 +193,7 @@ class Prepared:
             value = parameters[name]
             if name in compiled.expanding:
                 for i, item in enumerate(value):
-                    named[f"{name}__{i}"] = item if processor is None else processor(item)
+                    named[_item(name, i)] = item if processor is None else processor(item)
             else:
                 named[name] = value if processor is None else processor(value)
         return named

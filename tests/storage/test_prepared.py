@@ -16,6 +16,7 @@ from sqlalchemy import Table, bindparam, exc, select, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from declaration import clock
+from declaration import prepared as prepared_module
 from declaration.db import get_database
 from declaration.domain import chain
 from declaration.models import Declaration, Keyframe, Person, Revision
@@ -166,6 +167,19 @@ def test_a_connection_outside_a_transaction_begins_one_first(app: Flask, declara
             connection.rollback()
         with get_database().transaction() as s:
             assert s.get(Revision, (declaration, 1)) is None
+
+
+def test_the_sql_texts_kept_for_list_lengths_are_bounded(
+    app: Flask, make_person: Callable[..., int], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(prepared_module, "MAX_EXPANDED", 4)
+    ids = [make_person() for _ in range(10)]
+    by_id = Prepared(PEOPLE_BY_ID.statement)
+    with app.app_context(), get_database().transaction() as s:
+        for length in range(1, 11):
+            found = by_id.rows(s.connection(), {"ids": ids[:length]})
+            assert [row.id for row in found] == ids[:length]
+            assert len(by_id._expanded) <= 4
 
 
 def test_an_empty_list_is_refused_before_anything_runs(app: Flask):
