@@ -209,36 +209,7 @@ class Prepared:
             values = values[0]
         if not connection.in_transaction():
             connection.begin()  # as Connection.execute would: never in autocommit
-        raw = connection.connection.dbapi_connection
-        assert raw is not None
-        dispatch = connection.dispatch
-        cursor = None
-        try:
-            cursor = raw.cursor()
-            if dispatch.before_cursor_execute:
-                dispatch.before_cursor_execute(connection, cursor, sql, values, None, many)
-            if many:
-                cursor.executemany(sql, values)
-            else:
-                cursor.execute(sql, values)
-            if dispatch.after_cursor_execute:
-                dispatch.after_cursor_execute(connection, cursor, sql, values, None, many)
-            fetched = cursor.fetchall() if compiled.row is not None else []
-        except dialect.loaded_dbapi.Error as error:
-            invalidated = dialect.is_disconnect(error, raw, cursor)
-            if invalidated:
-                connection.invalidate(error)
-            raise exc.DBAPIError.instance(
-                sql,
-                values,
-                error,
-                dialect.loaded_dbapi.Error,
-                connection_invalidated=invalidated,
-                dialect=dialect,
-            ) from error
-        finally:
-            if cursor is not None and not connection.invalidated:
-                cursor.close()
+        fetched = _on_cursor(connection, sql, values, many=many, fetch=compiled.row is not None)
         if compiled.row is None:
             return []
         make = compiled.row._make  # type: ignore[attr-defined]
@@ -252,3 +223,58 @@ class Prepared:
             )
             for row in fetched
         ]
+
+
+def run_on_cursor(connection: Connection, sql: str) -> None:
+    """Run ``sql`` (no parameters, no rows) on the connection's driver cursor, as it stands.
+
+    For transaction control inside the engine's own events (SQLite's ``BEGIN IMMEDIATE``
+    in the ``begin`` event), where ``Connection.exec_driver_sql`` would pay the whole
+    execution machinery for a statement without parameters or result, and where the
+    connection is not in a transaction yet. Listeners, errors and invalidation as for a
+    `Prepared` statement.
+    """
+    _on_cursor(connection, sql, None, many=False, fetch=False)
+
+
+def _on_cursor(
+    connection: Connection, sql: str, values: Any, *, many: bool, fetch: bool
+) -> Sequence[Any]:
+    """Execute on a new cursor of the connection's driver connection; rows if ``fetch``.
+
+    ``values`` None: the statement takes no parameters at all (listeners see ``()``).
+    """
+    dialect = connection.dialect
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    dispatch = connection.dispatch
+    seen = () if values is None else values
+    cursor = None
+    try:
+        cursor = raw.cursor()
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(connection, cursor, sql, seen, None, many)
+        if many:
+            cursor.executemany(sql, values)
+        elif values is None:
+            cursor.execute(sql)  # not even an empty set: psycopg sends the text as it is
+        else:
+            cursor.execute(sql, values)
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(connection, cursor, sql, seen, None, many)
+        return cursor.fetchall() if fetch else []
+    except dialect.loaded_dbapi.Error as error:
+        invalidated = dialect.is_disconnect(error, raw, cursor)
+        if invalidated:
+            connection.invalidate(error)
+        raise exc.DBAPIError.instance(
+            sql,
+            seen,
+            error,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=invalidated,
+            dialect=dialect,
+        ) from error
+    finally:
+        if cursor is not None and not connection.invalidated:
+            cursor.close()

@@ -9,7 +9,7 @@ import textwrap
 import threading
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from declaration import db as database_module
 from declaration.db import (
@@ -145,3 +145,29 @@ def test_on_gevent_a_second_writer_waits_without_stopping_the_loop(tmp_path: Pat
     assert order == ["a-in", "a-out", "b-in", "b-out"]
     assert int(ticks) >= 20  # the loop ran while b waited
     assert float(seconds) < 2
+
+
+def test_sqlite_begins_on_the_drivers_cursor_and_listeners_still_see_it(tmp_path: Path):
+    """Every transaction begins in the engine's ``begin`` event; run through
+    ``exec_driver_sql`` the ``BEGIN`` paid SQLAlchemy's whole execution machinery. On the
+    cursor it has no execution context, and the listeners that count statements see it."""
+    database = Database(f"sqlite:///{tmp_path / 'begin.sqlite3'}")
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, context is None))
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        with database.transaction() as session:
+            session.execute(text("SELECT 1"))
+        with database.transaction(write=True) as session:
+            session.execute(text("SELECT 2"))
+    finally:
+        database.dispose()
+    assert seen == [
+        ("BEGIN", True),
+        ("SELECT 1", False),
+        ("BEGIN IMMEDIATE", True),
+        ("SELECT 2", False),
+    ]
