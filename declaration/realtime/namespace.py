@@ -377,7 +377,7 @@ class DraftNamespace(Namespace):
         accepted: list[tuple[PendingEdit, drafts.EditResult]] = []
         max_chars = current_app.config["MAX_TEXT_CHARS"]
         try:
-            with get_database().transaction(write=True) as db:
+            with get_database().write_connection() as db:
                 roles = auth.member_roles(
                     db, [(item.membership_id, item.connection.session_hash) for item in batch]
                 )

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from declaration.domain.errors import (
@@ -297,7 +297,7 @@ def member_role(session: Session, membership_id: int, session_token_hash: str) -
     The check every socket event makes: removal from the declaration and the end of the
     login session both refuse at once.
     """
-    role = member_roles(session, [(membership_id, session_token_hash)])[
+    role = member_roles(session.connection(), [(membership_id, session_token_hash)])[
         (membership_id, session_token_hash)
     ]
     if isinstance(role, DomainError):
@@ -306,7 +306,7 @@ def member_role(session: Session, membership_id: int, session_token_hash: str) -
 
 
 def member_roles(
-    session: Session, pairs: Iterable[tuple[int, str]]
+    connection: Connection, pairs: Iterable[tuple[int, str]]
 ) -> dict[tuple[int, str], Role | DomainError]:
     """Check several (membership id, login session hash) pairs in one indexed query.
 
@@ -315,7 +315,7 @@ def member_roles(
     """
     wanted = set(pairs)
     rows = _MEMBER_ROLES.rows(
-        session.connection(),
+        connection,
         {
             "membership_ids": sorted({membership_id for membership_id, _ in wanted}),
             "token_hashes": sorted({token_hash for _, token_hash in wanted}),
@@ -327,6 +327,6 @@ def member_roles(
         if (row.id, row.token_hash) in wanted
     }
     for pair in wanted - found.keys():
-        revoked = session.scalar(select(Membership.revoked_at).where(Membership.id == pair[0]))
+        revoked = connection.scalar(select(Membership.revoked_at).where(Membership.id == pair[0]))
         found[pair] = NotAMember() if revoked is not None else NotAuthenticated()
     return found

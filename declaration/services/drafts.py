@@ -228,7 +228,7 @@ def text_at(session: Session, declaration: Declaration, number: int) -> str:
     return _text_at(session, declaration.id, number)
 
 
-def _text_at(session: Session, declaration_id: int, number: int) -> str:
+def _text_at(session: Session | Connection, declaration_id: int, number: int) -> str:
     keyframe = session.execute(
         select(Keyframe.number, Keyframe.text)
         .where(Keyframe.declaration_id == declaration_id, Keyframe.number <= number)
@@ -380,7 +380,7 @@ class _Head:
     since_keyframe_chars: int
 
 
-def _lock_head(session: Session, declaration_id: int) -> _Head:
+def _lock_head(connection: Connection, declaration_id: int) -> _Head:
     """Lock the declaration's row until the transaction ends and read its head.
 
     On PostgreSQL this row lock serialises edits across processes; SQLite's
@@ -388,7 +388,7 @@ def _lock_head(session: Session, declaration_id: int) -> _Head:
     layer is the fast path in front of both. The edit path uses plain SQL statements
     rather than ORM objects: it runs for every batch of keystrokes.
     """
-    row = _LOCK_HEAD.first(session.connection(), {"declaration_id": declaration_id})
+    row = _LOCK_HEAD.first(connection, {"declaration_id": declaration_id})
     if row is None:
         raise NotFound()
     return _Head(
@@ -467,7 +467,7 @@ def submit_edit(
     if isinstance(actor, Membership) and actor.declaration_id != declaration_id:
         raise NotFound()
     (result,) = submit_edits(
-        session,
+        session.connection(),
         declaration_id,
         [EditRequest(author, client_id, seq, base, delta)],
         at=at,
@@ -480,7 +480,7 @@ def submit_edit(
 
 
 def submit_edits(
-    session: Session,
+    connection: Connection,
     declaration_id: int,
     requests: Sequence[EditRequest],
     *,
@@ -500,11 +500,14 @@ def submit_edits(
     Resent batches (same author, client and sequence number) are answered with the
     revision stored the first time and never applied twice; a batch that changes nothing
     after rebasing makes no revision. The caller commits before acknowledging.
+
+    It takes the transaction's Core connection (``Database.write_connection`` in the
+    realtime layer, ``session.connection()`` elsewhere): nothing here needs the ORM.
     """
     if not requests:
         return []
     try:
-        head = _lock_head(session, declaration_id)
+        head = _lock_head(connection, declaration_id)
     except DomainError as error:  # the declaration is gone: every request is refused
         return [error] * len(requests)
     results: list[EditResult | DomainError | None] = [None] * len(requests)
@@ -522,7 +525,6 @@ def submit_edits(
     valid = [request for request, result in zip(requests, results, strict=True) if result is None]
     if not valid:
         return cast(list[EditResult | DomainError], results)
-    connection = session.connection()
     clients = {
         row.client_id: _Client(row.id, row.person_id, row.last_seq, row.last_revision)
         for row in _FIND_CLIENTS.rows(
@@ -574,7 +576,7 @@ def submit_edits(
             if current is None:
                 current = cache.get(declaration_id, newest.number, newest.link) if cache else None
                 if current is None:
-                    current = _text_at(session, declaration_id, newest.number)
+                    current = _text_at(connection, declaration_id, newest.number)
             new_text = rebased.apply(current)
             if len(new_text) > max_chars:
                 raise TextTooLong(limit=max_chars)
@@ -824,7 +826,7 @@ def restore(
     author = Author.of(actor)
     if actor.declaration_id != declaration_id:
         raise NotFound()
-    head = _lock_head(session, declaration_id)
+    head = _lock_head(session.connection(), declaration_id)
     check_edit(head.phase, author.role)
     declaration = _locked(session, declaration_id)
     old = text_at(session, declaration, number)

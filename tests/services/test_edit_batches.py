@@ -36,7 +36,7 @@ LIMIT = 200_000
 
 
 def _submit(s, declaration_id: int, requests, at: datetime):
-    return drafts.submit_edits(s, declaration_id, requests, at=at, max_chars=LIMIT)
+    return drafts.submit_edits(s.connection(), declaration_id, requests, at=at, max_chars=LIMIT)
 
 
 def _random_requests(author: drafts.Author, text: str, head: int, count: int, seed: int):
@@ -87,8 +87,11 @@ def test_a_batch_stores_exactly_what_storing_its_edits_one_by_one_stores(
             )
         )
         if together:
-            with app.app_context(), get_database().transaction(write=True) as s:
-                results = _submit(s, declaration_id, requests, at)
+            # as the realtime layer stores a batch: on the Core connection of a write
+            with app.app_context(), get_database().write_connection() as connection:
+                results = drafts.submit_edits(
+                    connection, declaration_id, requests, at=at, max_chars=LIMIT
+                )
         else:
             results = []
             for request in requests:
@@ -254,18 +257,18 @@ def test_member_roles_checks_many_authors_in_one_query_and_refuses_each_exactly(
         ).one().ended_at = clock.now()
 
     with app.app_context(), get_database().transaction() as s, statements_during(app) as seen:
-        roles = auth.member_roles(s, logins[:2])
+        roles = auth.member_roles(s.connection(), logins[:2])
     assert roles == {logins[0]: Role.MAYOR, logins[1]: Role.OBSERVER}
     assert [q.split()[0] for q in seen if q != "BEGIN"] == ["SELECT"]
 
     with app.app_context(), get_database().transaction() as s:
-        roles = auth.member_roles(s, logins)
+        roles = auth.member_roles(s.connection(), logins)
     assert isinstance(roles[removed], NotAMember)
     assert isinstance(roles[logged_out], NotAuthenticated)
     # a pair of one person's membership with another person's login is nobody's
     with app.app_context(), get_database().transaction() as s:
         crossed = (logins[0][0], logins[1][1])
-        assert isinstance(auth.member_roles(s, [crossed])[crossed], NotAuthenticated)
+        assert isinstance(auth.member_roles(s.connection(), [crossed])[crossed], NotAuthenticated)
 
 
 def test_the_statements_of_an_edit_run_prepared_on_the_drivers_cursor(app, draft):
@@ -289,7 +292,7 @@ def test_the_statements_of_an_edit_run_prepared_on_the_drivers_cursor(app, draft
             for seq, insert in ((1, "Gemeinsam: "), (2, "ja, ")):
                 delta = Operation.edit(len(text), 0, 0, insert).to_delta()
                 (result,) = drafts.submit_edits(
-                    s,
+                    s.connection(),
                     declaration.id,
                     [drafts.EditRequest(author, "browser", seq, base, delta)],
                     at=clock.now(),

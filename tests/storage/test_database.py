@@ -3,12 +3,14 @@ one writer at a time."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, text
 
 from declaration import db as database_module
@@ -147,6 +149,55 @@ def test_on_gevent_a_second_writer_waits_without_stopping_the_loop(tmp_path: Pat
     assert float(seconds) < 2
 
 
+def test_a_write_connection_commits_at_the_end_and_rolls_back_on_an_error(
+    tmp_path: Path, monkeypatch
+):
+    """The edit path's transaction: committed through the disk thread when the block ends,
+    nothing kept when it raises, and the connection back in the pool either way."""
+    calls: list[str] = []
+
+    def recording(function, *arguments):
+        calls.append(function.__name__)
+        return function(*arguments)
+
+    monkeypatch.setattr(database_module, "wait_off_loop", recording)
+    database = Database(f"sqlite:///{tmp_path / 'write.sqlite3'}")
+    try:
+        database.open_pool()
+        with database.transaction(write=True) as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+        calls.clear()
+        with database.write_connection() as connection:
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+        assert calls == ["commit"]
+        with pytest.raises(RuntimeError), database.write_connection() as connection:
+            connection.execute(text("INSERT INTO t VALUES (2)"))
+            raise RuntimeError("refused half-way")
+        with database.transaction() as session:
+            assert session.execute(text("SELECT x FROM t")).scalars().all() == [1]
+        assert database.engine.pool.checkedin() == SQLITE_CONNECTIONS  # type: ignore[attr-defined]
+    finally:
+        database.dispose()
+
+
+def test_on_sqlite_a_write_connection_holds_the_write_lock_from_its_begin(tmp_path: Path):
+    """Like ``transaction(write=True)``: a batch that reads and then writes must not fail
+    half-way because another process began writing in between."""
+    path = tmp_path / "lock.sqlite3"
+    database = Database(f"sqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with database.transaction(write=True) as session:
+            session.execute(text("CREATE TABLE t (x INTEGER)"))
+        with database.write_connection(), pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # free again after the commit
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        database.dispose()
+
+
 def test_sqlite_begins_on_the_drivers_cursor_and_listeners_still_see_it(tmp_path: Path):
     """Every transaction begins in the engine's ``begin`` event; run through
     ``exec_driver_sql`` the ``BEGIN`` paid SQLAlchemy's whole execution machinery. On the
@@ -161,8 +212,8 @@ def test_sqlite_begins_on_the_drivers_cursor_and_listeners_still_see_it(tmp_path
     try:
         with database.transaction() as session:
             session.execute(text("SELECT 1"))
-        with database.transaction(write=True) as session:
-            session.execute(text("SELECT 2"))
+        with database.write_connection() as connection:
+            connection.execute(text("SELECT 2"))
     finally:
         database.dispose()
     assert seen == [
