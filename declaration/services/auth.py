@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, exc, func, select, update
 from sqlalchemy.orm import Session
 
 from declaration.domain.errors import (
@@ -206,8 +207,22 @@ def person_id_for_session(session: Session, session_token: str, *, at: datetime)
         return None
     session_id, person_id, last_seen_at = row
     if at - last_seen_at > LAST_SEEN_RESOLUTION:
-        session.connection().execute(_SEEN, {"session_id": session_id, "at": at})
+        try:
+            session.connection().execute(_SEEN, {"session_id": session_id, "at": at})
+        except exc.OperationalError as error:
+            if not _sqlite_busy(error):
+                raise
+            # A reading transaction on SQLite cannot write once another connection has
+            # committed since its first read (edits are committed all the time). The
+            # last-seen time is bookkeeping: the next request moves it, this one goes on.
+            log.info("last-seen time of login session %s not moved: database busy", session_id)
     return int(person_id)
+
+
+def _sqlite_busy(error: exc.OperationalError) -> bool:
+    """Whether SQLite refused a write because another connection holds or moved the lock."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def logout(session: Session, session_token: str, *, at: datetime) -> None:
