@@ -31,6 +31,9 @@ POSTGRES_CONNECTIONS = 10
 #: Seconds a SQLite writer waits for the one ahead before giving up ("database is locked").
 WRITER_WAIT = 10.0
 
+#: Key in ``Session.info``: the session of `Database.open_session` holds the writer turn.
+_WRITE_TURN = "declaration.write_turn"
+
 
 class OffLoopCommitConnection(sqlite3.Connection):
     """A SQLite connection whose ``COMMIT`` waits for the disk in a native thread.
@@ -131,6 +134,7 @@ class Database:
             if self.is_sqlite
             else self.engine
         )
+        self._write_sessions = sessionmaker(self._writing, expire_on_commit=False)
         #: SQLite has one writer at a time. Writers of this process queue here, where a
         #: waiting greenlet lets the loop run, instead of in SQLite's busy handler, which
         #: would stop the loop until the writer ahead (committing off the loop) is done.
@@ -184,19 +188,61 @@ class Database:
         ):
             yield connection
 
+    def open_session(self, *, write: bool = False) -> Session:
+        """Return a session whose transaction the caller ends, then `end_session`.
+
+        For the HTTP request, whose transaction begins on first use and commits after
+        the view returned. ``write=True`` as for `transaction`: this process's writer turn
+        is taken now, and on SQLite the transaction begins with ``BEGIN IMMEDIATE``. A
+        transaction that began with a plain ``BEGIN`` and read before it wrote fails at
+        once with "database is locked" when another connection committed in between (WAL
+        cannot move a reader's snapshot forward), so a request that writes must say so.
+        """
+        if not write:
+            return self.sessions()
+        taken = self._take_write_turn()
+        # Every transaction of this session begins IMMEDIATE on SQLite, a second one
+        # after a refusal's rollback included.
+        session = self._write_sessions()
+        session.info[_WRITE_TURN] = taken
+        return session
+
+    def give_back_write_turn(self, session: Session) -> None:
+        """Let this process's next writer go, once ``session`` committed or rolled back.
+
+        Right after the request's commit: whatever runs afterwards (mail delivery) must
+        not keep the edits waiting. Does nothing for a session without the turn.
+        """
+        if session.info.pop(_WRITE_TURN, False):
+            assert self._writer is not None
+            self._writer.release()
+
+    def end_session(self, session: Session) -> None:
+        """Close a session of `open_session`, giving back its writer turn if still held."""
+        try:
+            session.close()
+        finally:
+            self.give_back_write_turn(session)
+
+    def _take_write_turn(self) -> bool:
+        """Wait for this process's writer ahead, as long as SQLite's busy timeout would.
+
+        Returns whether the turn was taken (and must be given back). Not taken in time (a
+        writer stuck elsewhere): the caller goes on and SQLite's own busy handling
+        decides, exactly as without the queue. Always False on PostgreSQL.
+        """
+        if self._writer is None:
+            return False
+        return self._writer.acquire(timeout=WRITER_WAIT)
+
     @contextmanager
     def _write_turn(self, write: bool) -> Iterator[None]:
-        """Wait for this process's writer ahead, as long as SQLite's busy timeout would."""
-        if not write or self._writer is None:
-            yield
-            return
-        # Not taken in time (a writer stuck elsewhere): go on and let SQLite's own busy
-        # handling decide, exactly as without the queue.
-        taken = self._writer.acquire(timeout=WRITER_WAIT)
+        taken = self._take_write_turn() if write else False
         try:
             yield
         finally:
             if taken:
+                assert self._writer is not None
                 self._writer.release()
 
     @contextmanager

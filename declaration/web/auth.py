@@ -33,6 +33,7 @@ from declaration.web.context import (
     log_out,
     login_required,
     rollback,
+    writes,
 )
 from declaration.web.forms import field, safe_next
 from declaration.web.links import login_link
@@ -49,6 +50,7 @@ def landing() -> str | Response:
 
 
 @bp.get("/einladung/<token>")
+@writes
 def redeem(token: str) -> str | Response | tuple[str, int]:
     """Exchange a personal link for a login session and take the token out of the address.
 

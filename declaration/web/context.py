@@ -41,10 +41,39 @@ F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "sid"
 
 
+#: Methods whose requests only read (apart from views marked with `writes`).
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_WRITES = "declaration_writes"
+
+
+def writes(view: F) -> F:
+    """Mark a view that changes data although its method only reads (opening a link).
+
+    Its transaction is then a write transaction from the start, as for a form sent with
+    POST (`Database.open_session`).
+    """
+    setattr(view, _WRITES, True)
+    return view
+
+
+def _request_writes() -> bool:
+    if request.method not in READING_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return bool(getattr(view, _WRITES, False))
+
+
 def db() -> Session:
-    """Return the request's session, beginning the transaction on first use."""
+    """Return the request's session, beginning the transaction on first use.
+
+    A request that writes (POST and the like, or a view marked with `writes`) takes
+    SQLite's write lock when its transaction begins: begun as a reader, it would fail
+    with "database is locked" if an edit was committed between its first read and its
+    first write.
+    """
     if "db_session" not in g:
-        g.db_session = get_database().sessions()
+        g.db_session = get_database().open_session(write=_request_writes())
         g.after_commit = []
     return cast(Session, g.db_session)
 
@@ -68,8 +97,10 @@ def _commit(response: Response) -> Response:
     database_session: Session = g.db_session
     if response.status_code >= 400:
         database_session.rollback()
+        get_database().give_back_write_turn(database_session)
         return response
     database_session.commit()
+    get_database().give_back_write_turn(database_session)
     callbacks: list[Callable[[], None]] = g.after_commit
     g.after_commit = []
     for callback in callbacks:
@@ -80,7 +111,7 @@ def _commit(response: Response) -> Response:
 def _close(_error: BaseException | None) -> None:
     database_session: Session | None = g.pop("db_session", None)
     if database_session is not None:
-        database_session.close()
+        get_database().end_session(database_session)
 
 
 def current_person() -> Person | None:
