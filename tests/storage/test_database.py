@@ -22,9 +22,9 @@ from declaration.db import (
 )
 
 
-def test_sqlite_commits_that_wrote_go_through_the_disk_thread(tmp_path: Path, monkeypatch):
-    """A COMMIT that must wait for fsync goes through `wait_off_loop` (under gevent the
-    loop runs meanwhile); one of a transaction that wrote nothing stays inline."""
+@pytest.fixture
+def disk_waits(monkeypatch) -> list[str]:
+    """The names of the calls that went through `wait_off_loop` (the disk thread)."""
     calls: list[str] = []
 
     def recording(function, *arguments):
@@ -32,6 +32,12 @@ def test_sqlite_commits_that_wrote_go_through_the_disk_thread(tmp_path: Path, mo
         return function(*arguments)
 
     monkeypatch.setattr(database_module, "wait_off_loop", recording)
+    return calls
+
+
+def test_sqlite_commits_that_wrote_go_through_the_disk_thread(tmp_path: Path, disk_waits):
+    """A COMMIT that must wait for fsync goes through `wait_off_loop` (under gevent the
+    loop runs meanwhile); one of a transaction that wrote nothing stays inline."""
     database = Database(f"sqlite:///{tmp_path / 'commit.sqlite3'}")
     try:
         with database.transaction(write=True) as session:
@@ -39,16 +45,16 @@ def test_sqlite_commits_that_wrote_go_through_the_disk_thread(tmp_path: Path, mo
             assert isinstance(raw, OffLoopCommitConnection)
             session.execute(text("CREATE TABLE t (x INTEGER)"))
             session.execute(text("INSERT INTO t VALUES (1)"))
-        assert calls == ["commit"]
+        assert disk_waits == ["commit"]
         with database.transaction() as session:
             assert session.execute(text("SELECT x FROM t")).scalar_one() == 1
         with database.transaction(write=True) as session:
             session.execute(text("UPDATE t SET x = 2 WHERE x = 99"))  # changes nothing
         # Nothing written, nothing to wait for: those commits stayed on the loop.
-        assert calls == ["commit"]
+        assert disk_waits == ["commit"]
         with database.transaction() as session:
             session.execute(text("UPDATE t SET x = 3"))
-        assert calls == ["commit", "commit"]
+        assert disk_waits == ["commit", "commit"]
     finally:
         database.dispose()
 
@@ -150,26 +156,19 @@ def test_on_gevent_a_second_writer_waits_without_stopping_the_loop(tmp_path: Pat
 
 
 def test_a_write_connection_commits_at_the_end_and_rolls_back_on_an_error(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, disk_waits
 ):
     """The edit path's transaction: committed through the disk thread when the block ends,
     nothing kept when it raises, and the connection back in the pool either way."""
-    calls: list[str] = []
-
-    def recording(function, *arguments):
-        calls.append(function.__name__)
-        return function(*arguments)
-
-    monkeypatch.setattr(database_module, "wait_off_loop", recording)
     database = Database(f"sqlite:///{tmp_path / 'write.sqlite3'}")
     try:
         database.open_pool()
         with database.transaction(write=True) as session:
             session.execute(text("CREATE TABLE t (x INTEGER)"))
-        calls.clear()
+        disk_waits.clear()
         with database.write_connection() as connection:
             connection.execute(text("INSERT INTO t VALUES (1)"))
-        assert calls == ["commit"]
+        assert disk_waits == ["commit"]
         with pytest.raises(RuntimeError), database.write_connection() as connection:
             connection.execute(text("INSERT INTO t VALUES (2)"))
             raise RuntimeError("refused half-way")
