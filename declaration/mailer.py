@@ -45,27 +45,16 @@ class MailSettings:
         )
 
 
-def _message(letter: _Letter, sender: str) -> EmailMessage:
+def _message(mail: OutboxMail, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = letter.recipient
-    message["Subject"] = letter.subject
-    message["Date"] = format_datetime(letter.created_at)
+    message["To"] = mail.recipient
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(mail.created_at)
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].rstrip(">") or None)
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(letter.body)
+    message.set_content(mail.body)
     return message
-
-
-@dataclass(frozen=True)
-class _Letter:
-    """What one queued mail needs to be sent, read before the SMTP conversation."""
-
-    id: int
-    recipient: str
-    subject: str
-    body: str
-    created_at: datetime
 
 
 #: A mail's outcome: status, error, time sent.
@@ -85,35 +74,32 @@ def deliver(
     ids = list(mail_ids)
     if not ids:
         return []
+    # Read: the session's objects stay readable once it is closed (expire_on_commit=False).
     with database.transaction() as session:
-        letters = [
-            _Letter(m.id, m.recipient, m.subject, m.body, m.created_at)
-            for m in (session.get(OutboxMail, i) for i in ids)
-            if m is not None
-        ]
-    outcomes = _send(settings, letters)
+        queued = [m for m in (session.get(OutboxMail, i) for i in ids) if m is not None]
+    outcomes = _send(settings, queued)
     with database.transaction(write=True) as session:
         mails: list[OutboxMail] = []
-        for letter in letters:
-            mail = session.get(OutboxMail, letter.id)
+        for sent in queued:
+            mail = session.get(OutboxMail, sent.id)
             if mail is None:  # deleted meanwhile: nothing left to record
                 continue
-            mail.status, mail.error, mail.sent_at = outcomes[letter.id]
+            mail.status, mail.error, mail.sent_at = outcomes[sent.id]
             mails.append(mail)
         return mails
 
 
-def _send(settings: MailSettings, letters: list[_Letter]) -> dict[int, _Outcome]:
-    """Hand the letters to the SMTP server (or to the log without one); each one's outcome."""
+def _send(settings: MailSettings, mails: list[OutboxMail]) -> dict[int, _Outcome]:
+    """Hand the mails to the SMTP server (or to the log without one); each one's outcome."""
     if settings.server is None:
-        for letter in letters:
+        for mail in mails:
             log.info(
                 "no mail server configured; mail to %s:\nSubject: %s\n\n%s",
-                letter.recipient,
-                letter.subject,
-                letter.body,
+                mail.recipient,
+                mail.subject,
+                mail.body,
             )
-        return {letter.id: ("logged", None, None) for letter in letters}
+        return {mail.id: ("logged", None, None) for mail in mails}
     outcomes: dict[int, _Outcome] = {}
     try:
         with smtplib.SMTP(settings.server, settings.port, timeout=15) as smtp:
@@ -121,18 +107,18 @@ def _send(settings: MailSettings, letters: list[_Letter]) -> dict[int, _Outcome]
                 smtp.starttls()
             if settings.username:
                 smtp.login(settings.username, settings.password or "")
-            for letter in letters:
+            for mail in mails:
                 try:
-                    smtp.send_message(_message(letter, settings.sender))
+                    smtp.send_message(_message(mail, settings.sender))
                 except smtplib.SMTPException as error:
-                    log.error("mail %s to %s refused: %s", letter.id, letter.recipient, error)
-                    outcomes[letter.id] = ("failed", str(error)[:1000], None)
+                    log.error("mail %s to %s refused: %s", mail.id, mail.recipient, error)
+                    outcomes[mail.id] = ("failed", str(error)[:1000], None)
                 else:
-                    outcomes[letter.id] = ("sent", None, clock.now())
+                    outcomes[mail.id] = ("sent", None, clock.now())
     except (OSError, smtplib.SMTPException) as error:
         log.error("mail server %s:%s unreachable: %s", settings.server, settings.port, error)
-        for letter in letters:
-            outcomes.setdefault(letter.id, ("failed", str(error)[:1000], None))
+        for mail in mails:
+            outcomes.setdefault(mail.id, ("failed", str(error)[:1000], None))
     return outcomes
 
 
