@@ -247,11 +247,11 @@ class Database:
 
     @contextmanager
     def _session(self, *, write: bool) -> Iterator[Session]:
-        session = self.sessions()
+        session = (self._write_sessions if write else self.sessions)()
         try:
             with session.begin():
                 if write and self.is_sqlite:
-                    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+                    session.connection()  # BEGIN IMMEDIATE now, before anything is read
                 yield session
         finally:
             session.close()
