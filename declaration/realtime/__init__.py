@@ -8,6 +8,15 @@ from flask import Flask, Request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_socketio import SocketIO
 
+#: Where the live connections are served (Flask-SocketIO's default, which the client uses).
+SOCKETIO_PATH = "socket.io"
+
+
+def is_socketio_path(path: str) -> bool:
+    """Whether a request to ``path`` belongs to Socket.IO, not to a page or form."""
+    prefix = f"/{SOCKETIO_PATH}"
+    return path == prefix or path.startswith(prefix + "/")
+
 
 class SocketAwareSessionInterface(SecureCookieSessionInterface):
     """Signed-cookie sessions that a socket's events do not decode again and again.
@@ -41,6 +50,7 @@ def init_realtime(app: Flask) -> SocketIO:
         message_queue=app.config.get("MESSAGE_QUEUE_URL"),
         channel=app.config["MESSAGE_QUEUE_CHANNEL"],
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
+        path=SOCKETIO_PATH,
         max_http_buffer_size=app.config["MAX_CONTENT_LENGTH"],
         # A connection's events are handled one after the other by the greenlet that
         # reads them, not each in a greenlet of its own: in arrival order, and without
