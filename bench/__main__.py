@@ -1,4 +1,8 @@
-"""Run benchmarks: ``python -m bench`` runs all, ``python -m bench NAME [options]`` one."""
+"""Run benchmarks: ``python -m bench`` runs all, ``python -m bench NAME [options]`` one.
+
+Running all of them ends with ``bench.report``, which writes their tables, targets and plots
+into ``docs/benchmarks.md``.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,11 @@ def main(argv: Sequence[str]) -> int:
     status = 0
     for module in BENCHMARKS.values():  # all of them, with their defaults (and shared flags)
         status = max(status, int(importlib.import_module(module).main(list(argv))))
-    return status
+    if "--no-save" in argv:  # nothing new in the results to report
+        return status
+    from bench import report
+
+    return max(status, report.main([]))
 
 
 if __name__ == "__main__":  # not when a spawned worker re-imports this as __mp_main__

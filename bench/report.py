@@ -1,0 +1,563 @@
+"""The generated part of ``docs/benchmarks.md``: tables, targets and plots from the results.
+
+    .venv/bin/python -m bench.report [--results bench/results] [--doc docs/benchmarks.md]
+                                     [--img docs/img] [--no-plots] [--check]
+
+``make bench`` (``python -m bench``) runs it after the benchmarks. It reads the records in
+``bench/results/*.json`` and rewrites what lies between the two marker lines of the doc
+(``<!-- report:begin … -->`` and ``<!-- report:end -->``): the ratios to the peers first,
+then every server's figures, the latency plots, the targets with what was measured, and
+the storage, history and reconnect-storm figures. Each table names the commits, dates and
+machines its records come from, because the result files keep the newest record of each
+kind and a partial run leaves older records beside new ones. The analysis around the
+markers (profiles, before/after comparisons) is written by people and left alone.
+
+``--check`` only reports whether the doc's generated part matches the results (exit 1 if
+not), for a reviewer who wonders whether someone edited the figures by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS, ROOT
+from bench.storage import TARGET_BYTES_PER_REVISION, TARGET_LOAD_P99_MS
+from bench.storm import TARGET_IN_SYNC_MS
+
+BEGIN = "<!-- report:begin (python -m bench.report writes this part from bench/results) -->"
+END = "<!-- report:end -->"
+
+DOC = ROOT / "docs" / "benchmarks.md"
+IMG = ROOT / "docs" / "img"
+
+#: The peers in the order of the tables, with the names the doc uses.
+PEER_NAMES = {
+    "ours": "ours",
+    "relay-gevent": "relay (gevent)",
+    "relay-threading": "relay (threading)",
+    "yjs": "pycrdt-websocket",
+    "yjs-observe": "pycrdt-websocket (observing clients)",
+}
+
+#: Targets of the realtime workload (issue "Benchmarks"), on a 2-core machine.
+P99_MS_AT = {20: 10.0, 50: 25.0}
+P99_RATIO_TO_RELAY = 1.5
+EDITS_PER_CPU_S_AT_50 = 1000.0
+IDLE_KB_PER_CLIENT = 100.0
+HISTORY_REVISIONS = 100_000
+
+
+class ReportError(Exception):
+    """The doc or the results cannot be turned into a report (message for the developer)."""
+
+
+# -- formatting ----------------------------------------------------------------------------
+
+
+def number(value: Any, digits: int = 1) -> str:
+    """A figure as the doc writes it: thousands separated, ``–`` when not measured."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def ratio(ours: float | None, theirs: float | None) -> str:
+    if not ours or not theirs:
+        return "–"
+    return f"{ours / theirs:.2f}×"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
+    """A Markdown table; ``align`` has one letter per column, ``l`` or ``r``."""
+    lines = ["| " + " | ".join(headers) + " |"]
+    lines.append("|" + "|".join("---" if a == "l" else "--:" for a in align) + "|")
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return "\n".join(lines)
+
+
+def describe_machine(machine: dict[str, Any] | None) -> str:
+    if not machine:
+        return "machine not recorded"
+    return (
+        f'{machine.get("nproc")} vCPUs ("{machine.get("cpu")}"), '
+        f"{machine.get('memory_gib')} GiB, Python {machine.get('python')}"
+    )
+
+
+def provenance(records: Sequence[dict[str, Any]], commit: Callable[[dict[str, Any]], Any]) -> str:
+    """Which runs the records come from: commit, date and machine, once each."""
+    seen: dict[tuple[str, str, str], None] = {}
+    for record in records:
+        date = str(record.get("date") or record.get("started") or "")[:10]
+        seen[(str(commit(record) or "?"), date, describe_machine(record.get("machine")))] = None
+    parts = [f"commit `{c}` on {d}, {m}" for c, d, m in seen]
+    return "Records: " + "; ".join(parts) + "."
+
+
+def _peer_commit(record: dict[str, Any]) -> Any:
+    return record.get("commit")
+
+
+def _code_commit(record: dict[str, Any]) -> Any:
+    return (record.get("code") or {}).get("app_commit")
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def load(results: Path, name: str) -> list[dict[str, Any]]:
+    """The records of ``results/NAME.json`` (none if the benchmark never ran)."""
+    path = results / f"{name}.json"
+    if not path.exists():
+        return []
+    try:
+        records = json.loads(path.read_text("utf-8"))
+    except json.JSONDecodeError as error:
+        raise ReportError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(records, list):
+        raise ReportError(f"{path} should hold a list of records")
+    return records
+
+
+def newest(records: Iterable[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """The newest record for each combination of ``keys`` (by ``date`` or ``started``)."""
+    chosen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for record in records:
+        key = tuple(record.get(k) for k in keys)
+        stamp = str(record.get("date") or record.get("started") or "")
+        held = chosen.get(key)
+        if held is None or stamp >= str(held.get("date") or held.get("started") or ""):
+            chosen[key] = record
+    return list(chosen.values())
+
+
+# -- sections ------------------------------------------------------------------------------
+
+
+def _by_count(peers: Sequence[dict[str, Any]]) -> dict[int, dict[str, dict[str, Any]]]:
+    found: dict[int, dict[str, dict[str, Any]]] = {}
+    for record in peers:
+        found.setdefault(int(record["clients"]), {})[str(record.get("peer"))] = record
+    return dict(sorted(found.items()))
+
+
+def peers_section(peers: Sequence[dict[str, Any]], plots: Sequence[Path]) -> str:
+    if not peers:
+        return "## Against the peers\n\nNo results yet: run `python -m bench peers`."
+    by_count = _by_count(peers)
+    ratio_rows = []
+    for clients, found in by_count.items():
+        ours = found.get("ours")
+        if ours is None:
+            continue
+        relay, yjs = found.get("relay-gevent", {}), found.get("yjs", {})
+        ratio_rows.append(
+            [
+                str(clients),
+                number(ours["p99_ms"]),
+                ratio(ours["p99_ms"], relay.get("p99_ms")),
+                ratio(ours["p99_ms"], yjs.get("p99_ms")),
+                number(ours["edits_per_cpu_s"], 0),
+                ratio(ours["edits_per_cpu_s"], relay.get("edits_per_cpu_s")),
+                ratio(ours["edits_per_cpu_s"], yjs.get("edits_per_cpu_s")),
+            ]
+        )
+    order = list(PEER_NAMES)
+    rows = []
+    for clients, found in by_count.items():
+        for key in sorted(found, key=lambda k: order.index(k) if k in order else len(order)):
+            r = found[key]
+            rows.append(
+                [
+                    str(clients),
+                    PEER_NAMES.get(key, str(r.get("server"))),
+                    number(r.get("p50_ms")),
+                    number(r.get("p95_ms")),
+                    number(r.get("p99_ms")),
+                    number(r.get("max_ms")),
+                    number(r.get("edits_per_cpu_s"), 0),
+                    number(r.get("rss_per_client_kb"), 0),
+                    number(r.get("converged")),
+                    number(r.get("runs")),
+                    f"{number(r.get('latency_pairs'))} ({number(r.get('missing_pairs'))})",
+                ]
+            )
+    runs = sorted({int(r.get("runs") or 0) for r in peers})
+    seconds = sorted({float(r.get("duration_s") or 0) for r in peers})
+    parts = [
+        "## Against the peers",
+        f"`.venv/bin/python -m bench peers --runs {'/'.join(map(str, runs))}`: each client "
+        f"inserts a token at a random position 5 times a second for "
+        f"{'/'.join(f'{s:g}' for s in seconds)} s, the runs of each server and count pooled; "
+        "server on the first CPU, load generator on the other. " + provenance(peers, _peer_commit),
+        table(
+            [
+                "clients",
+                "our p99 ms",
+                "÷ relay (gevent)",
+                "÷ pycrdt-websocket",
+                "our edits / CPU-s",
+                "÷ relay (gevent)",
+                "÷ pycrdt-websocket",
+            ],
+            ratio_rows,
+            "rrrrrrr",
+        ),
+        table(
+            [
+                "clients",
+                "server",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "max ms",
+                "edits / CPU-s",
+                "RSS / client kB",
+                "converged",
+                "runs",
+                "(edit, peer) pairs (missing)",
+            ],
+            rows,
+            "rlrrrrrrlrr",
+        ),
+    ]
+    if plots:
+        parts.append(
+            "\n".join(
+                f"![latency, {p.stem.removeprefix('latency-')} clients](img/{p.name})"
+                for p in plots
+            )
+        )
+    return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    met: bool | None  # None: not measured
+
+
+def targets(
+    peers: Sequence[dict[str, Any]],
+    storage: Sequence[dict[str, Any]],
+    storm: Sequence[dict[str, Any]],
+) -> list[Target]:
+    """Every target of the benchmarks issue, with what the records show."""
+    by_count = _by_count(peers)
+    ours = {n: found["ours"] for n, found in by_count.items() if "ours" in found}
+    found: list[Target] = []
+    for clients, limit in P99_MS_AT.items():
+        record = ours.get(clients)
+        found.append(
+            Target(
+                f"p99 ≤ {limit:g} ms at {clients} clients",
+                f"{number(record['p99_ms'])} ms" if record else "–",
+                record["p99_ms"] <= limit if record else None,
+            )
+        )
+    for peer, limit, name in (
+        ("relay-gevent", P99_RATIO_TO_RELAY, f"our p99 ≤ {P99_RATIO_TO_RELAY:g}× the bare relay's"),
+        ("yjs", 1.0, "our p99 ≤ pycrdt-websocket's"),
+    ):
+        pairs = [
+            (n, ours[n]["p99_ms"] / found_[peer]["p99_ms"])
+            for n, found_ in by_count.items()
+            if n in ours and peer in found_ and found_[peer].get("p99_ms")
+        ]
+        found.append(
+            Target(
+                name,
+                " / ".join(f"{value:.2f}× at {n}" for n, value in pairs) or "–",
+                all(value <= limit for _, value in pairs) if pairs else None,
+            )
+        )
+    record = ours.get(50)
+    found.append(
+        Target(
+            f"≥ {EDITS_PER_CPU_S_AT_50:,.0f} accepted edits per server CPU-second at 50 clients",
+            number(record["edits_per_cpu_s"], 0) if record else "–",
+            record["edits_per_cpu_s"] >= EDITS_PER_CPU_S_AT_50 if record else None,
+        )
+    )
+    memory = [r["rss_per_client_kb"] for r in ours.values() if r.get("rss_per_client_kb")]
+    found.append(
+        Target(
+            f"≤ {IDLE_KB_PER_CLIENT:g} kB server memory per idle client",
+            f"{min(memory):.0f}–{max(memory):.0f} kB" if memory else "–",
+            max(memory) <= IDLE_KB_PER_CLIENT if memory else None,
+        )
+    )
+    replays = [r for r in storage if r.get("phase") == "service" and r.get("whole_trace")]
+    found.append(
+        Target(
+            f"≤ {TARGET_BYTES_PER_REVISION:g} bytes per revision (automerge-paper replay)",
+            " / ".join(
+                f"{r['database']} {number(r.get('table_bytes_per_revision'))}" for r in replays
+            )
+            or "–",
+            all(
+                (r.get("table_bytes_per_revision") or 1e9) <= TARGET_BYTES_PER_REVISION
+                for r in replays
+            )
+            if replays
+            else None,
+        )
+    )
+    histories = [
+        r
+        for r in storage
+        if r.get("phase") == "history" and (r.get("revisions") or 0) >= HISTORY_REVISIONS
+    ]
+    found.append(
+        Target(
+            f"revision load p99 ≤ {TARGET_LOAD_P99_MS:g} ms at ≥ {HISTORY_REVISIONS:,} revisions",
+            " / ".join(
+                f"{r['database']} {number(r.get('load_p99_ms'))} ms at {number(r['revisions'])}"
+                for r in histories
+            )
+            or "–",
+            all((r.get("load_p99_ms") or 1e9) <= TARGET_LOAD_P99_MS for r in histories)
+            if histories
+            else None,
+        )
+    )
+    storms = [r for r in storm if r.get("in_sync_ms_median") is not None]
+    found.append(
+        Target(
+            f"reconnect storm in sync ≤ {TARGET_IN_SYNC_MS:g} ms",
+            " / ".join(f"{r['database']} {number(r['in_sync_ms_median'], 0)} ms" for r in storms)
+            or "–",
+            all(r["in_sync_ms_median"] <= TARGET_IN_SYNC_MS for r in storms) if storms else None,
+        )
+    )
+    return found
+
+
+def targets_section(found: Sequence[Target]) -> str:
+    rows = [[t.name, t.measured, "not measured" if t.met is None else number(t.met)] for t in found]
+    return "\n\n".join(
+        [
+            "## The targets",
+            "From the records of this report (2-core machine; the medians of the storm).",
+            table(["target", "measured", "met?"], rows, "lll"),
+        ]
+    )
+
+
+def storage_section(storage: Sequence[dict[str, Any]]) -> str:
+    replays = sorted(
+        (r for r in storage if r.get("phase") != "history"),
+        key=lambda r: (r["database"], str(r.get("phase")), str(r.get("mode"))),
+    )
+    histories = sorted(
+        (r for r in storage if r.get("phase") == "history"), key=lambda r: r["database"]
+    )
+    parts = ["## Typing replay and history"]
+    if not storage:
+        parts.append("No results yet: run `python -m bench storage`.")
+        return "\n\n".join(parts)
+    parts.append(
+        "`.venv/bin/python -m bench storage` on the automerge-paper trace (260k keystrokes). "
+        + provenance(storage, _code_commit)
+    )
+    if replays:
+        parts.append(
+            table(
+                [
+                    "database",
+                    "how",
+                    "keystrokes",
+                    "revisions",
+                    "keystrokes / s",
+                    "text as expected",
+                    "bytes / revision",
+                    "CPU ms / keystroke",
+                ],
+                [
+                    [
+                        str(r["database"]),
+                        str(r.get("mode")),
+                        number(r.get("patches")),
+                        number(r.get("revisions")),
+                        number(r.get("edits_per_s")),
+                        f"{number(r.get('text_ok'))} ({r.get('text_checked_against')})",
+                        number(r.get("table_bytes_per_revision")),
+                        number(r.get("cpu_ms_per_edit"), 2),
+                    ]
+                    for r in replays
+                ],
+                "llrrrlrr",
+            )
+        )
+    if histories:
+        parts.append(
+            table(
+                [
+                    "database",
+                    "revisions",
+                    "loads",
+                    "load p50 ms",
+                    "load p99 ms",
+                    "load max ms",
+                    "wrong",
+                    "compare distant revisions, median ms",
+                ],
+                [
+                    [
+                        str(r["database"]),
+                        number(r.get("revisions")),
+                        number(r.get("loads")),
+                        number(r.get("load_p50_ms")),
+                        number(r.get("load_p99_ms")),
+                        number(r.get("load_max_ms")),
+                        number(r.get("loads_wrong")),
+                        number(r.get("difference_median_ms")),
+                    ]
+                    for r in histories
+                ],
+                "lrrrrrrr",
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def storm_section(storm: Sequence[dict[str, Any]]) -> str:
+    parts = ["## Reconnect storm"]
+    if not storm:
+        parts.append("No results yet: run `python -m bench storm`.")
+        return "\n\n".join(parts)
+    rows = []
+    for r in sorted(storm, key=lambda r: r["database"]):
+        in_sync = [run.get("in_sync_ms") for run in r.get("per_run") or []]
+        measured = [v for v in in_sync if v is not None]
+        rows.append(
+            [
+                str(r["database"]),
+                str(r.get("clients")),
+                number(r.get("runs")),
+                number(r.get("all_joined_ms_median"), 0),
+                number(r.get("in_sync_ms_median"), 0),
+                f"{min(measured):.0f}–{max(measured):.0f}" if measured else "–",
+            ]
+        )
+    parts.append(
+        "`.venv/bin/python -m bench storm --database both`: every client opens the "
+        "declaration at the same moment (connect and join), then makes one edit; in sync "
+        "when every edit is acknowledged and stored and every client holds the server's "
+        "head. " + provenance(storm, _code_commit)
+    )
+    parts.append(
+        table(
+            [
+                "database",
+                "clients",
+                "runs",
+                "all joined, median ms",
+                "in sync, median ms",
+                "in sync, each run ms",
+            ],
+            rows,
+            "lrrrrr",
+        )
+    )
+    return "\n\n".join(parts)
+
+
+def render(results: Path, plots: Sequence[Path]) -> str:
+    """The generated part of the doc, between the markers (markers excluded)."""
+    peers = newest(load(results, "peers"), "server", "workload", "clients")
+    storage = newest(load(results, "storage"), "database", "phase", "mode")
+    storm = newest(load(results, "storm"), "database")
+    sections = [
+        peers_section(peers, plots),
+        targets_section(targets(peers, storage, storm)),
+        storage_section(storage),
+        storm_section(storm),
+    ]
+    return "\n\n".join(sections)
+
+
+def splice(doc: str, generated: str) -> str:
+    """``doc`` with the part between the markers replaced by ``generated``."""
+    if doc.count(BEGIN) != 1 or doc.count(END) != 1 or doc.index(END) < doc.index(BEGIN):
+        raise ReportError(
+            f"the doc needs its report markers: the line {BEGIN!r} once, "
+            f"and the line {END!r} once after it"
+        )
+    head, rest = doc.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n\n{generated.strip()}\n\n{END}{tail}"
+
+
+def draw_plots(results: Path, img: Path) -> list[Path]:
+    """Draw the latency plots of the peers' records; return their paths."""
+    from bench import plots
+
+    source = results / "peers.json"
+    if not source.exists():
+        return []
+    return [plots.plot(n, records, img) for n, records in plots.load(source, 5.0).items()]
+
+
+def existing_plots(img: Path) -> list[Path]:
+    return sorted(img.glob("latency-*.png"), key=lambda p: int(p.stem.split("-")[-1]))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.report",
+        description="Write the tables, targets and plots of docs/benchmarks.md from the results.",
+    )
+    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--doc", type=Path, default=DOC)
+    p.add_argument("--img", type=Path, default=IMG)
+    p.add_argument("--no-plots", action="store_true", help="keep the PNG plots as they are")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if the doc's generated part differs from the results",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        doc = args.doc.read_text("utf-8")
+        for name in ("peers", "storage", "storm"):
+            load(args.results, name)  # a broken file is named before anything is drawn
+        drawn = (
+            existing_plots(args.img)
+            if args.no_plots or args.check
+            else draw_plots(args.results, args.img)
+        )
+        updated = splice(doc, render(args.results, drawn))
+    except (OSError, ReportError) as error:
+        print(f"bench.report: {error}", file=sys.stderr)
+        return 2
+    if args.check:
+        if updated != doc:
+            print(f"{args.doc} does not match {args.results}: run python -m bench.report")
+            return 1
+        print(f"{args.doc} matches {args.results}")
+        return 0
+    args.doc.write_text(updated, "utf-8")
+    print(f"wrote {args.doc} ({len(drawn)} plots)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
