@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request
 from werkzeug.routing import MapAdapter
@@ -15,26 +15,40 @@ from declaration import config as settings
 from declaration.db import Database
 from declaration.realtime import is_socketio_path
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
 __all__ = ["create_app"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Key in the WSGI environ of a request that came in over HTTP (not a socket's event).
+HTTP_REQUEST = "declaration.http_request"
 
 
 class DeclarationApp(Flask):
     """The Flask application, minus the URL routing of live-editing events.
 
     Flask-SocketIO runs every Socket.IO event (each batch of keystrokes) in a request
-    context built from the socket's handshake, and Flask binds the URL map to that
-    request and matches its path on every push: about a tenth of a millisecond per event
-    on the benchmark machine, for a rule nobody reads (the handshake's path has no view;
-    handlers build no URLs). Flask never routes a real request under the Socket.IO path,
-    because Flask-SocketIO's middleware answers those itself, so a request context there
-    is always an event's: it gets no URL adapter, and ``url_for`` inside a handler fails
-    loudly instead of building a URL from the handshake.
+    context built from the socket's handshake, and Flask bound the URL map to that request
+    and matched its path on every push: about 50 microseconds per event on the benchmark
+    machine, for a rule nobody reads (the handshake's path has no view; handlers build no
+    URLs). Such a context gets no URL adapter now, so ``url_for`` inside a socket handler
+    fails loudly instead of building a URL from the handshake. A real HTTP request is
+    always routed, whatever its path: it is marked as it enters (`wsgi_app`), and a
+    stray ``GET /socket.io`` that Flask-SocketIO passes on still gets its 404.
     """
 
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        environ[HTTP_REQUEST] = True
+        return super().wsgi_app(environ, start_response)
+
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
-        if request is not None and is_socketio_path(request.environ.get("PATH_INFO", "")):
+        if (
+            request is not None
+            and HTTP_REQUEST not in request.environ
+            and is_socketio_path(request.environ.get("PATH_INFO", ""))
+        ):
             return None
         return super().create_url_adapter(request)
 

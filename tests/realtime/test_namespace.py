@@ -723,3 +723,10 @@ def test_live_events_are_not_routed_but_pages_still_are(
     assert binds == []
     assert app.test_client().get("/").status_code == 200
     assert binds == ["/"]
+
+
+def test_a_stray_http_request_to_the_socket_path_is_still_routed(app):
+    # Flask-SocketIO passes "/socket.io" without its slash on to Flask: a page request.
+    response = app.test_client().get("/socket.io")
+
+    assert response.status_code == 404
