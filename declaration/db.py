@@ -22,8 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from declaration.concurrency import wait_off_loop
 from declaration.prepared import run_on_cursor
 
-#: Connections to a SQLite file per process.
+#: Connections to a SQLite file per process for reading transactions, requests and commands.
 SQLITE_CONNECTIONS = 2
+
+#: One more SQLite connection, held by the edit path (`Database.write_connection`).
+SQLITE_EDIT_CONNECTIONS = 1
 
 #: Connections to PostgreSQL per process.
 POSTGRES_CONNECTIONS = 10
@@ -105,7 +108,7 @@ def make_engine(url: str) -> Engine:
             # serve any crowd (callers queue for one without stopping the loop). A fixed
             # number, opened at server start (`Database.open_pool`), because each holds
             # a few hundred kilobytes of cache, and memory that bursts allocate stays.
-            pool_size=SQLITE_CONNECTIONS,
+            pool_size=SQLITE_CONNECTIONS + SQLITE_EDIT_CONNECTIONS,
             max_overflow=0,
         )
         _configure_sqlite(engine)
@@ -140,12 +143,15 @@ class Database:
         #: would stop the loop until the writer ahead (committing off the loop) is done.
         #: Reentrant, so a nested write transaction fails in SQLite as before, not here.
         self._writer = threading.RLock() if self.is_sqlite else None
+        #: SQLite: the edit path's connection, checked out once and kept (`write_connection`).
+        self._edits: Connection | None = None
 
     def open_pool(self) -> int:
-        """Open every connection the pool keeps, now; return how many are open.
+        """Open every connection the pool keeps, now; return how many serve everyone.
 
         At server start, so the memory they hold is part of the process from the
-        beginning rather than arriving with the first crowd of participants.
+        beginning rather than arriving with the first crowd of participants. On SQLite
+        the edit path's connection is taken from them at once and kept.
         """
         held = []
         try:
@@ -154,7 +160,10 @@ class Database:
         finally:
             for connection in held:
                 connection.close()
-        return len(held)
+        if not self.is_sqlite:
+            return len(held)
+        self._edit_connection()
+        return len(held) - SQLITE_EDIT_CONNECTIONS
 
     @property
     def is_sqlite(self) -> bool:
@@ -180,13 +189,38 @@ class Database:
         end) was about a third of the CPU of storing a batch on SQLite. The guarantees are
         those of ``transaction(write=True)``: this process's writers queue, SQLite takes
         the write lock at ``BEGIN IMMEDIATE``, the commit waits for the disk off the loop.
+        On SQLite the transactions run on one connection kept for them (`_edit_connection`).
         """
-        with (
-            self._write_turn(True),
-            self._writing.connect() as connection,
-            connection.begin(),
-        ):
-            yield connection
+        taken = self._take_write_turn()
+        try:
+            if taken and self.is_sqlite:
+                # The turn makes this greenlet the only user of the kept connection.
+                connection = self._edit_connection()
+                with connection.begin():
+                    yield connection
+                return
+            # PostgreSQL (writers need no turn there), or no turn within SQLite's own
+            # timeout: a connection of the pool, as for any other transaction.
+            with self._writing.connect() as connection, connection.begin():
+                yield connection
+        finally:
+            if taken:
+                assert self._writer is not None
+                self._writer.release()
+
+    def _edit_connection(self) -> Connection:
+        """The SQLite connection the edit path keeps, checked out of the pool once.
+
+        Every batch of keystrokes is one write transaction, and checking a connection out
+        of the pool and back in (with the rollback the pool sends on its return) cost
+        about as much as the transaction's ``BEGIN`` and ``COMMIT`` together. This
+        process's writers take turns, so one connection serves them all; it comes from
+        the engine's pool, so the engine's listeners see its statements. An invalidated
+        connection reconnects on its next ``begin``, as SQLAlchemy's connections do.
+        """
+        if self._edits is None or self._edits.closed:
+            self._edits = self._writing.connect()
+        return self._edits
 
     def open_session(self, *, write: bool = False) -> Session:
         """Return a session whose transaction the caller ends, then `end_session`.
@@ -257,6 +291,9 @@ class Database:
             session.close()
 
     def dispose(self) -> None:
+        if self._edits is not None:
+            self._edits.close()
+            self._edits = None
         self.engine.dispose()
 
 

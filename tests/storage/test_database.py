@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 
 from declaration import db as database_module
 from declaration.db import (
@@ -159,7 +159,7 @@ def test_a_write_connection_commits_at_the_end_and_rolls_back_on_an_error(
     tmp_path: Path, disk_waits
 ):
     """The edit path's transaction: committed through the disk thread when the block ends,
-    nothing kept when it raises, and the connection back in the pool either way."""
+    nothing kept when it raises, and the pool's other connections checked in either way."""
     database = Database(f"sqlite:///{tmp_path / 'write.sqlite3'}")
     try:
         database.open_pool()
@@ -175,6 +175,83 @@ def test_a_write_connection_commits_at_the_end_and_rolls_back_on_an_error(
         with database.transaction() as session:
             assert session.execute(text("SELECT x FROM t")).scalars().all() == [1]
         assert database.engine.pool.checkedin() == SQLITE_CONNECTIONS  # type: ignore[attr-defined]
+    finally:
+        database.dispose()
+
+
+def _driver_connection(connection) -> object:
+    return connection.connection.dbapi_connection
+
+
+def test_on_sqlite_the_edit_path_keeps_one_connection_beside_the_pool(tmp_path: Path):
+    """Checking a connection out of the pool and back in cost about as much as BEGIN and
+    COMMIT together, for every batch of keystrokes."""
+    database = Database(f"sqlite:///{tmp_path / 'held.sqlite3'}")
+    try:
+        assert database.open_pool() == SQLITE_CONNECTIONS
+        with database.write_connection() as first:
+            first.execute(text("CREATE TABLE t (x INTEGER)"))
+            used = _driver_connection(first)
+        with database.write_connection() as second:
+            second.execute(text("INSERT INTO t VALUES (1)"))
+            assert _driver_connection(second) is used
+        # everyone else still has the pool's connections
+        assert database.engine.pool.checkedin() == SQLITE_CONNECTIONS  # type: ignore[attr-defined]
+        with database.transaction() as session:
+            assert session.execute(text("SELECT x FROM t")).scalars().all() == [1]
+    finally:
+        database.dispose()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):  # dispose closed it
+        used.execute("SELECT 1")  # type: ignore[attr-defined]
+
+
+def test_a_writer_without_the_turn_never_shares_the_kept_connection(tmp_path: Path, monkeypatch):
+    """When the writer ahead does not finish within SQLite's own timeout, the next one goes
+    on without the turn (SQLite's busy handling decides): on a connection of the pool, so
+    two transactions never run on one connection."""
+    database = Database(f"sqlite:///{tmp_path / 'turn.sqlite3'}")
+    monkeypatch.setattr(database_module, "WRITER_WAIT", 0.05)
+    try:
+        database.open_pool()
+        with database.write_connection() as kept:
+            kept.execute(text("CREATE TABLE t (x INTEGER)"))
+            kept_driver = _driver_connection(kept)
+        holding, release = threading.Event(), threading.Event()
+
+        def hold_the_turn() -> None:
+            with database._write_turn(True):
+                holding.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold_the_turn, daemon=True)
+        holder.start()
+        assert holding.wait(10)
+        try:
+            with database.write_connection() as other:
+                assert _driver_connection(other) is not kept_driver
+                other.execute(text("INSERT INTO t VALUES (1)"))
+        finally:
+            release.set()
+            holder.join(10)
+        with database.write_connection() as again:
+            assert _driver_connection(again) is kept_driver
+            assert again.execute(text("SELECT x FROM t")).scalars().all() == [1]
+    finally:
+        database.dispose()
+
+
+def test_the_kept_connection_reconnects_after_it_was_invalidated(tmp_path: Path):
+    database = Database(f"sqlite:///{tmp_path / 'invalid.sqlite3'}")
+    try:
+        with database.write_connection() as connection:
+            connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        with pytest.raises(exc.PendingRollbackError), database.write_connection() as connection:
+            connection.execute(text("INSERT INTO t VALUES (0)"))
+            connection.invalidate()  # as after a disconnect error: the transaction is lost
+        with database.write_connection() as connection:
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+        with database.transaction() as session:
+            assert session.execute(text("SELECT x FROM t")).scalars().all() == [1]
     finally:
         database.dispose()
 
