@@ -415,19 +415,24 @@ def _ratio(ours: Any, theirs: Any) -> str:
     return f"{ours / theirs:,.2f}×"
 
 
-def print_results(records: list[dict[str, Any]]) -> None:
-    print_realtime_results(records, server="peer")
-
-    by_count: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+def by_count(records: Sequence[dict[str, Any]]) -> dict[int, dict[str, dict[str, Any]]]:
+    """The records by client count, then by peer key, counts in order."""
+    found: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
     for r in records:
-        by_count[r["clients"]][r["peer"]] = r
-    ratio_rows = []
-    for clients, found in sorted(by_count.items()):
+        found[int(r["clients"])][str(r.get("peer"))] = r
+    return dict(sorted(found.items()))
+
+
+def ratio_rows(records: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """Per client count: our p99 and edits per CPU-second, and both as ratios to the gevent
+    relay and to pycrdt-websocket (``–`` where a peer was not measured)."""
+    rows = []
+    for clients, found in by_count(records).items():
         ours = found.get("ours")
         if ours is None:
             continue
         relay, yjs = found.get("relay-gevent", {}), found.get("yjs", {})
-        ratio_rows.append(
+        rows.append(
             [
                 str(clients),
                 _fmt(ours["p99_ms"]),
@@ -438,7 +443,13 @@ def print_results(records: list[dict[str, Any]]) -> None:
                 _ratio(ours["edits_per_cpu_s"], yjs.get("edits_per_cpu_s")),
             ]
         )
-    if ratio_rows:
+    return rows
+
+
+def print_results(records: list[dict[str, Any]]) -> None:
+    print_realtime_results(records, server="peer")
+    rows = ratio_rows(records)
+    if rows:
         print("\nOurs as a ratio to the gevent relay and to pycrdt-websocket:\n")
         print_table(
             [
@@ -450,7 +461,7 @@ def print_results(records: list[dict[str, Any]]) -> None:
                 "edits/CPU-s / relay-gevent",
                 "edits/CPU-s / yjs",
             ],
-            ratio_rows,
+            rows,
         )
 
 

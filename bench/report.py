@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS, ROOT
+from bench.peers import by_count, ratio_rows
 from bench.storage import TARGET_BYTES_PER_REVISION, TARGET_LOAD_P99_MS
 from bench.storm import TARGET_IN_SYNC_MS
 
@@ -71,12 +72,6 @@ def number(value: Any, digits: int = 1) -> str:
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
     return str(value)
-
-
-def ratio(ours: float | None, theirs: float | None) -> str:
-    if not ours or not theirs:
-        return "–"
-    return f"{ours / theirs:.2f}×"
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]], align: str) -> str:
@@ -146,37 +141,12 @@ def newest(records: Iterable[dict[str, Any]], *keys: str) -> list[dict[str, Any]
 # -- sections ------------------------------------------------------------------------------
 
 
-def _by_count(peers: Sequence[dict[str, Any]]) -> dict[int, dict[str, dict[str, Any]]]:
-    found: dict[int, dict[str, dict[str, Any]]] = {}
-    for record in peers:
-        found.setdefault(int(record["clients"]), {})[str(record.get("peer"))] = record
-    return dict(sorted(found.items()))
-
-
 def peers_section(peers: Sequence[dict[str, Any]], plots: Sequence[Path]) -> str:
     if not peers:
         return "## Against the peers\n\nNo results yet: run `python -m bench peers`."
-    by_count = _by_count(peers)
-    ratio_rows = []
-    for clients, found in by_count.items():
-        ours = found.get("ours")
-        if ours is None:
-            continue
-        relay, yjs = found.get("relay-gevent", {}), found.get("yjs", {})
-        ratio_rows.append(
-            [
-                str(clients),
-                number(ours["p99_ms"]),
-                ratio(ours["p99_ms"], relay.get("p99_ms")),
-                ratio(ours["p99_ms"], yjs.get("p99_ms")),
-                number(ours["edits_per_cpu_s"], 0),
-                ratio(ours["edits_per_cpu_s"], relay.get("edits_per_cpu_s")),
-                ratio(ours["edits_per_cpu_s"], yjs.get("edits_per_cpu_s")),
-            ]
-        )
     order = list(PEER_NAMES)
     rows = []
-    for clients, found in by_count.items():
+    for clients, found in by_count(peers).items():
         for key in sorted(found, key=lambda k: order.index(k) if k in order else len(order)):
             r = found[key]
             rows.append(
@@ -212,7 +182,7 @@ def peers_section(peers: Sequence[dict[str, Any]], plots: Sequence[Path]) -> str
                 "÷ relay (gevent)",
                 "÷ pycrdt-websocket",
             ],
-            ratio_rows,
+            ratio_rows(peers),
             "rrrrrrr",
         ),
         table(
@@ -256,13 +226,13 @@ def targets(
     storm: Sequence[dict[str, Any]],
 ) -> list[Target]:
     """Every target of the benchmarks issue, with what the records show."""
-    by_count = _by_count(peers)
-    ours = {n: found["ours"] for n, found in by_count.items() if "ours" in found}
+    grouped = by_count(peers)
+    ours = {n: servers["ours"] for n, servers in grouped.items() if "ours" in servers}
     found: list[Target] = []
 
     def floor(clients: int, field: str, digits: int = 1, unit: str = "") -> str:
         """The bare relay's figure beside ours: what the stack itself reaches here."""
-        relay = by_count.get(clients, {}).get("relay-gevent")
+        relay = grouped.get(clients, {}).get("relay-gevent")
         if relay is None or relay.get(field) is None:
             return ""
         return f" (the bare relay: {number(relay[field], digits)}{unit})"
@@ -283,9 +253,9 @@ def targets(
         ("yjs", 1.0, "our p99 ≤ pycrdt-websocket's"),
     ):
         pairs = [
-            (n, ours[n]["p99_ms"] / found_[peer]["p99_ms"])
-            for n, found_ in by_count.items()
-            if n in ours and peer in found_ and found_[peer].get("p99_ms")
+            (n, ours[n]["p99_ms"] / servers[peer]["p99_ms"])
+            for n, servers in grouped.items()
+            if n in ours and peer in servers and servers[peer].get("p99_ms")
         ]
         found.append(
             Target(
