@@ -33,7 +33,11 @@ STYLE = {
 
 def load(path: Path, rate: float) -> dict[int, list[dict[str, Any]]]:
     """Records with a quantile table at ``rate`` edits/s per client, by client count."""
-    records = json.loads(path.read_text("utf-8"))
+    return plottable(json.loads(path.read_text("utf-8")), rate)
+
+
+def plottable(records: list[dict[str, Any]], rate: float) -> dict[int, list[dict[str, Any]]]:
+    """Of ``records``, those with a quantile table at ``rate``, by client count, in order."""
     by_count: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for record in records:
         if not record.get("latency_quantiles_ms") or record.get("rate_per_client") != rate:

@@ -458,16 +458,30 @@ def storm_section(storm: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
-def render(results: Path, plots: Sequence[Path]) -> str:
+@dataclass(frozen=True)
+class Results:
+    """The newest record of each kind in the results folder, read once."""
+
+    peers: list[dict[str, Any]]
+    storage: list[dict[str, Any]]
+    storm: list[dict[str, Any]]
+
+    @classmethod
+    def read(cls, results: Path) -> Results:
+        return cls(
+            peers=newest(load(results, "peers"), "server", "workload", "clients"),
+            storage=newest(load(results, "storage"), "database", "phase", "mode"),
+            storm=newest(load(results, "storm"), "database"),
+        )
+
+
+def render(results: Results, plots: Sequence[Path]) -> str:
     """The generated part of the doc, between the markers (markers excluded)."""
-    peers = newest(load(results, "peers"), "server", "workload", "clients")
-    storage = newest(load(results, "storage"), "database", "phase", "mode")
-    storm = newest(load(results, "storm"), "database")
     sections = [
-        peers_section(peers, plots),
-        targets_section(targets(peers, storage, storm)),
-        storage_section(storage),
-        storm_section(storm),
+        peers_section(results.peers, plots),
+        targets_section(targets(results.peers, results.storage, results.storm)),
+        storage_section(results.storage),
+        storm_section(results.storm),
     ]
     return "\n\n".join(sections)
 
@@ -484,14 +498,11 @@ def splice(doc: str, generated: str) -> str:
     return f"{head}{BEGIN}\n\n{generated.strip()}\n\n{END}{tail}"
 
 
-def draw_plots(results: Path, img: Path) -> list[Path]:
+def draw_plots(peers: list[dict[str, Any]], img: Path) -> list[Path]:
     """Draw the latency plots of the peers' records; return their paths."""
     from bench import plots
 
-    source = results / "peers.json"
-    if not source.exists():
-        return []
-    return [plots.plot(n, records, img) for n, records in plots.load(source, 5.0).items()]
+    return [plots.plot(n, records, img) for n, records in plots.plottable(peers, 5.0).items()]
 
 
 def existing_plots(img: Path) -> list[Path]:
@@ -519,14 +530,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         doc = args.doc.read_text("utf-8")
-        for name in ("peers", "storage", "storm"):
-            load(args.results, name)  # a broken file is named before anything is drawn
+        results = Results.read(args.results)  # a broken file is named before anything is drawn
         drawn = (
             existing_plots(args.img)
             if args.no_plots or args.check
-            else draw_plots(args.results, args.img)
+            else draw_plots(results.peers, args.img)
         )
-        updated = splice(doc, render(args.results, drawn))
+        updated = splice(doc, render(results, drawn))
     except (OSError, ReportError) as error:
         print(f"bench.report: {error}", file=sys.stderr)
         return 2

@@ -63,7 +63,7 @@ PEERS = [
 
 
 def test_ratios_to_the_peers_head_the_report(tmp_path):
-    generated = report.render(_results(tmp_path, peers=PEERS), plots=[])
+    generated = report.render(report.Results.read(_results(tmp_path, peers=PEERS)), plots=[])
 
     first_table = generated.split("\n\n")[2]
     assert first_table.splitlines()[2] == "| 20 | 9.0 | 1.80× | 0.90× | 400 | 0.50× | 0.80× |"
@@ -118,7 +118,7 @@ def test_the_newest_record_of_each_kind_is_reported(tmp_path):
     older = _peer("ours", 20, 99.0, 1.0, date="2026-11-01T00:00:00+00:00", commit="old0000")
     results = _results(tmp_path, peers=[older, *PEERS])
 
-    generated = report.render(results, plots=[])
+    generated = report.render(report.Results.read(results), plots=[])
 
     assert "old0000" not in generated
     assert "| 20 | 9.0 |" in generated
