@@ -191,8 +191,7 @@ class Database:
         the write lock at ``BEGIN IMMEDIATE``, the commit waits for the disk off the loop.
         On SQLite the transactions run on one connection kept for them (`_edit_connection`).
         """
-        taken = self._take_write_turn()
-        try:
+        with self._write_turn(True) as taken:
             if taken and self.is_sqlite:
                 # The turn makes this greenlet the only user of the kept connection.
                 connection = self._edit_connection()
@@ -203,10 +202,6 @@ class Database:
             # timeout: a connection of the pool, as for any other transaction.
             with self._writing.connect() as connection, connection.begin():
                 yield connection
-        finally:
-            if taken:
-                assert self._writer is not None
-                self._writer.release()
 
     def _edit_connection(self) -> Connection:
         """The SQLite connection the edit path keeps, checked out of the pool once.
@@ -270,10 +265,12 @@ class Database:
         return self._writer.acquire(timeout=WRITER_WAIT)
 
     @contextmanager
-    def _write_turn(self, write: bool) -> Iterator[None]:
+    def _write_turn(self, write: bool) -> Iterator[bool]:
+        """Hold this process's writer turn while the block runs, if ``write``; yield
+        whether it was taken."""
         taken = self._take_write_turn() if write else False
         try:
-            yield
+            yield taken
         finally:
             if taken:
                 assert self._writer is not None
