@@ -107,7 +107,7 @@ def test_targets_say_which_are_met_from_the_records(tmp_path):
     assert found["reconnect storm in sync ≤ 500 ms"].met is True
 
 
-def test_a_target_without_records_is_not_claimed(tmp_path):
+def test_a_target_without_records_is_not_claimed():
     found = report.targets([], [], [])
 
     assert {t.met for t in found} == {None}
