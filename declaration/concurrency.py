@@ -8,8 +8,9 @@ every connection of the process while they run:
   GIL back to the loop every few milliseconds (``sys.getswitchinterval``), so edits keep
   flowing meanwhile: :func:`off_loop`;
 - waiting for the disk (SQLite's commit waits for fsync). The sqlite3 module releases the
-  GIL while it waits, so in a native thread the wait costs the loop nothing:
-  :func:`wait_off_loop`.
+  GIL while it waits, so in a native thread the wait costs the loop nothing. Handing it
+  over costs the waiting greenlet time, though, so a quiet process with a quick disk waits
+  on the loop instead (:class:`DiskWaitPlacement`): :func:`wait_for_disk`.
 
 Each kind has its own small pool of threads, so a long comparison never delays a commit.
 Both are fixed in size and started with the server (:func:`start_pools`): threads made
@@ -20,6 +21,7 @@ Without gevent (tests, the threaded development server) the work simply runs inl
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -96,13 +98,100 @@ def let_ready_work_run(limit: float) -> None:
         gevent.idle()
 
 
-def wait_off_loop(function: Callable[..., T], *args: object) -> T:
-    """Return ``function(*args)``, a call that waits for the disk, from a native thread.
+#: Above this share of one core used by the process, disk waits go to the disk thread.
+BUSY_SHARE = 0.5
+#: Over how many seconds the process's share of a core is measured.
+LOAD_WINDOW = 1.0
+#: Above this average wait (seconds), the disk counts as slow and waits go to the thread.
+SLOW_DISK_WAIT = 0.001
+#: Weight of the newest wait in the average: a single checkpoint of a few milliseconds
+#: among commits of a tenth of one leaves the disk quick; a disk slow for ten waits is slow.
+WAIT_SMOOTHING = 0.1
 
-    The calling greenlet waits and the loop runs on. ``function`` may use an object the
-    caller owns (a database connection): the caller does nothing else until it returns.
+
+class DiskWaitPlacement:
+    """Decides where the next wait for the disk runs: on the event loop or in the disk thread.
+
+    In the disk thread the loop runs on while the disk works, but the waiting greenlet pays
+    for the hand-over: the thread is woken, the GIL goes back and forth, and the greenlet
+    resumes only when the loop gets back to it. Where fsync takes a tenth of a millisecond
+    that hand-over is most of the commit (see docs/benchmarks.md, seventh round). On the
+    loop, though, the wait stops every connection of the process. That is harmless while
+    the process has time to spare and the disk is quick, and ruinous otherwise: on a busy
+    server the stopped time is taken from work already queued (committing on the loop at
+    50 editors once took a run's p99 from about 50 to 780 ms), and a slow disk stops
+    everyone for every commit.
+
+    So a wait runs on the loop only while the process used less than ``busy_share`` of a
+    core over the last completed window of ``window`` seconds, and the disk's recent waits
+    average under ``slow_wait`` seconds. The average counts every wait, wherever it ran,
+    so a disk that has become quick again brings the waits back to the loop. The clocks are
+    parameters so the decisions can be tested without waiting for them.
+    """
+
+    def __init__(
+        self,
+        *,
+        busy_share: float = BUSY_SHARE,
+        window: float = LOAD_WINDOW,
+        slow_wait: float = SLOW_DISK_WAIT,
+        smoothing: float = WAIT_SMOOTHING,
+        wall: Callable[[], float] = time.monotonic,
+        cpu: Callable[[], float] = time.process_time,
+    ) -> None:
+        self.busy_share = busy_share
+        self.window = window
+        self.slow_wait = slow_wait
+        self.smoothing = smoothing
+        self._wall = wall
+        self._cpu = cpu
+        self._window_began = wall()
+        self._cpu_at_window = cpu()
+        #: The process's share of a core in the last completed window.
+        self.share = 0.0
+        #: The average wait for the disk, in seconds (exponentially weighted).
+        self.average_wait = 0.0
+
+    def on_loop(self) -> bool:
+        """Whether the next wait should run on the loop (else in the disk thread)."""
+        now = self._wall()
+        elapsed = now - self._window_began
+        if elapsed >= self.window:
+            used = self._cpu()
+            self.share = (used - self._cpu_at_window) / elapsed
+            self._window_began, self._cpu_at_window = now, used
+        return self.share < self.busy_share and self.average_wait < self.slow_wait
+
+    def waited(self, seconds: float) -> None:
+        """Count a completed wait for the disk of ``seconds``."""
+        self.average_wait += self.smoothing * (seconds - self.average_wait)
+
+
+_disk_placement = DiskWaitPlacement()
+
+
+def _timed(function: Callable[..., T], args: tuple[object, ...]) -> tuple[T, float]:
+    began = time.perf_counter()
+    result = function(*args)
+    return result, time.perf_counter() - began
+
+
+def wait_for_disk(function: Callable[..., T], *args: object) -> T:
+    """Return ``function(*args)``, a call that waits for the disk.
+
+    On gevent it runs on the loop or in the disk thread as :class:`DiskWaitPlacement`
+    decides; in the thread the calling greenlet waits and the loop runs on. ``function``
+    may use an object the caller owns (a database connection): the caller does nothing
+    else until it returns. A call that fails is not counted as a wait for the disk (a busy
+    database's timeout says nothing about the disk). Without gevent it runs inline.
     """
     if not _on_gevent():
         return function(*args)
-    result: T = _pool("disk").apply(function, args)
+    placement = _disk_placement
+    if placement.on_loop():
+        result, seconds = _timed(function, args)
+    else:
+        # Timed in the thread, counted here: the placement is only touched by the loop.
+        result, seconds = _pool("disk").apply(_timed, (function, args))
+    placement.waited(seconds)
     return result

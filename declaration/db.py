@@ -19,7 +19,7 @@ from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from declaration.concurrency import wait_off_loop
+from declaration.concurrency import wait_for_disk
 from declaration.prepared import run_on_cursor
 
 #: Connections to a SQLite file per process for reading transactions, requests and commands.
@@ -38,17 +38,18 @@ WRITER_WAIT = 10.0
 _WRITE_TURN = "declaration.write_turn"
 
 
-class OffLoopCommitConnection(sqlite3.Connection):
-    """A SQLite connection whose ``COMMIT`` waits for the disk in a native thread.
+class DiskCommitConnection(sqlite3.Connection):
+    """A SQLite connection whose ``COMMIT`` waits for the disk through `wait_for_disk`.
 
-    With ``synchronous=FULL`` every commit waits for fsync, a millisecond or more. The
-    sqlite3 module releases the GIL meanwhile, but under gevent the waiting call still
-    holds the only thread that runs the event loop: every connection of the process stood
-    still for each commit, and edits arriving meanwhile could not even be queued, so group
-    commit never formed a batch on SQLite. Committing in gevent's thread pool lets the loop
-    run while the disk works; the greenlet that owns this connection waits for the result,
-    so no one else touches the connection in the meantime. Without gevent it commits inline,
-    and so does a transaction that wrote nothing.
+    With ``synchronous=FULL`` every commit waits for fsync. The sqlite3 module releases
+    the GIL meanwhile, but under gevent the waiting call still holds the only thread that
+    runs the event loop: every connection of the process stands still for each commit, and
+    edits arriving meanwhile cannot even be queued. On a busy process or a slow disk the
+    commit therefore waits in gevent's thread pool while the loop runs on; the greenlet that
+    owns this connection waits for the result, so no one else touches the connection in the
+    meantime. On a quiet process with a quick disk handing the commit over costs more than
+    the fsync, and it stays on the loop (`concurrency.DiskWaitPlacement`). Without gevent,
+    and for a transaction that wrote nothing, it commits inline.
     """
 
     #: ``total_changes`` when the transaction began (set by the engine's begin event).
@@ -60,7 +61,7 @@ class OffLoopCommitConnection(sqlite3.Connection):
             # thread costs more than it (waking a thread, the GIL back and forth).
             super().commit()
             return
-        wait_off_loop(super().commit)
+        wait_for_disk(super().commit)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -90,7 +91,7 @@ def _configure_sqlite(engine: Engine) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "")
         run_on_cursor(connection, f"BEGIN {mode}".strip())
         raw = connection.connection.driver_connection
-        if isinstance(raw, OffLoopCommitConnection):
+        if isinstance(raw, DiskCommitConnection):
             raw.changes_at_begin = raw.total_changes
 
 
@@ -102,7 +103,7 @@ def make_engine(url: str) -> Engine:
             connect_args={
                 "check_same_thread": False,
                 "timeout": WRITER_WAIT,
-                "factory": OffLoopCommitConnection,
+                "factory": DiskCommitConnection,
             },
             # One writer at a time, and reads are quick in-process: a few connections
             # serve any crowd (callers queue for one without stopping the loop). A fixed
@@ -140,7 +141,7 @@ class Database:
         self._write_sessions = sessionmaker(self._writing, expire_on_commit=False)
         #: SQLite has one writer at a time. Writers of this process queue here, where a
         #: waiting greenlet lets the loop run, instead of in SQLite's busy handler, which
-        #: would stop the loop until the writer ahead (committing off the loop) is done.
+        #: would stop the loop until the writer ahead (committing in the disk thread) is done.
         #: Reentrant, so a nested write transaction fails in SQLite as before, not here.
         self._writer = threading.RLock() if self.is_sqlite else None
         #: SQLite: the edit path's connection, checked out once and kept (`write_connection`).
@@ -188,7 +189,7 @@ class Database:
         objects, the connection checked out through it, the identity map cleared at the
         end) was about a third of the CPU of storing a batch on SQLite. The guarantees are
         those of ``transaction(write=True)``: this process's writers queue, SQLite takes
-        the write lock at ``BEGIN IMMEDIATE``, the commit waits for the disk off the loop.
+        the write lock at ``BEGIN IMMEDIATE``, the commit waits for the disk (`wait_for_disk`).
         On SQLite the transactions run on one connection kept for them (`_edit_connection`).
         """
         with self._write_turn(True) as taken:

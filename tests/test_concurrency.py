@@ -8,13 +8,21 @@ import textwrap
 import threading
 import time
 
-from declaration.concurrency import let_ready_work_run, off_loop, start_pools, wait_off_loop
+import pytest
+
+from declaration.concurrency import (
+    DiskWaitPlacement,
+    let_ready_work_run,
+    off_loop,
+    start_pools,
+    wait_for_disk,
+)
 
 
 def test_without_gevent_the_work_runs_inline():
     assert off_loop(threading.get_native_id) == threading.get_native_id()
     assert off_loop(divmod, 7, 2) == (3, 1)
-    assert wait_off_loop(threading.get_native_id) == threading.get_native_id()
+    assert wait_for_disk(threading.get_native_id) == threading.get_native_id()
     assert start_pools() == 0  # no threads are started for nothing
 
 
@@ -57,15 +65,19 @@ def test_on_gevent_the_work_runs_in_another_thread_while_the_loop_goes_on():
     assert raised == "True"  # errors come back to the caller
 
 
-def test_on_gevent_disk_waits_have_their_own_threads_started_with_the_server():
+def test_on_gevent_disk_waits_of_a_busy_process_have_their_own_threads_started_with_the_server():
     """A long comparison must not hold up a commit; threads exist before the first one."""
     script = textwrap.dedent(
         """
         from gevent import monkey
         monkey.patch_all()
         import threading, time, gevent
+        from declaration import concurrency
         from declaration.concurrency import (
-            COMPUTE_THREADS, DISK_THREADS, off_loop, start_pools, wait_off_loop)
+            COMPUTE_THREADS, DISK_THREADS, DiskWaitPlacement, off_loop, start_pools,
+            wait_for_disk)
+
+        concurrency._disk_placement = DiskWaitPlacement(busy_share=0.0)  # always busy
 
         before = threading.active_count()
         started = start_pools()
@@ -79,7 +91,7 @@ def test_on_gevent_disk_waits_have_their_own_threads_started_with_the_server():
         long_work = [gevent.spawn(off_loop, busy) for _ in range(COMPUTE_THREADS)]
         gevent.sleep(0.05)
         began = time.perf_counter()
-        worker = wait_off_loop(threading.get_native_id)
+        worker = wait_for_disk(threading.get_native_id)
         waited = time.perf_counter() - began
         gevent.joinall(long_work, raise_error=True)
         print(started == COMPUTE_THREADS + DISK_THREADS, native - 1 >= started,
@@ -93,6 +105,97 @@ def test_on_gevent_disk_waits_have_their_own_threads_started_with_the_server():
     assert counted == "True" and threads_exist == "True" and other_thread == "True"
     # Not queued behind the two half-second computations (GIL hand-offs take a few ms).
     assert float(waited) < 0.3
+
+
+class Clocks:
+    """Wall and CPU clocks that move only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.used = 5.0
+
+    def advance(self, seconds: float, *, cpu_share: float) -> None:
+        self.now += seconds
+        self.used += seconds * cpu_share
+
+    def placement(self, **settings: float) -> DiskWaitPlacement:
+        return DiskWaitPlacement(wall=lambda: self.now, cpu=lambda: self.used, **settings)
+
+
+def test_a_quiet_process_with_a_quick_disk_waits_on_the_loop():
+    clocks = Clocks()
+    placement = clocks.placement()
+    assert placement.on_loop()
+    for _ in range(20):
+        clocks.advance(0.2, cpu_share=0.1)
+        placement.waited(0.0002)
+        assert placement.on_loop()
+    assert placement.share == pytest.approx(0.1)
+
+
+def test_a_busy_process_waits_in_the_thread_until_a_window_is_quiet_again():
+    """Measured per completed window: the decision does not flip within one."""
+    clocks = Clocks()
+    placement = clocks.placement(busy_share=0.5, window=1.0)
+    clocks.advance(1.0, cpu_share=0.8)
+    assert not placement.on_loop()
+    assert placement.share == pytest.approx(0.8)
+    clocks.advance(0.5, cpu_share=0.0)
+    assert not placement.on_loop()  # the window is not over: still the busy second
+    clocks.advance(0.5, cpu_share=0.0)
+    assert placement.on_loop()  # the second since the last measurement was idle
+    assert placement.share == pytest.approx(0.0)
+    clocks.advance(1.0, cpu_share=0.5)
+    assert not placement.on_loop()  # half a core is busy
+
+
+def test_a_slow_disk_sends_the_waits_to_the_thread_and_a_quick_one_brings_them_back():
+    clocks = Clocks()
+    placement = clocks.placement(slow_wait=0.001, smoothing=0.1)
+    for _ in range(10):
+        placement.waited(0.0001)
+    placement.waited(0.003)  # a checkpoint now and then is not a slow disk
+    assert placement.on_loop()
+    placement.waited(0.05)  # one wait of 50 ms is
+    assert not placement.on_loop()
+    waits_in_thread = 0
+    while not placement.on_loop():
+        placement.waited(0.0001)  # counted wherever they ran
+        waits_in_thread += 1
+    assert 10 < waits_in_thread < 100
+
+
+def test_on_gevent_a_quiet_process_waits_on_the_loop_and_a_slow_disk_in_the_thread():
+    """The same call: on the loop's own thread while quiet and quick, in the disk thread
+    once the disk's waits average above the limit; each wait is counted."""
+    script = textwrap.dedent(
+        """
+        from gevent import monkey
+        monkey.patch_all()
+        import threading
+        from declaration import concurrency
+        from declaration.concurrency import DiskWaitPlacement, start_pools, wait_for_disk
+
+        start_pools()
+        placement = concurrency._disk_placement = DiskWaitPlacement()
+        main = threading.get_native_id()
+        quiet = wait_for_disk(threading.get_native_id) == main
+        counted = placement.average_wait > 0
+        placement.average_wait = 1.0  # as after waits of a second
+        slow = wait_for_disk(threading.get_native_id) != main
+        try:
+            wait_for_disk(int, "x")
+        except ValueError:
+            raised = True
+        else:
+            raised = False
+        print(quiet, counted, slow, raised)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["True", "True", "True", "True"]
 
 
 def test_without_gevent_giving_way_to_ready_work_returns_at_once():

@@ -1,5 +1,5 @@
-"""The database helper: a pool of fixed size; on SQLite, commits that wait off the loop and
-one writer at a time."""
+"""The database helper: a pool of fixed size; on SQLite, commits that wait for the disk
+through `wait_for_disk` and one writer at a time."""
 
 from __future__ import annotations
 
@@ -18,31 +18,34 @@ from declaration.db import (
     POSTGRES_CONNECTIONS,
     SQLITE_CONNECTIONS,
     Database,
-    OffLoopCommitConnection,
+    DiskCommitConnection,
 )
 
 
 @pytest.fixture
 def disk_waits(monkeypatch) -> list[str]:
-    """The names of the calls that went through `wait_off_loop` (the disk thread)."""
+    """The names of the calls that went through `wait_for_disk` (the loop or the disk thread)."""
     calls: list[str] = []
 
     def recording(function, *arguments):
         calls.append(function.__name__)
         return function(*arguments)
 
-    monkeypatch.setattr(database_module, "wait_off_loop", recording)
+    monkeypatch.setattr(database_module, "wait_for_disk", recording)
     return calls
 
 
-def test_sqlite_commits_that_wrote_go_through_the_disk_thread(tmp_path: Path, disk_waits):
-    """A COMMIT that must wait for fsync goes through `wait_off_loop` (under gevent the
-    loop runs meanwhile); one of a transaction that wrote nothing stays inline."""
+def test_sqlite_commits_that_wrote_wait_for_the_disk_through_its_placement(
+    tmp_path: Path, disk_waits
+):
+    """A COMMIT that must wait for fsync goes through `wait_for_disk` (under gevent the
+    loop runs meanwhile unless it is quiet); one of a transaction that wrote nothing stays
+    inline."""
     database = Database(f"sqlite:///{tmp_path / 'commit.sqlite3'}")
     try:
         with database.transaction(write=True) as session:
             raw = session.connection().connection.dbapi_connection
-            assert isinstance(raw, OffLoopCommitConnection)
+            assert isinstance(raw, DiskCommitConnection)
             session.execute(text("CREATE TABLE t (x INTEGER)"))
             session.execute(text("INSERT INTO t VALUES (1)"))
         assert disk_waits == ["commit"]
@@ -158,7 +161,7 @@ def test_on_gevent_a_second_writer_waits_without_stopping_the_loop(tmp_path: Pat
 def test_a_write_connection_commits_at_the_end_and_rolls_back_on_an_error(
     tmp_path: Path, disk_waits
 ):
-    """The edit path's transaction: committed through the disk thread when the block ends,
+    """The edit path's transaction: committed through `wait_for_disk` when the block ends,
     nothing kept when it raises, and the pool's other connections checked in either way."""
     database = Database(f"sqlite:///{tmp_path / 'write.sqlite3'}")
     try:
