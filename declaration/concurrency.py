@@ -115,7 +115,7 @@ class DiskWaitPlacement:
     In the disk thread the loop runs on while the disk works, but the waiting greenlet pays
     for the hand-over: the thread is woken, the GIL goes back and forth, and the greenlet
     resumes only when the loop gets back to it. Where fsync takes a tenth of a millisecond
-    that hand-over is most of the commit (see docs/benchmarks.md, seventh round). On the
+    that hand-over is most of the commit (docs/benchmarks.md, seventh session). On the
     loop, though, the wait stops every connection of the process. That is harmless while
     the process has time to spare and the disk is quick, and ruinous otherwise: on a busy
     server the stopped time is taken from work already queued (committing on the loop at
