@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench peers [--clients 10,20,50] [--seconds 20] [--runs 1]
 
-For each client count N, one after the other and each with a fresh server process:
+For each client count N, the servers taking turns run by run (:func:`schedule`), each run
+with a fresh server process:
 
 - ``ours``: ``declaration serve`` (gevent, TCP_NODELAY, SQLite), measured by the realtime
   benchmark's own run (:func:`bench.realtime.run_once`);
@@ -537,6 +538,21 @@ def _stop(signum: int, frame: Any) -> None:
     raise SystemExit(f"stopped by signal {signum}")  # unwinds: servers are terminated
 
 
+def schedule(
+    counts: Sequence[int], servers: Sequence[str], runs: int
+) -> list[tuple[int, int, str]]:
+    """The order of the runs: (client count, run, server), the servers taking turns.
+
+    The ratios to the peers compare runs made minutes apart, and the shared machines
+    these run on change speed within minutes (one session measured the same code at 505
+    and 800 edits per CPU-second in runs four minutes apart). Run by run in turn, every
+    server meets the same drift, where all runs of one server and then all of the next
+    would put the drift into the ratio. Each run number keeps its seed for every server,
+    so they all type the same edits.
+    """
+    return [(clients, run, key) for clients in counts for run in range(runs) for key in servers]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _stop)
@@ -561,38 +577,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"the Node load generator cannot run: {missing}", file=sys.stderr)
         return 2
     known = peers()
-    records = []
     started = monotonic()
-    for clients in args.clients:
-        for key in args.servers:
-            peer = known[key]
-            workers = min(clients, args.workers or peer.workers(clients, settings))
-            runs = []
-            for run in range(args.runs):
-                print(
-                    f"{peer.key}, {clients} clients, run {run + 1}/{args.runs}: "
-                    f"{args.seconds:g} s, {workers} load-generator process(es) …",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                for attempt in range(1 + args.retries):  # bounded
-                    result = run_peer(peer, clients, workers, args.seed + run, settings)
-                    if not result.disturbed:
-                        break
-                    print(
-                        f"  disturbed: other work used "
-                        f"{result.other_cpu_s / result.window_s:.2f} cores"
-                        f"{'; again' if attempt < args.retries else ''}",
-                        file=sys.stderr,
-                    )
-                if result.errors or result.refusals or not result.converged:
-                    print(
-                        f"  converged={result.converged} refusals={result.refusals} "
-                        f"missing={result.missing_pairs} errors={result.errors[:5]}",
-                        file=sys.stderr,
-                    )
-                runs.append(result)
-            records.append(record(peer, runs, workload, settings))
+    runs: dict[tuple[int, str], list[RunResult]] = {}
+    for clients, run, key in schedule(args.clients, args.servers, args.runs):
+        peer = known[key]
+        workers = min(clients, args.workers or peer.workers(clients, settings))
+        print(
+            f"{peer.key}, {clients} clients, run {run + 1}/{args.runs}: "
+            f"{args.seconds:g} s, {workers} load-generator process(es) …",
+            file=sys.stderr,
+            flush=True,
+        )
+        for attempt in range(1 + args.retries):  # bounded
+            result = run_peer(peer, clients, workers, args.seed + run, settings)
+            if not result.disturbed:
+                break
+            print(
+                f"  disturbed: other work used "
+                f"{result.other_cpu_s / result.window_s:.2f} cores"
+                f"{'; again' if attempt < args.retries else ''}",
+                file=sys.stderr,
+            )
+        if result.errors or result.refusals or not result.converged:
+            print(
+                f"  converged={result.converged} refusals={result.refusals} "
+                f"missing={result.missing_pairs} errors={result.errors[:5]}",
+                file=sys.stderr,
+            )
+        runs.setdefault((clients, key), []).append(result)
+    records = [
+        record(known[key], runs[(clients, key)], workload, settings)
+        for clients in args.clients
+        for key in args.servers
+    ]
     print_results(records)
     print(f"\n{monotonic() - started:.0f} s in all", file=sys.stderr)
     if not args.no_save:
