@@ -90,6 +90,8 @@ from bench.realtime import print_results as print_realtime_results
 NAME = "peers"
 #: The servers run by default (``--servers``).
 DEFAULT_SERVERS = ["ours", "relay-gevent", "relay-threading", "yjs"]
+#: In the records: the servers took turns run by run (`schedule`); older records lack it.
+RUN_ORDER = "servers in turn"
 START_TIMEOUT = 30.0
 #: Quantiles of the latency kept in each record (for plots): fine in the tail.
 QUANTILES = (
@@ -404,6 +406,7 @@ def record(peer: Peer, runs: list[RunResult], workload: str, settings: Settings)
     result = summarise(runs, server=peer.server, workload=workload, settings=settings)
     latencies = sorted(value for run in runs for value in run.latencies)
     result["peer"] = peer.key
+    result["order"] = RUN_ORDER
     result["latency_quantiles_ms"] = (
         [[q, round(percentile(latencies, q), 3)] for q in QUANTILES] if latencies else []
     )

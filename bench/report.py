@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS, ROOT
-from bench.peers import by_count, ratio_rows
+from bench.peers import RUN_ORDER, by_count, ratio_rows
 from bench.storage import TARGET_BYTES_PER_REVISION, TARGET_LOAD_P99_MS
 from bench.storm import TARGET_IN_SYNC_MS
 
@@ -166,11 +166,14 @@ def peers_section(peers: Sequence[dict[str, Any]], plots: Sequence[Path]) -> str
             )
     runs = sorted({int(r.get("runs") or 0) for r in peers})
     seconds = sorted({float(r.get("duration_s") or 0) for r in peers})
+    in_turn = all(r.get("order") == RUN_ORDER for r in peers)
     parts = [
         "## Against the peers",
         f"`.venv/bin/python -m bench peers --runs {'/'.join(map(str, runs))}`: each client "
         f"inserts a token at a random position 5 times a second for "
-        f"{'/'.join(f'{s:g}' for s in seconds)} s, the runs of each server and count pooled; "
+        f"{'/'.join(f'{s:g}' for s in seconds)} s, "
+        f"{'the servers taking turns run by run, ' if in_turn else ''}"
+        "the runs of each server and count pooled; "
         "server on the first CPU, load generator on the other. " + provenance(peers, _peer_commit),
         table(
             [

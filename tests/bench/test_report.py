@@ -9,6 +9,7 @@ import pytest
 
 from bench import report
 from bench.common import RESULTS, ROOT
+from bench.peers import RUN_ORDER
 
 MACHINE = {"nproc": 2, "cpu": "Test CPU", "memory_gib": 4.0, "python": "3.11.7"}
 
@@ -69,6 +70,18 @@ def test_ratios_to_the_peers_head_the_report(tmp_path):
     assert first_table.splitlines()[2] == "| 20 | 9.0 | 1.80× | 0.90× | 400 | 0.50× | 0.80× |"
     assert first_table.splitlines()[3] == "| 50 | 30.0 | 1.50× | 0.10× | 450 | 0.75× | 1.29× |"
     assert 'commit `abc1234` on 2026-12-01, 2 vCPUs ("Test CPU")' in generated
+
+
+def test_the_report_says_the_servers_took_turns_only_when_every_record_says_so(tmp_path):
+    in_turn = [dict(r, order=RUN_ORDER) for r in PEERS]
+    generated = report.render(report.Results.read(_results(tmp_path, peers=in_turn)), plots=[])
+    assert "the servers taking turns run by run, the runs of each server" in generated
+    mixed = [*in_turn[:-1], PEERS[-1]]  # one record from before the servers took turns
+    (tmp_path / "mixed").mkdir()
+    generated = report.render(
+        report.Results.read(_results(tmp_path / "mixed", peers=mixed)), plots=[]
+    )
+    assert "taking turns" not in generated
 
 
 def test_targets_say_which_are_met_from_the_records(tmp_path):
