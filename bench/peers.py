@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib
 import importlib.metadata
 import multiprocessing
@@ -83,6 +84,7 @@ from bench.realtime import (
     default_workers,
     node_missing,
     run_once,
+    run_with_retries,
     summarise,
 )
 from bench.realtime import print_results as print_realtime_results
@@ -591,22 +593,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
-        for attempt in range(1 + args.retries):  # bounded
-            result = run_peer(peer, clients, workers, args.seed + run, settings)
-            if not result.disturbed:
-                break
-            print(
-                f"  disturbed: other work used "
-                f"{result.other_cpu_s / result.window_s:.2f} cores"
-                f"{'; again' if attempt < args.retries else ''}",
-                file=sys.stderr,
-            )
-        if result.errors or result.refusals or not result.converged:
-            print(
-                f"  converged={result.converged} refusals={result.refusals} "
-                f"missing={result.missing_pairs} errors={result.errors[:5]}",
-                file=sys.stderr,
-            )
+        measure = functools.partial(run_peer, peer, clients, workers, args.seed + run, settings)
+        result = run_with_retries(measure, args.retries)
         runs.setdefault((clients, key), []).append(result)
     records = [
         record(known[key], runs[(clients, key)], workload, settings)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -45,7 +46,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -667,6 +668,30 @@ def _measure(
 # -- summary ----------------------------------------------------------------------------
 
 
+def run_with_retries(measure: Callable[[], RunResult], retries: int) -> RunResult:
+    """Run ``measure`` again, at most ``retries`` times, while other work disturbed it.
+
+    Says on stderr what disturbed a run and what went wrong in the one kept (refusals,
+    missing pairs, no convergence), so a long benchmark shows trouble as it happens.
+    """
+    for attempt in range(1 + retries):  # bounded
+        result = measure()
+        if not result.disturbed:
+            break
+        print(
+            f"  disturbed: other work used {result.other_cpu_s / result.window_s:.2f} "
+            f"cores{'; again' if attempt < retries else ''}",
+            file=sys.stderr,
+        )
+    if result.errors or result.refusals or not result.converged:
+        print(
+            f"  converged={result.converged} refusals={result.refusals} "
+            f"missing={result.missing_pairs} errors={result.errors[:5]}",
+            file=sys.stderr,
+        )
+    return result
+
+
 def summarise(
     runs: list[RunResult],
     *,
@@ -931,22 +956,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            for attempt in range(1 + args.retries):  # bounded
-                result = run_once(clients, min(workers, clients), args.seed + run, settings)
-                if not result.disturbed:
-                    break
-                print(
-                    f"  disturbed: other work used {result.other_cpu_s / result.window_s:.2f} "
-                    f"cores{'; again' if attempt < args.retries else ''}",
-                    file=sys.stderr,
-                )
-            if result.errors or result.refusals or not result.converged:
-                print(
-                    f"  converged={result.converged} refusals={result.refusals} "
-                    f"errors={result.errors[:5]}",
-                    file=sys.stderr,
-                )
-            runs.append(result)
+            measure = functools.partial(
+                run_once, clients, min(workers, clients), args.seed + run, settings
+            )
+            runs.append(run_with_retries(measure, args.retries))
         records.append(
             summarise(
                 runs,
