@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_socketio import SocketIO
+
+log = logging.getLogger(__name__)
 
 #: Where the live connections are served (Flask-SocketIO's default, which the client uses).
 SOCKETIO_PATH = "socket.io"
@@ -59,6 +62,11 @@ def init_realtime(app: Flask) -> SocketIO:
         logger=False,
         engineio_logger=False,
     )
+    if socketio.async_mode == "gevent":
+        from declaration.realtime import frames
+
+        if not frames.install(socketio.server.eio):
+            log.warning("frames go through engineio's writer greenlets: driver not as expected")
     app.session_interface = SocketAwareSessionInterface()
     namespace = DraftNamespace(socketio)
     socketio.on_namespace(namespace)
