@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -162,12 +162,19 @@ def server_environment(database_url: str, instance: Path, base_url: str) -> dict
 
 @contextmanager
 def server_process(
-    database_url: str, instance: Path, port: int, *, start_timeout: float = 30.0
+    database_url: str,
+    instance: Path,
+    port: int,
+    *,
+    start_timeout: float = 30.0,
+    preload: str = "",
+    environment: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
     """Run ``declaration serve`` (gevent + TCP_NODELAY, as in production) on ``port``.
 
     The process is this one's direct child (no shell, no wrapper), so its pid is the
-    server's own and /proc readings of it are the server's alone.
+    server's own and /proc readings of it are the server's alone. ``preload`` is Python
+    run in it before the server starts (`bench.stages`), with ``environment`` added.
     """
     base = f"http://127.0.0.1:{port}"
     log_path = instance / "server.log"
@@ -177,14 +184,14 @@ def server_process(
             [
                 sys.executable,
                 "-c",
-                "from declaration.entry import main; main()",
+                f"{preload}{'; ' if preload else ''}from declaration.entry import main; main()",
                 "serve",
                 "--host",
                 "127.0.0.1",
                 "--port",
                 str(port),
             ],
-            env=server_environment(database_url, instance, base),
+            env={**server_environment(database_url, instance, base), **(environment or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

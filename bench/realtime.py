@@ -34,6 +34,7 @@ import argparse
 import contextlib
 import functools
 import hashlib
+import json
 import multiprocessing
 import os
 import random
@@ -455,6 +456,8 @@ class Settings:
     cpus: tuple[set[int], set[int]] | None
     #: "node": clients in Node.js (bench/load/worker.mjs); "python": DraftClient threads
     loadgen: str = "node"
+    #: Where to write the server's stage timings (`bench.stages`), or None: not timed.
+    stages: Path | None = None
 
 
 def default_workers(clients: int, settings: Settings) -> int:
@@ -484,7 +487,9 @@ def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunRe
             try:
                 key = fixture.create_declaration("", SAMPLE.read_text("utf-8"))
                 tokens = [token for _, token in fixture.invite(key, clients + 1)]
-                with server_process(database.url, directory / "instance", port) as server:
+                with server_process(
+                    database.url, directory / "instance", port, **_stage_timing(settings, directory)
+                ) as server:
                     cpus = settings.cpus
                     if cpus:
                         pin(server.pid, cpus[0])
@@ -549,6 +554,39 @@ def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunRe
             shutil.rmtree(directory, ignore_errors=True)
 
 
+def _stage_timing(settings: Settings, directory: Path) -> dict[str, Any]:
+    """The server's start-up options that time the stages of its edits, if asked to."""
+    if settings.stages is None:
+        return {}
+    from bench import stages
+
+    return {
+        "preload": stages.PRELOAD,
+        "environment": {stages.FILE_VARIABLE: str(directory / "stages.json")},
+    }
+
+
+def _collect_stages(server: Server, clients: int, settings: Settings) -> None:
+    """Have the server write its stage timings, then print and keep their summary."""
+    if settings.stages is None:
+        return
+    from bench import stages
+
+    written = server.log.parent.parent / "stages.json"  # the run's folder, as in _stage_timing
+    written.unlink(missing_ok=True)
+    os.kill(server.pid, signal.SIGUSR1)
+    deadline = monotonic() + 10
+    while not written.exists():
+        if monotonic() > deadline:
+            raise RuntimeError("the server wrote no stage timings:\n" + server.log.read_text())
+        time.sleep(0.05)
+    rows = stages.summary(json.loads(written.read_text("utf-8")))
+    settings.stages.mkdir(parents=True, exist_ok=True)
+    output = settings.stages / f"stages-{clients}.json"
+    output.write_text(json.dumps(rows, indent=1), "utf-8")
+    print(f"  server stages ({output}):\n{stages.table(rows)}", file=sys.stderr)
+
+
 @contextlib.contextmanager
 def _profiling(server: Server, clients: int, settings: Settings) -> Iterator[None]:
     """Sample the server with py-spy while the clients edit, if asked to."""
@@ -607,6 +645,7 @@ def _measure(
             pipe.send(("go", start_at, seconds))
         _gather(pipes, "edited", seconds + MAX_LAG + 10 + SYNC_TIMEOUT * 2)
     edit_end = monotonic()
+    _collect_stages(server, clients, settings)
     head_after, stored_text = fixture.head(key)
     for pipe in pipes:
         pipe.send(("converge", head_after))
@@ -896,6 +935,15 @@ def parser() -> argparse.ArgumentParser:
         "DIR/server-N.txt); the sampler's own CPU disturbs the figures",
     )
     p.add_argument(
+        "--stages",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="time the stages of each edit inside the server (bench/stages.py) and write "
+        "their summary to DIR/stages-N.json; the timing costs the server CPU, so such runs "
+        "are not saved",
+    )
+    p.add_argument(
         "--quiet-wait",
         type=float,
         default=300.0,
@@ -941,7 +989,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cpus=split_cpus() if args.pin else None,
         inline=args.inline_handlers,
         loadgen=args.loadgen,
+        stages=args.stages,
     )
+    if args.stages is not None and not args.no_save:
+        print("--stages: the runs are not saved (the timing costs the server CPU)", file=sys.stderr)
+        args.no_save = True
     if args.loadgen == "node" and (missing := node_missing()) is not None:
         print(f"the Node load generator cannot run: {missing}", file=sys.stderr)
         return 2
