@@ -554,6 +554,10 @@ def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunRe
             shutil.rmtree(directory, ignore_errors=True)
 
 
+#: The file in a run's folder to which the server writes its stage timings.
+STAGE_TIMINGS = "stages.json"
+
+
 def _stage_timing(settings: Settings, directory: Path) -> dict[str, Any]:
     """The server's start-up options that time the stages of its edits, if asked to."""
     if settings.stages is None:
@@ -562,7 +566,7 @@ def _stage_timing(settings: Settings, directory: Path) -> dict[str, Any]:
 
     return {
         "preload": stages.PRELOAD,
-        "environment": {stages.FILE_VARIABLE: str(directory / "stages.json")},
+        "environment": {stages.FILE_VARIABLE: str(directory / STAGE_TIMINGS)},
     }
 
 
@@ -572,7 +576,7 @@ def _collect_stages(server: Server, clients: int, settings: Settings) -> None:
         return
     from bench import stages
 
-    written = server.log.parent.parent / "stages.json"  # the run's folder, as in _stage_timing
+    written = server.log.parent.parent / STAGE_TIMINGS  # the log is in the run's instance/
     written.unlink(missing_ok=True)
     os.kill(server.pid, signal.SIGUSR1)
     deadline = monotonic() + 10
@@ -939,9 +943,9 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="time the stages of each edit inside the server (bench/stages.py) and write "
-        "their summary to DIR/stages-N.json; the timing costs the server CPU, so such runs "
-        "are not saved",
+        help="time the stages of each edit inside the server (bench/stages.py), print their "
+        "summary after each run and keep the last run's at each count in DIR/stages-N.json; "
+        "the timing costs the server CPU, so such runs are not saved",
     )
     p.add_argument(
         "--quiet-wait",
