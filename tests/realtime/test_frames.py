@@ -257,3 +257,48 @@ def test_on_a_real_connection_messages_arrive_whole_and_in_order_written_directl
     in_order, direct = done.stdout.split()
     assert in_order == "True"
     assert int(direct) == 50
+
+
+def test_a_connection_that_only_gets_direct_frames_stays_open_past_the_writers_wait():
+    """Pings still go through the queue, so engineio's writer never waits in vain.
+
+    The writer ends a connection that gets no packet for a ping interval plus timeout
+    (here 1 + 1 s); the server sends a message every 0.1 s for 4 s, all of them directly.
+    """
+    script = textwrap.dedent(
+        """
+        from gevent import monkey
+        monkey.patch_all()
+        import engineio, gevent
+        from gevent import pywsgi
+        from geventwebsocket.handler import WebSocketHandler
+        from declaration.realtime import frames
+
+        server = engineio.Server(async_mode="gevent", ping_interval=1, ping_timeout=1)
+        assert frames.install(server)
+        sids = []
+        server.on("connect", lambda sid, environ: sids.append(sid))
+        http = pywsgi.WSGIServer(
+            ("127.0.0.1", 0), engineio.WSGIApp(server), handler_class=WebSocketHandler, log=None
+        )
+        http.start()
+        received, closed = [], []
+        client = engineio.Client()
+        client.on("message", received.append)
+        client.on("disconnect", lambda *reason: closed.append(True))
+        client.connect(f"http://127.0.0.1:{http.server_port}", transports=["websocket"])
+        for number in range(40):
+            server.send(sids[0], f"m{number}")
+            gevent.sleep(0.1)
+        gevent.sleep(0.3)
+        print(len(received), bool(closed), client.state)
+        client.disconnect()
+        http.stop()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    count, closed, state = done.stdout.split()
+    assert (int(count), closed, state) == (40, "False", "connected")
