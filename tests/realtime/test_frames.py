@@ -1,7 +1,8 @@
 """Outgoing frames written by the sending greenlet, and the queue they bypass only when safe.
 
 The unit tests use gevent's own sockets in this process (no monkey-patching needed); the
-last test runs an Engine.IO server and client in a process patched by gevent.
+tests over a real connection run an Engine.IO server and client in a process patched by
+gevent.
 """
 
 from __future__ import annotations
