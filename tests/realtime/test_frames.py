@@ -209,20 +209,49 @@ def test_the_server_on_gevent_writes_frames_directly(database_url, tmp_path):
             "SOCKETIO_ASYNC_MODE": "gevent",
         }
     )
-    assert socketio_of(app).server.eio._async["queue"] is DirectQueue
+    try:
+        assert socketio_of(app).server.eio._async["queue"] is DirectQueue
+    finally:
+        app.extensions["declaration.db"].dispose()
+
+
+#: What both tests over a real connection start with: gevent's patches, then a server with
+#: frames installed behind gevent-websocket, and a client on a WebSocket only.
+REAL_CONNECTION = """
+from gevent import monkey
+monkey.patch_all()
+import engineio, gevent
+from gevent import pywsgi
+from geventwebsocket.handler import WebSocketHandler
+from declaration.realtime import frames
+
+def serve(server):
+    assert frames.install(server)
+    http = pywsgi.WSGIServer(
+        ("127.0.0.1", 0), engineio.WSGIApp(server), handler_class=WebSocketHandler, log=None
+    )
+    http.start()
+    return http
+
+def connect(client, http):
+    client.connect(f"http://127.0.0.1:{http.server_port}", transports=["websocket"])
+"""
+
+
+def over_a_real_connection(body: str) -> list[str]:
+    """Run ``body`` after `REAL_CONNECTION` in a new process; return what it printed."""
+    script = REAL_CONNECTION + textwrap.dedent(body)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
 
 
 def test_on_a_real_connection_messages_arrive_whole_and_in_order_written_directly():
     """An Engine.IO server and client in a process patched by gevent, over a WebSocket."""
-    script = textwrap.dedent(
+    in_order, direct = over_a_real_connection(
         """
-        from gevent import monkey
-        monkey.patch_all()
-        import engineio, gevent
-        from gevent import pywsgi
-        from geventwebsocket.handler import WebSocketHandler
-        from declaration.realtime import frames
-
         outcomes = []
         write_now = frames.ConnectionWriter.write_now
         def counted(self, frame):
@@ -231,16 +260,12 @@ def test_on_a_real_connection_messages_arrive_whole_and_in_order_written_directl
         frames.ConnectionWriter.write_now = counted
 
         server = engineio.Server(async_mode="gevent")
-        assert frames.install(server)
         server.on("message", lambda sid, data: server.send(sid, data.upper() * 100))
-        http = pywsgi.WSGIServer(
-            ("127.0.0.1", 0), engineio.WSGIApp(server), handler_class=WebSocketHandler, log=None
-        )
-        http.start()
+        http = serve(server)
         received = []
         client = engineio.Client()
         client.on("message", received.append)
-        client.connect(f"http://127.0.0.1:{http.server_port}", transports=["websocket"])
+        connect(client, http)
         for number in range(50):
             client.send(f"m{number};")
         with gevent.Timeout(20):
@@ -251,11 +276,6 @@ def test_on_a_real_connection_messages_arrive_whole_and_in_order_written_directl
         print(received == [f"M{number};" * 100 for number in range(50)], outcomes.count(True))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    in_order, direct = done.stdout.split()
     assert in_order == "True"
     assert int(direct) == 50
 
@@ -266,28 +286,17 @@ def test_a_connection_that_only_gets_direct_frames_stays_open_past_the_writers_w
     The writer ends a connection that gets no packet for a ping interval plus timeout
     (here 1 + 1 s); the server sends a message every 0.1 s for 4 s, all of them directly.
     """
-    script = textwrap.dedent(
+    count, closed, state = over_a_real_connection(
         """
-        from gevent import monkey
-        monkey.patch_all()
-        import engineio, gevent
-        from gevent import pywsgi
-        from geventwebsocket.handler import WebSocketHandler
-        from declaration.realtime import frames
-
         server = engineio.Server(async_mode="gevent", ping_interval=1, ping_timeout=1)
-        assert frames.install(server)
         sids = []
         server.on("connect", lambda sid, environ: sids.append(sid))
-        http = pywsgi.WSGIServer(
-            ("127.0.0.1", 0), engineio.WSGIApp(server), handler_class=WebSocketHandler, log=None
-        )
-        http.start()
+        http = serve(server)
         received, closed = [], []
         client = engineio.Client()
         client.on("message", received.append)
         client.on("disconnect", lambda *reason: closed.append(True))
-        client.connect(f"http://127.0.0.1:{http.server_port}", transports=["websocket"])
+        connect(client, http)
         for number in range(40):
             server.send(sids[0], f"m{number}")
             gevent.sleep(0.1)
@@ -297,9 +306,4 @@ def test_a_connection_that_only_gets_direct_frames_stays_open_past_the_writers_w
         http.stop()
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    count, closed, state = done.stdout.split()
     assert (int(count), closed, state) == (40, "False", "connected")
