@@ -148,6 +148,11 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def instance(self) -> Path:
+        """The server's instance folder (its log and what a preload writes)."""
+        return self.log.parent
+
 
 def server_environment(database_url: str, instance: Path, base_url: str) -> dict[str, str]:
     return {

@@ -487,8 +487,9 @@ def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunRe
             try:
                 key = fixture.create_declaration("", SAMPLE.read_text("utf-8"))
                 tokens = [token for _, token in fixture.invite(key, clients + 1)]
+                instance = directory / "instance"
                 with server_process(
-                    database.url, directory / "instance", port, **_stage_timing(settings, directory)
+                    database.url, instance, port, **_stage_timing(settings, instance)
                 ) as server:
                     cpus = settings.cpus
                     if cpus:
@@ -554,11 +555,11 @@ def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunRe
             shutil.rmtree(directory, ignore_errors=True)
 
 
-#: The file in a run's folder to which the server writes its stage timings.
+#: The file in the server's instance folder to which it writes its stage timings.
 STAGE_TIMINGS = "stages.json"
 
 
-def _stage_timing(settings: Settings, directory: Path) -> dict[str, Any]:
+def _stage_timing(settings: Settings, instance: Path) -> dict[str, Any]:
     """The server's start-up options that time the stages of its edits, if asked to."""
     if settings.stages is None:
         return {}
@@ -566,7 +567,7 @@ def _stage_timing(settings: Settings, directory: Path) -> dict[str, Any]:
 
     return {
         "preload": stages.PRELOAD,
-        "environment": {stages.FILE_VARIABLE: str(directory / STAGE_TIMINGS)},
+        "environment": {stages.FILE_VARIABLE: str(instance / STAGE_TIMINGS)},
     }
 
 
@@ -576,7 +577,7 @@ def _collect_stages(server: Server, clients: int, settings: Settings) -> None:
         return
     from bench import stages
 
-    written = server.log.parent.parent / STAGE_TIMINGS  # the log is in the run's instance/
+    written = server.instance / STAGE_TIMINGS
     written.unlink(missing_ok=True)
     os.kill(server.pid, signal.SIGUSR1)
     deadline = monotonic() + 10

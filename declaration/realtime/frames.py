@@ -27,6 +27,7 @@ Only for gevent with gevent-websocket, the mode the server runs in (`install`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -81,7 +82,7 @@ class ConnectionWriter:
     finishes a frame the socket took only part of.
     """
 
-    def __init__(self, sock: Any, is_open: Any) -> None:
+    def __init__(self, sock: Any, is_open: Callable[[], bool]) -> None:
         #: A gevent socket.
         self.sock = sock
         #: Returns whether frames may be written directly now (upgraded, not closed).
