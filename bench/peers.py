@@ -47,7 +47,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,8 @@ class Peer:
     #: the Node load generator's mode for this peer (bench/load/worker.mjs), or None:
     #: its clients are the module's own Python workers whatever ``--loadgen`` says
     node_mode: str | None = None
+    #: False (ours only): the what-if of commits that do not wait for the disk
+    fsync: bool = True
 
     def workers(self, clients: int, settings: Settings) -> int:
         """Load-generator processes for ``clients`` clients."""
@@ -157,6 +159,14 @@ def peers() -> dict[str, Peer]:
     yjs = f"pycrdt-websocket {_version('pycrdt-websocket')} (Hypercorn, asyncio)"
     return {
         "ours": Peer("ours", "declaration serve (gevent, sqlite)", node_mode="ours"),
+        # Not run by default, never how we run: how much of the gap to the peers is the
+        # wait for the disk (see bench/unsynced.py).
+        "ours-no-fsync": Peer(
+            "ours-no-fsync",
+            "declaration serve (gevent, sqlite), commits not waiting for the disk (what-if)",
+            node_mode="ours",
+            fsync=False,
+        ),
         "relay-gevent": Peer(
             "relay-gevent",
             f"{relay} (gevent, TCP_NODELAY)",
@@ -233,10 +243,15 @@ def peer_process(peer: Peer, directory: Path) -> Iterator[PeerServer]:
                 process.wait(timeout=10)
 
 
+def settings_for(peer: Peer, settings: Settings) -> Settings:
+    """The settings of a run against ``peer``: ours without fsync says so in its own."""
+    return settings if peer.fsync else replace(settings, fsync=False)
+
+
 def run_peer(peer: Peer, clients: int, workers: int, seed: int, settings: Settings) -> RunResult:
     """Fresh peer server, ``clients`` clients in ``workers`` processes: measure."""
     if peer.module is None:
-        return run_once(clients, workers, seed, settings)
+        return run_once(clients, workers, seed, settings_for(peer, settings))
     if settings.quiet_wait > 0:
         busy, waited = wait_until_quiet(settings.quiet_wait)
         if waited >= 1:

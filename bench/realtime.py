@@ -458,6 +458,8 @@ class Settings:
     loadgen: str = "node"
     #: Where to write the server's stage timings (`bench.stages`), or None: not timed.
     stages: Path | None = None
+    #: False: the what-if of commits that do not wait for the disk (`bench.unsynced`).
+    fsync: bool = True
 
 
 def default_workers(clients: int, settings: Settings) -> int:
@@ -489,7 +491,7 @@ def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunRe
                 tokens = [token for _, token in fixture.invite(key, clients + 1)]
                 instance = directory / "instance"
                 with server_process(
-                    database.url, instance, port, **_stage_timing(settings, instance)
+                    database.url, instance, port, **server_options(settings, instance)
                 ) as server:
                     cpus = settings.cpus
                     if cpus:
@@ -559,16 +561,25 @@ def run_once(clients: int, workers: int, seed: int, settings: Settings) -> RunRe
 STAGE_TIMINGS = "stages.json"
 
 
-def _stage_timing(settings: Settings, instance: Path) -> dict[str, Any]:
-    """The server's start-up options that time the stages of its edits, if asked to."""
-    if settings.stages is None:
-        return {}
-    from bench import stages
+def server_options(settings: Settings, instance: Path) -> dict[str, Any]:
+    """The server's start-up options: preloads that time its stages or skip fsync, if asked.
 
-    return {
-        "preload": stages.PRELOAD,
-        "environment": {stages.FILE_VARIABLE: str(instance / STAGE_TIMINGS)},
-    }
+    The stage timing comes first: it patches for gevent before anything else is imported.
+    """
+    preloads: list[str] = []
+    environment: dict[str, str] = {}
+    if settings.stages is not None:
+        from bench import stages
+
+        preloads.append(stages.PRELOAD)
+        environment[stages.FILE_VARIABLE] = str(instance / STAGE_TIMINGS)
+    if not settings.fsync:
+        from bench import unsynced
+
+        preloads.append(unsynced.PRELOAD)
+    if not preloads:
+        return {}
+    return {"preload": "; ".join(preloads), "environment": environment}
 
 
 def _collect_stages(server: Server, clients: int, settings: Settings) -> None:
@@ -949,6 +960,13 @@ def parser() -> argparse.ArgumentParser:
         "the timing costs the server CPU, so such runs are not saved",
     )
     p.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="what-if: the server's commits do not wait for the disk (bench/unsynced.py; "
+        "SQLite synchronous=OFF, PostgreSQL synchronous_commit=off), never how it runs in "
+        "use, so such runs are not saved",
+    )
+    p.add_argument(
         "--quiet-wait",
         type=float,
         default=300.0,
@@ -995,9 +1013,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         inline=args.inline_handlers,
         loadgen=args.loadgen,
         stages=args.stages,
+        fsync=not args.no_fsync,
     )
     if args.stages is not None and not args.no_save:
         print("--stages: the runs are not saved (the timing costs the server CPU)", file=sys.stderr)
+        args.no_save = True
+    if args.no_fsync and not args.no_save:
+        print("--no-fsync: the runs are not saved (a what-if, not our server)", file=sys.stderr)
         args.no_save = True
     if args.loadgen == "node" and (missing := node_missing()) is not None:
         print(f"the Node load generator cannot run: {missing}", file=sys.stderr)

@@ -40,6 +40,7 @@ IMG = ROOT / "docs" / "img"
 #: The peers in the order of the tables, with the names the doc uses.
 PEER_NAMES = {
     "ours": "ours",
+    "ours-no-fsync": "ours, not waiting for the disk (what-if)",
     "relay-gevent": "relay (gevent)",
     "relay-threading": "relay (threading)",
     "yjs": "pycrdt-websocket",
