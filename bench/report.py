@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS, ROOT
-from bench.peers import RUN_ORDER, by_count, ratio_rows
+from bench.peers import DEFAULT_SERVERS, RUN_ORDER, by_count, ratio_rows
 from bench.storage import TARGET_BYTES_PER_REVISION, TARGET_LOAD_P99_MS
 from bench.storm import TARGET_IN_SYNC_MS
 
@@ -142,6 +142,14 @@ def newest(records: Iterable[dict[str, Any]], *keys: str) -> list[dict[str, Any]
 # -- sections ------------------------------------------------------------------------------
 
 
+def _servers_option(peers: Sequence[dict[str, Any]], order: list[str]) -> str:
+    """The ``--servers`` option that runs the reported servers, if they are not the default."""
+    keys = sorted(
+        {str(r.get("peer")) for r in peers}, key=lambda k: order.index(k) if k in order else 99
+    )
+    return "" if keys == DEFAULT_SERVERS else f" --servers {','.join(keys)}"
+
+
 def peers_section(peers: Sequence[dict[str, Any]], plots: Sequence[Path]) -> str:
     if not peers:
         return "## Against the peers\n\nNo results yet: run `python -m bench peers`."
@@ -170,7 +178,8 @@ def peers_section(peers: Sequence[dict[str, Any]], plots: Sequence[Path]) -> str
     in_turn = all(r.get("order") == RUN_ORDER for r in peers)
     parts = [
         "## Against the peers",
-        f"`.venv/bin/python -m bench peers --runs {'/'.join(map(str, runs))}`: each client "
+        f"`.venv/bin/python -m bench peers --runs {'/'.join(map(str, runs))}"
+        f"{_servers_option(peers, order)}`: each client "
         f"inserts a token at a random position 5 times a second for "
         f"{'/'.join(f'{s:g}' for s in seconds)} s, "
         f"{'the servers taking turns run by run, ' if in_turn else ''}"

@@ -189,3 +189,18 @@ def test_the_committed_doc_shows_the_committed_results():
     status = report.main(["--results", str(RESULTS), "--doc", str(doc), "--check"])
 
     assert status == 0, "bench/results changed: run .venv/bin/python -m bench.report"
+
+
+def test_the_command_names_the_servers_when_they_are_not_the_default(tmp_path):
+    default = [*PEERS, _peer("relay-threading", 20, 6.0, 300.0)]
+    generated = report.render(report.Results.read(_results(tmp_path, peers=default)), plots=[])
+    assert "`.venv/bin/python -m bench peers --runs 3`:" in generated
+
+    what_if = [*default, _peer("ours-no-fsync", 20, 7.0, 420.0)]
+    (tmp_path / "what-if").mkdir()
+    results = _results(tmp_path / "what-if", peers=what_if)
+    generated = report.render(report.Results.read(results), plots=[])
+    servers = "ours,ours-no-fsync,relay-gevent,relay-threading,yjs"
+    assert f"`.venv/bin/python -m bench peers --runs 3 --servers {servers}`:" in generated
+    assert "| 20 | ours, not waiting for the disk (what-if) | 3.5 |" in generated
+    assert "| 20 | 9.0 | 1.80× | 0.90× | 400 |" in generated  # the ratios stay ours
