@@ -24,6 +24,7 @@ from bench.common import RESULTS, ROOT
 #: Colours and order of the servers (others follow in grey).
 STYLE = {
     "ours": ("#d62728", "ours: declaration serve"),
+    "ours-no-fsync": ("#ff9896", "ours, not waiting for the disk (what-if)"),
     "relay-gevent": ("#1f77b4", "Flask-SocketIO relay, gevent"),
     "relay-threading": ("#17becf", "Flask-SocketIO relay, threading"),
     "yjs": ("#2ca02c", "pycrdt-websocket (Yjs)"),
