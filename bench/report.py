@@ -471,6 +471,30 @@ def storm_section(storm: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
+#: Servers that are shown only beside our record of the same run (`bench/unsynced.py`).
+WHAT_IFS = ("ours-no-fsync",)
+
+
+def what_if_beside_ours(peers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop what-if records that are not from the run of our record at their client count.
+
+    A what-if says something only next to the server as it ships, measured in the same run
+    (records of one run share their ``date``); a later run without it must not leave an
+    older one standing beside newer figures.
+    """
+    ours = {
+        (r.get("workload"), r.get("clients")): r.get("date")
+        for r in peers
+        if r.get("peer") == "ours"
+    }
+    return [
+        r
+        for r in peers
+        if r.get("peer") not in WHAT_IFS
+        or ours.get((r.get("workload"), r.get("clients"))) == r.get("date")
+    ]
+
+
 @dataclass(frozen=True)
 class Results:
     """The newest record of each kind in the results folder, read once."""
@@ -482,7 +506,9 @@ class Results:
     @classmethod
     def read(cls, results: Path) -> Results:
         return cls(
-            peers=newest(load(results, "peers"), "server", "workload", "clients"),
+            peers=what_if_beside_ours(
+                newest(load(results, "peers"), "server", "workload", "clients")
+            ),
             storage=newest(load(results, "storage"), "database", "phase", "mode"),
             storm=newest(load(results, "storm"), "database"),
         )
