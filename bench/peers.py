@@ -60,6 +60,7 @@ from bench.common import (
     free_port,
     machine_busy_seconds,
     monotonic,
+    now_iso,
     percentile,
     pin,
     print_table,
@@ -467,6 +468,16 @@ def ratio_rows(records: Sequence[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+def one_date(records: list[dict[str, Any]], date: str) -> list[dict[str, Any]]:
+    """Give every record of one run the same ``date``, the run's end.
+
+    Each record is dated when it is made, and a run's records can straddle a second; the
+    report pairs a what-if with our record of the same run by their date
+    (`report.what_if_beside_ours`).
+    """
+    return [{**r, "date": date} for r in records]
+
+
 def print_results(records: list[dict[str, Any]]) -> None:
     print_realtime_results(records, server="peer")
     rows = ratio_rows(records)
@@ -611,11 +622,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         measure = functools.partial(run_peer, peer, clients, workers, args.seed + run, settings)
         result = run_with_retries(measure, args.retries)
         runs.setdefault((clients, key), []).append(result)
-    records = [
-        record(known[key], runs[(clients, key)], workload, settings)
-        for clients in args.clients
-        for key in args.servers
-    ]
+    records = one_date(
+        [
+            record(known[key], runs[(clients, key)], workload, settings)
+            for clients in args.clients
+            for key in args.servers
+        ],
+        now_iso(),
+    )
     print_results(records)
     print(f"\n{monotonic() - started:.0f} s in all", file=sys.stderr)
     if not args.no_save:
