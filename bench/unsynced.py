@@ -53,6 +53,9 @@ def install() -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute(statement)
             cursor.close()
+            # psycopg ran the SET in a transaction of its own; rolled back when the pool
+            # takes the connection back, it would be undone. (SQLite: nothing to commit.)
+            dbapi_connection.commit()
 
         return engine
 

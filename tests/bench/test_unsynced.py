@@ -15,11 +15,14 @@ from bench.realtime import Settings, server_options
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Prints the setting a fresh connection of the application's engine has, after `PRELOAD`.
+#: Prints the setting a connection of the application's engine has after `PRELOAD`, in a
+#: transaction after its first one (the pool rolls back each connection it takes back).
 PROBE = """
 {preload}
 from declaration import db
 database = db.Database({url!r})
+with database.engine.connect() as connection:
+    connection.exec_driver_sql("SELECT 1")
 with database.engine.connect() as connection:
     print(connection.exec_driver_sql({query!r}).scalar())
 database.engine.dispose()
