@@ -142,21 +142,24 @@ def newest(records: Iterable[dict[str, Any]], *keys: str) -> list[dict[str, Any]
 # -- sections ------------------------------------------------------------------------------
 
 
-def _servers_option(peers: Sequence[dict[str, Any]], order: list[str]) -> str:
+def _in_table_order(keys: Iterable[str]) -> list[str]:
+    """``keys`` in the order of `PEER_NAMES`, servers it does not name last."""
+    order = list(PEER_NAMES)
+    return sorted(keys, key=lambda k: order.index(k) if k in order else len(order))
+
+
+def _servers_option(peers: Sequence[dict[str, Any]]) -> str:
     """The ``--servers`` option that runs the reported servers, if they are not the default."""
-    keys = sorted(
-        {str(r.get("peer")) for r in peers}, key=lambda k: order.index(k) if k in order else 99
-    )
+    keys = _in_table_order({str(r.get("peer")) for r in peers})
     return "" if keys == DEFAULT_SERVERS else f" --servers {','.join(keys)}"
 
 
 def peers_section(peers: Sequence[dict[str, Any]], plots: Sequence[Path]) -> str:
     if not peers:
         return "## Against the peers\n\nNo results yet: run `python -m bench peers`."
-    order = list(PEER_NAMES)
     rows = []
     for clients, found in by_count(peers).items():
-        for key in sorted(found, key=lambda k: order.index(k) if k in order else len(order)):
+        for key in _in_table_order(found):
             r = found[key]
             rows.append(
                 [
@@ -179,7 +182,7 @@ def peers_section(peers: Sequence[dict[str, Any]], plots: Sequence[Path]) -> str
     parts = [
         "## Against the peers",
         f"`.venv/bin/python -m bench peers --runs {'/'.join(map(str, runs))}"
-        f"{_servers_option(peers, order)}`: each client "
+        f"{_servers_option(peers)}`: each client "
         f"inserts a token at a random position 5 times a second for "
         f"{'/'.join(f'{s:g}' for s in seconds)} s, "
         f"{'the servers taking turns run by run, ' if in_turn else ''}"
