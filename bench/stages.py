@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from bench.common import percentile
-
 #: What the server process runs instead of plain ``main()`` when stages are timed.
 PRELOAD = "import bench.stages; bench.stages.install_from_environment()"
 #: The environment variable naming the file the durations are written to.
@@ -72,6 +70,10 @@ class Recorder:
 
 def summary(durations: Mapping[str, Sequence[float]]) -> list[dict[str, Any]]:
     """Return one row per stage: its label, count, and p50 / p90 / p99 / max in ms."""
+    # Here, not at the top: the server process imports this module before gevent patches
+    # the standard library, and bench.common brings in sockets, threads and ssl.
+    from bench.common import percentile
+
     rows = []
     for stage, label in STAGES.items():
         ordered = sorted(durations.get(stage, ()))

@@ -6,13 +6,15 @@ import json
 import math
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from bench import stages
-from bench.common import free_port, server_process
+from bench.common import ROOT, free_port, server_process
 from bench.fixture import Fixture
 
 
@@ -103,3 +105,18 @@ def test_a_server_started_with_the_preload_times_the_stages_of_its_edits(tmp_pat
         assert len(durations[stage]) == 3, stage
     assert len(durations["commit"]) >= 3  # the logins and joins write too
     assert all(seconds >= 0 for values in durations.values() for seconds in values)
+
+
+@pytest.mark.parametrize("preload", ["bench.stages", "bench.unsynced"])
+def test_a_preload_imports_nothing_gevent_patches_before_it_patches(preload: str):
+    """The server process imports it first; gevent must patch before sockets and threads."""
+    probe = (
+        f"import sys, {preload}; "
+        "print(','.join(sorted(m for m in ('select', 'socket', 'ssl', 'subprocess', "
+        "'threading') if m in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
