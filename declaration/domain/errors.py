@@ -90,6 +90,29 @@ class RateLimited(DomainError):
     message = N_("Zu viele Anfragen in kurzer Zeit. Bitte warten Sie einige Minuten.")
 
 
+class PasswordLoginLocked(RateLimited):
+    """Password sign-in refused, without checking the password, until ``retry_after`` passed.
+
+    Says when to try again and points to the login link by mail, which a lock never blocks.
+    """
+
+    code = "password_login_locked"
+    message = N_(
+        "Zu viele Fehlversuche. Bitte versuchen Sie es in %(minutes)s Minuten erneut – "
+        "oder fordern Sie einen Anmeldelink per E-Mail an."
+    )
+    one_minute = N_(
+        "Zu viele Fehlversuche. Bitte versuchen Sie es in einer Minute erneut – "
+        "oder fordern Sie einen Anmeldelink per E-Mail an."
+    )
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(self.one_minute if minutes == 1 else self.message, minutes=minutes)
+        #: Seconds until an attempt is checked again (the HTTP ``Retry-After``).
+        self.retry_after = retry_after
+
+
 class PhaseForbids(DomainError):
     code = "phase_forbids"
     status = 409
