@@ -7,6 +7,7 @@ from declaration.models.invitation import Invitation, LinkPurpose
 from declaration.models.mail import OutboxMail
 from declaration.models.person import LoginSession, Person
 from declaration.models.revision import EditClient, Keyframe, NamedVersion, Revision
+from declaration.models.throttle import LoginThrottle
 
 __all__ = [
     "AuditEvent",
@@ -17,6 +18,7 @@ __all__ = [
     "Keyframe",
     "LinkPurpose",
     "LoginSession",
+    "LoginThrottle",
     "Membership",
     "NamedVersion",
     "OutboxMail",
