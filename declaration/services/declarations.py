@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from declaration.domain.errors import N_, Forbidden, InvalidInput, NotAMember, NotFound
 from declaration.domain.keys import is_well_formed, new_declaration_key
+from declaration.domain.numbers import database_id
 from declaration.domain.phases import Phase, check_transition
 from declaration.domain.roles import Role
 from declaration.domain.text import first_heading, normalise
@@ -110,11 +111,18 @@ def for_person(session: Session, person: Person) -> list[tuple[Declaration, Memb
 
 
 def by_key(session: Session, key: str) -> Declaration:
-    """Return the declaration with ``key`` or its numeric id, or raise NotFound."""
+    """Return the declaration with ``key`` or its numeric id, or raise NotFound.
+
+    A key is tried as an id only when it is one (ASCII digits, 1 to 2**63-1): anything
+    larger would overflow the database's integer instead of finding nothing. Keys may
+    consist of digits only (the key alphabet has eight), so a number that names no row
+    is then tried as a key.
+    """
     declaration: Declaration | None = None
-    if key.isdigit():
-        declaration = session.get(Declaration, int(key))
-    elif is_well_formed(key):
+    number = database_id(key)
+    if number is not None:
+        declaration = session.get(Declaration, number)
+    if declaration is None and is_well_formed(key):
         declaration = session.scalar(select(Declaration).where(Declaration.key == key))
     if declaration is None:
         raise NotFound()
@@ -172,19 +180,17 @@ def seat_of(session: Session, key: str, *, person_id: int, token_hash: str) -> S
     One indexed query instead of the four ORM queries of `auth.person_for_session` and
     `open_for`: fifty participants reconnecting at once each join, and those queries were
     most of the server's work in such a storm. None means only that this fast path found
-    no seat; ask `open_for` for the exact refusal (not found, removed, logged out).
+    no seat; ask `open_for` for the exact refusal (not found, removed, logged out). The
+    key is read as `by_key` reads it: as an id when it is one, else (or when no row has
+    that id) as a key.
     """
-    value: int | str
-    if key.isdigit():
-        query, value = _SEAT_BY_ID, int(key)
-    elif is_well_formed(key):
-        query, value = _SEAT_BY_KEY, key
-    else:
-        return None
-    row = query.first(
-        session.connection(),
-        {"declaration": value, "person_id": person_id, "token_hash": token_hash},
-    )
+    parameters: dict[str, object] = {"person_id": person_id, "token_hash": token_hash}
+    row = None
+    number = database_id(key)
+    if number is not None:
+        row = _SEAT_BY_ID.first(session.connection(), {**parameters, "declaration": number})
+    if row is None and is_well_formed(key):
+        row = _SEAT_BY_KEY.first(session.connection(), {**parameters, "declaration": key})
     if row is None:
         return None
     declaration_id, found_key, membership_id, role, name, municipality = row

@@ -3,18 +3,48 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import BaseConverter, ValidationError
 
+from declaration.domain.numbers import MAX_DIGITS, database_id
 from declaration.web import context, errors
 
 
+class DatabaseIdConverter(BaseConverter):
+    """``<id:name>``: a row id in an address, ASCII digits from 1 to 2**63-1.
+
+    Anything else does not match the route, so the answer is 404. Werkzeug's ``int``
+    converter would pass other scripts' digits and numbers past the database's 64 bits on
+    to the query, where SQLite raises ``OverflowError`` (a 500).
+    """
+
+    regex = f"[0-9]{{1,{MAX_DIGITS}}}"
+    weight = 50
+
+    def to_python(self, value: str) -> int:
+        number = database_id(value)
+        if number is None:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value: object) -> str:
+        number = database_id(str(value))
+        if number is None:
+            raise ValueError(f"not a database id: {value!r}")
+        return str(number)
+
+
 def init_web(app: Flask) -> None:
-    """Register the request transaction, the pages and the error pages."""
+    """Register the id converter, the request transaction, the pages and the error pages.
+
+    The converter comes first: a blueprint's routes are compiled as it is registered.
+    """
     from declaration.web.auth import bp as auth_bp
     from declaration.web.declarations import bp as declarations_bp
     from declaration.web.history import bp as history_bp
     from declaration.web.outbox import bp as outbox_bp
     from declaration.web.participants import bp as participants_bp
 
+    app.url_map.converters["id"] = DatabaseIdConverter
     context.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth_bp)

@@ -27,7 +27,7 @@ from declaration.models import Declaration, Membership
 from declaration.realtime.presence import colour_for
 from declaration.services import declarations, drafts, history
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
-from declaration.web.forms import field
+from declaration.web.forms import field, integer_arg, integer_field
 
 bp = Blueprint("history", __name__, url_prefix="/erklaerungen/<key>")
 
@@ -38,13 +38,16 @@ def _open(key: str) -> tuple[Declaration, Membership]:
     return declarations.open_for(db(), person, key)
 
 
+#: The refusal of a revision number that is not one of the declaration's.
+NO_SUCH_REVISION = N_("Diese Fassung gibt es nicht.")
+
+
 def _revision_arg(name: str, default: int, head: int) -> int:
-    raw = request.args.get(name, "")
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) > head:
-        raise InvalidInput(N_("Diese Fassung gibt es nicht."))
-    return int(raw)
+    return integer_arg(name, default=default, high=head, message=NO_SUCH_REVISION)
+
+
+def _revision_field(head: int) -> int:
+    return integer_field("revision", default=head, high=head, message=NO_SUCH_REVISION)
 
 
 @bp.get("/verlauf")
@@ -90,8 +93,7 @@ def compare(key: str) -> str:
 def name_version(key: str) -> Response:
     """Give a revision a name, e.g. "Fassung für die Sitzung am 11.11."."""
     declaration, membership = _open(key)
-    raw = field("revision", max_chars=12)
-    number = int(raw) if raw.isdigit() else declaration.head_revision
+    number = _revision_field(declaration.head_revision)
     try:
         drafts.name_version(
             db(), membership, declaration, number, field("label", max_chars=300), at=clock.now()
@@ -111,9 +113,7 @@ def restore(key: str) -> str | Response:
     declaration, membership = _open(key)
     head = declaration.head_revision
     number = (
-        _revision_arg("fassung", head, head)
-        if request.method == "GET"
-        else int(field("revision", max_chars=12) or head)
+        _revision_arg("fassung", head, head) if request.method == "GET" else _revision_field(head)
     )
     if request.method == "GET":
         return render_template(

@@ -140,7 +140,7 @@ def _remember_link(invited: participants.Invited) -> None:
     }
 
 
-@bp.post("/<int:membership_id>/neuer-link")
+@bp.post("/<id:membership_id>/neuer-link")
 @login_required
 def reinvite(key: str, membership_id: int) -> Response:
     """Issue a fresh link for a participant (the earlier unused one stops working)."""
@@ -162,7 +162,7 @@ def reinvite(key: str, membership_id: int) -> Response:
     return redirect(url_for("participants.manage", key=key))
 
 
-@bp.post("/<int:membership_id>/entfernen")
+@bp.post("/<id:membership_id>/entfernen")
 @login_required
 def revoke(key: str, membership_id: int) -> Response:
     """Remove a participant; their links and (if they take part nowhere else) sessions end."""
