@@ -2,14 +2,16 @@
 
 Random cases are generated here, sent to ``tests/js/parity.mjs`` under Node.js in one run,
 and each result is compared with the same computation in Python: transformed and composed
-deltas byte for byte, applied texts, inverses, mapped positions, and whether a (possibly
-non-canonical or malformed) delta is accepted and how it is re-serialised.
+deltas byte for byte, applied texts, inverses, mapped positions, whether a (possibly
+non-canonical or malformed) delta is accepted and how it is re-serialised, and which
+characters typed or pasted text loses or has replaced (``domain/text.py``, ``ot/text.js``).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,6 +29,7 @@ from declaration.domain.operations import (
     from_delta,
     transform,
 )
+from declaration.domain.text import clean, is_clean
 
 ROOT = Path(__file__).resolve().parents[2]
 PARITY_SCRIPT = "tests/js/parity.mjs"
@@ -181,6 +184,25 @@ ODD_DELTAS: list[tuple[str, int]] = [
 
 GARBAGE = "=+-0123456789%\tAaé😀"
 
+# Pasted text: line breaks of every kind, controls, unpaired surrogates, noncharacters and
+# their neighbours that stay.
+CLEAN_PIECES = [
+    *"ab ä😀\t\n\r",
+    *["\r\n", "\x00", "\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1f", "\x7f", "\x80"],
+    *["\x85", "\x9f", "\xa0", "\u2028", "\u2029", "\ufeff", "\ufdd0", "\ufdef", "\ufdf0"],
+    *["\ufffd", "\ufffe", "\uffff", "\U0001fffe", "\U0010ffff", "\U0010fffd", "\ud800"],
+    *["\udbff", "\udc00", "\udfff", "\u0301"],
+]
+#: A high surrogate right before a low one: JSON carries them to JavaScript as one pair.
+SPLIT_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
+def random_pasted_text(rng: random.Random) -> str:
+    while True:
+        text = "".join(rng.choice(CLEAN_PIECES) for _ in range(rng.randint(0, 12)))
+        if not SPLIT_PAIR.search(text):
+            return text
+
 
 def generate_cases() -> list[tuple[str, Case]]:
     rng = random.Random(SEED)
@@ -209,6 +231,9 @@ def generate_cases() -> list[tuple[str, Case]]:
                 {"kind": "parse", "delta": delta, "base_length": rng.randint(0, 20)},
             )
         )
+    for number in range(300):
+        cases.append((f"clean-{number}", {"kind": "clean", "text": random_pasted_text(rng)}))
+    cases.append(("classify", {"kind": "classify", "start": 0, "stop": 0x110000}))
     return cases
 
 
@@ -253,9 +278,18 @@ def expected_parse(delta: str, base_length: int) -> dict[str, Any]:
     return {"ok": True, "delta": op.to_delta(), "lengths": [op.base_length, op.target_length]}
 
 
+def expected_classify(start: int, stop: int) -> dict[str, Any]:
+    changed = [chr(code) for code in range(start, stop) if not is_clean(chr(code))]
+    return {"changed": [[ord(char), clean(char)] for char in changed]}
+
+
 def expected(case: Case) -> dict[str, Any]:
     if case["kind"] == "pair":
         return expected_pair(case["base"], case["a"], case["b"])
+    if case["kind"] == "clean":
+        return {"clean": clean(case["text"]), "is_clean": is_clean(case["text"])}
+    if case["kind"] == "classify":
+        return expected_classify(case["start"], case["stop"])
     return expected_parse(case["delta"], case["base_length"])
 
 
@@ -296,6 +330,15 @@ def test_the_cases_cover_accepted_refused_and_non_canonical_deltas() -> None:
         case for case, result in parsed if result.get("delta", case["delta"]) != case["delta"]
     ]
     assert len(rewritten) > 100
+
+
+def test_the_cases_cover_clean_and_unclean_texts_and_every_code_point() -> None:
+    cleaned = [expected(case) for _, case in CASES if case["kind"] == "clean"]
+    assert sum(result["is_clean"] for result in cleaned) > 20
+    assert sum(not result["is_clean"] for result in cleaned) > 200
+    (classified,) = [expected(case) for _, case in CASES if case["kind"] == "classify"]
+    # C0 but tab and newline, DEL, C1, U+2028/9, surrogates, noncharacters
+    assert len(classified["changed"]) == 30 + 1 + 32 + 2 + 2048 + 32 + 34
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[name for name, _ in CASES])

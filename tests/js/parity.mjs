@@ -3,7 +3,8 @@
 // computes the same results with the Python domain and compares.
 //
 // Input:  {"cases": [{"kind": "pair", "base", "a", "b"} | {"kind": "parse", "delta",
-//          "base_length"}, …]}
+//          "base_length"} | {"kind": "clean", "text"} | {"kind": "classify", "start",
+//          "stop"}, …]}
 // Output: {"results": [...]} in the same order; see the Python test for each shape.
 
 import {
@@ -13,6 +14,7 @@ import {
   fromDelta,
   transform,
 } from "../../static/src/ot/operation.js";
+import { clean as cleanText, isClean } from "../../static/src/ot/text.js";
 
 /** The same facts the Python test computes for two concurrent operations over `base`. */
 function pair({ base, a: aDelta, b: bDelta }) {
@@ -51,7 +53,22 @@ function parse({ delta, base_length: baseLength }) {
   }
 }
 
-const KINDS = { pair, parse };
+/** What the editor makes of typed or pasted text. */
+function clean({ text }) {
+  return { clean: cleanText(text), is_clean: isClean(text) };
+}
+
+/** Every code point in [start, stop) that `clean` changes, with what it becomes alone. */
+function classify({ start, stop }) {
+  const changed = [];
+  for (let codePoint = start; codePoint < stop; codePoint += 1) {
+    const text = String.fromCodePoint(codePoint);
+    if (!isClean(text)) changed.push([codePoint, cleanText(text)]);
+  }
+  return { changed };
+}
+
+const KINDS = { pair, parse, clean, classify };
 
 let input = "";
 process.stdin.setEncoding("utf8");

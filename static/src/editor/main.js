@@ -6,6 +6,7 @@ import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import { markdown } from "@codemirror/lang-markdown";
 import { changesToOperation, operationToChanges, toCodePoints, toUtf16 } from "../ot/positions.js";
 import { SyncClient } from "./sync.js";
+import { cleanInput } from "./input.js";
 import { documentTheme, markdownLook } from "./theme.js";
 import { paragraphNumbers } from "./paragraphs.js";
 import { buildToolbar, formattingKeymap } from "./toolbar.js";
@@ -158,6 +159,7 @@ function start() {
       doc: sync.text,
       extensions: [
         history(),
+        cleanInput(remote),
         drawSelection(),
         keymap.of([...formattingKeymap, ...defaultKeymap, ...historyKeymap]),
         markdown(),
