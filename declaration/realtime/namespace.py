@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -30,6 +29,7 @@ from declaration.domain.tokens import token_hash
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
 from declaration.realtime import payloads
+from declaration.realtime.limits import TokenBucket, price_of_chars
 from declaration.realtime.locks import DeclarationLocks
 from declaration.realtime.presence import Peer, PresenceRegistry, colour_for
 from declaration.services import auth, declarations, drafts
@@ -52,6 +52,16 @@ PRESENCE_INTERVAL = 0.05
 #: machine); the limit keeps a loop that never runs out of work from holding up a batch.
 BATCH_GATHERING_LIMIT = 0.005
 
+#: The names the transport uses for a connection's beginning and end. Only the transport
+#: may run their handlers; a client's event of that name is refused like an unknown one.
+LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
+
+#: Events clients may send, each handled by the method ``on_<name>``.
+CLIENT_EVENTS = frozenset({"join", "leave", "edit", "resync", "presence"})
+
+#: Distinct kinds of refusal logged per connection; beyond, nothing more is logged for it.
+MAX_LOGGED_KINDS = 20
+
 
 class InvalidPayload(DomainError):
     code = "invalid_payload"
@@ -71,6 +81,18 @@ class TooFast(DomainError):
     code = "rate_limited"
     status = 429
     message = N_("Zu viele Änderungen in kurzer Zeit. Ihre Eingaben werden gleich übertragen.")
+
+
+class UnknownEvent(DomainError):
+    code = "unknown_event"
+    status = 400
+    message = N_("Diese Nachricht kennt der Server nicht. Bitte laden Sie die Seite neu.")
+
+
+class ServerFailed(DomainError):
+    code = "server_error"
+    status = 500
+    message = N_("Auf dem Server ist ein Fehler aufgetreten. Bitte laden Sie die Seite neu.")
 
 
 class StorageFailed(DomainError):
@@ -106,20 +128,17 @@ class Connection:
     joined: dict[str, int] = field(default_factory=dict)
     #: declaration id → membership id, to find the connections of a removed participant.
     memberships: dict[int, int] = field(default_factory=dict)
-    #: token bucket: events may come in bursts of BURST, refilled at RATE per second.
-    tokens: float = 200.0
-    refilled: float = field(default_factory=time.monotonic)
+    #: What its events may cost (see `limits`).
+    bucket: TokenBucket = field(default_factory=TokenBucket)
+    #: (event, refusal code) pairs already logged: a client repeating a bad event fills
+    #: the log with one line, not with one per event.
+    logged: set[tuple[str, str]] = field(default_factory=set)
 
-    RATE = 50.0
-    BURST = 200.0
-
-    def spend(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.BURST, self.tokens + (now - self.refilled) * self.RATE)
-        self.refilled = now
-        if self.tokens < 1:
+    def first_time(self, event: str, code: str) -> bool:
+        """Return whether this kind of refusal is new for the connection (and note it)."""
+        if (event, code) in self.logged or len(self.logged) >= MAX_LOGGED_KINDS:
             return False
-        self.tokens -= 1
+        self.logged.add((event, code))
         return True
 
 
@@ -154,6 +173,66 @@ class DraftNamespace(Namespace):
         #: declaration id → its key, for broadcasts (authors may have joined by number).
         self.keys: dict[int, str] = {}
 
+    # -- the one door for events -------------------------------------------------------
+
+    def trigger_event(self, event: Any, *args: Any) -> Any:
+        """Route an event: lifecycle from the transport, everything else through one door.
+
+        python-socketio runs ``connect`` and ``disconnect`` through the same dispatch as a
+        client's events, so a client could emit an event named ``disconnect`` and have
+        the server forget its connection while the socket stays in its rooms. The
+        transport announces the beginning and end of a connection while the socket is
+        not counted as connected (it is pending); a client's event only ever arrives
+        from a connected socket. So a lifecycle name from a connected socket is a
+        client's, and goes through the door with all the others.
+        """
+        sid = args[0] if args else None
+        if isinstance(event, str) and event in LIFECYCLE_EVENTS and not self._is_connected(sid):
+            return super().trigger_event(event, *args)
+        return super().trigger_event("client_event", sid, event, args[1:])
+
+    def _is_connected(self, sid: Any) -> bool:
+        return bool(self.socketio.server.manager.is_connected(sid, self.namespace))
+
+    def on_client_event(self, event: Any, args: tuple[Any, ...]) -> Any:
+        """Answer any event a client sends, whatever its name and shape.
+
+        Every event counts against the connection's rate limit before anything else is
+        looked at; a known event with exactly one argument goes to its handler; every
+        other gets a refusal with a code. Each kind of refusal is logged once per
+        connection, so a client repeating a bad event cannot fill the log.
+        """
+        sid = request.sid  # type: ignore[attr-defined]
+        name = event if isinstance(event, str) and event in CLIENT_EVENTS else "unknown"
+        connection = self.connections.get(sid)
+        try:
+            if connection is None:
+                raise NotAuthenticated()
+            if not connection.bucket.admit():
+                if connection.bucket.flooding:
+                    self._close_flooding(sid, connection)
+                raise TooFast()
+            if name == "unknown":
+                raise UnknownEvent()
+            if len(args) != 1:
+                raise InvalidPayload()
+            return getattr(self, f"on_{name}")(args[0])
+        except DomainError as error:
+            self._note_refusal(connection, name, error)
+            return error_payload(error)
+        except Exception:
+            if connection is None or connection.first_time(name, ServerFailed.code):
+                log.exception("event %r failed", name)
+            return error_payload(ServerFailed())
+
+    def _note_refusal(self, connection: Connection | None, name: str, error: DomainError) -> None:
+        if connection is not None and connection.first_time(name, error.code):
+            log.info("refused %s event of peer %s: %s", name, connection.peer, error.code)
+
+    def _close_flooding(self, sid: str, connection: Connection) -> None:
+        log.warning("closing the connection of peer %s: it floods", connection.peer)
+        self.socketio.server.disconnect(sid, namespace=self.namespace)
+
     # -- plumbing ---------------------------------------------------------------------
 
     def _handle(self, model: type[P], data: Any, handler: Callable[[Connection, P], Any]) -> Any:
@@ -161,15 +240,15 @@ class DraftNamespace(Namespace):
         try:
             if connection is None:
                 raise NotAuthenticated()
-            if not connection.spend():
-                raise TooFast()
             try:
                 payload = model.model_validate(data)
             except ValidationError:
                 raise InvalidPayload() from None
             return handler(connection, payload)
         except DomainError as error:
-            extra = {"seq": data.get("seq")} if isinstance(data, dict) and "seq" in data else {}
+            self._note_refusal(connection, model.__name__.lower(), error)
+            seq = data.get("seq") if isinstance(data, dict) else None
+            extra = {"seq": seq} if isinstance(seq, int) and not isinstance(seq, bool) else {}
             return error_payload(error, **extra)
 
     def _actor(
@@ -323,6 +402,8 @@ class DraftNamespace(Namespace):
         connection.joined[key] = declaration_id
         self.keys[declaration_id] = key
         connection.memberships[declaration_id] = seat.membership_id
+        # The answer ships the whole text: it costs in proportion (see `limits`).
+        connection.bucket.charge(price_of_chars(len(text)))
         others = self.presence.enter(declaration_id, peer)
         answer["present"] = [p.public() for p in others]
         self._announce(declaration_id, peer)
@@ -349,6 +430,7 @@ class DraftNamespace(Namespace):
         declaration_id = connection.joined.get(payload.declaration)
         if declaration_id is None:
             raise NotJoined()
+        connection.bucket.charge(price_of_chars(len(payload.op)))
         pending = PendingEdit(
             connection, connection.memberships[declaration_id], payload, request.sid
         )  # type: ignore[attr-defined]
@@ -465,6 +547,7 @@ class DraftNamespace(Namespace):
             found = drafts.revisions_since(db, declaration, payload.since)
             head = declaration.head_revision
             authors = _participant_ids(db, declaration.id)
+        connection.bucket.charge(price_of_chars(sum(len(r.operation) for r in found)))
         return {
             "ok": True,
             "head": head,

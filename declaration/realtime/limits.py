@@ -1,0 +1,74 @@
+"""What one live connection may cost the server: a priced token bucket and its bounds.
+
+Every event a client sends is admitted only while the connection's bucket is not in debt,
+and then pays its price: one token for the event itself, plus one per ``CHARS_PER_TOKEN``
+characters it makes the server read or send. A keystroke batch costs one token; joining a
+long declaration, which ships the whole text, or a resync that ships many revisions, costs
+dozens. Prices that depend on the answer are charged after the work, so the bucket may go
+into debt; the connection's next events are refused until the debt is refilled. In that way
+no connection can make the server ship more than ``RATE * CHARS_PER_TOKEN`` characters a
+second for long, whatever it asks for.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+#: Tokens refilled per second, and the most a quiet connection saves up.
+RATE = 50.0
+BURST = 200.0
+
+#: Characters read or shipped for one token (on top of the event's own token).
+CHARS_PER_TOKEN = 2_000
+
+#: Events refused in a row for being too fast, after which the connection is closed: a
+#: client that keeps sending although every answer says "too fast" is flooding. Clients
+#: of this project wait after such an answer, so they never come near it.
+FLOOD_REFUSALS = 500
+
+
+def price_of_chars(chars: int) -> float:
+    """Return the tokens for reading or shipping ``chars`` characters (beyond the event)."""
+    return chars / CHARS_PER_TOKEN
+
+
+@dataclass
+class TokenBucket:
+    """Tokens for events: refilled at ``rate`` a second up to ``burst``; may go into debt."""
+
+    rate: float = RATE
+    burst: float = BURST
+    tokens: float = BURST
+    refilled: float = field(default_factory=time.monotonic)
+    #: Events refused in a row because the bucket was empty (reset by an admitted event).
+    refused_in_a_row: int = 0
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+
+    def admit(self, price: float = 1.0) -> bool:
+        """Admit an event and take its ``price`` if the bucket is not in debt.
+
+        An event refused here costs nothing more: the bucket is already empty.
+        """
+        self._refill()
+        if self.tokens < 1:
+            self.refused_in_a_row += 1
+            return False
+        self.refused_in_a_row = 0
+        self.tokens -= price
+        return True
+
+    def charge(self, price: float) -> None:
+        """Take a price known only after the work (an answer's size); may leave a debt."""
+        if price > 0:
+            self._refill()
+            self.tokens -= price
+
+    @property
+    def flooding(self) -> bool:
+        """Whether the client keeps sending after being refused for it, again and again."""
+        return self.refused_in_a_row >= FLOOD_REFUSALS
