@@ -29,6 +29,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_INVITATION_DAYS": ("INVITATION_DAYS", "int"),
     "DECLARATION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", "bool"),
     "DECLARATION_ASYNC_MODE": ("SOCKETIO_ASYNC_MODE", "str"),
+    "DECLARATION_MAX_QUEUED_CHARS": ("MAX_QUEUED_CHARS", "int"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -52,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     #: Largest upload or pasted first draft, in characters.
     "MAX_TEXT_CHARS": 200_000,
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    #: Characters of messages that may wait for one live connection whose client does not
+    #: read them; beyond, the server closes the connection (the client reconnects).
+    "MAX_QUEUED_CHARS": 8 * 1024 * 1024,
     "BABEL_DEFAULT_LOCALE": "de",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
     "LANGUAGES": ("de", "en"),

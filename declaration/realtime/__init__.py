@@ -65,7 +65,7 @@ def init_realtime(app: Flask) -> SocketIO:
     if socketio.async_mode == "gevent":
         from declaration.realtime import frames
 
-        if not frames.install(socketio.server.eio):
+        if not frames.install(socketio.server.eio, queue_limit=app.config["MAX_QUEUED_CHARS"]):
             log.warning("frames go through engineio's writer greenlets: driver not as expected")
     app.session_interface = SocketAwareSessionInterface()
     namespace = DraftNamespace(socketio)

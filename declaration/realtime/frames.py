@@ -17,6 +17,12 @@ changes neither the order of the frames nor who waits for whom:
   queue for the writer: one member on a slow line never holds up the broadcast to the
   others. If it takes nothing, the packet queues.
 
+What may wait for one connection is bounded (`DirectQueue.limit`, in characters of the
+packets' data): a client that asks for much and reads little (joining a long declaration
+again and again, say) would otherwise grow the server's memory without end. Beyond the
+bound the queued packets are dropped and the connection is closed; its client reconnects
+and catches up from the database, as after any lost connection.
+
 Pings, the close packet and binary packets still go through the queue: the writer waits
 for its next packet at most engineio's ping interval plus timeout and ends a connection
 that gets nothing in that time, and the pings every ping interval keep it waiting.
@@ -26,7 +32,9 @@ Only for gevent with gevent-websocket, the mode the server runs in (`install`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -115,6 +123,17 @@ class ConnectionWriter:
             gevent.spawn(self._finish, frame[sent:])
         return True
 
+    def abort(self) -> None:
+        """Break the connection now, also if a write to it is waiting for the client.
+
+        Shutting the socket down makes a send that waits for a client who does not read
+        fail at once, and the connection's reader meet its end, so engineio closes the
+        connection and the application hears of it as of any other disconnect.
+        """
+        self.broken = True
+        with contextlib.suppress(OSError):  # already gone: reader and writer meet that anyway
+            self.sock.shutdown(socket.SHUT_RDWR)
+
     def _finish(self, rest: bytes) -> None:
         try:
             self.sock.sendall(rest)
@@ -125,24 +144,67 @@ class ConnectionWriter:
             self.lock.release()
 
 
+def queued_size(item: Any) -> int:
+    """Return what a queued engineio packet is counted as: the length of its data."""
+    if item is None:
+        return 0
+    data = getattr(item, "data", None)
+    if isinstance(data, str | bytes):
+        return len(data)
+    return 64  # a ping, a pong, a close: small, but not free
+
+
 class DirectQueue(gevent.queue.JoinableQueue):  # type: ignore[misc]
     """A connection's packet queue that writes message packets at once where it can.
 
     engineio creates one per connection (``create_queue``) and puts every outgoing packet
     into it; `DirectWebSocketWSGI` gives it the connection's `ConnectionWriter` once the
     WebSocket is there. Until then, and whenever `ConnectionWriter.write_now` declines,
-    packets queue as before.
+    packets queue as before — up to ``limit`` characters; beyond, the connection closes.
     """
 
     writer: ConnectionWriter | None = None
+    #: Characters of packet data that may wait for the connection.
+    limit: int = 8 * 1024 * 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queued = 0
+        self.overflowed = False
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if self.overflowed:
+            return  # closing: nothing more is sent
         writer = self.writer
         if writer is not None and item is not None and not self.qsize():
             frame = frame_of(item)
             if frame is not None and writer.write_now(frame):
                 return
+        size = queued_size(item)
+        if self.queued + size > self.limit:
+            self._overflow()
+            return
+        self.queued += size
         super().put(item, block, timeout)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        item = super().get(block, timeout)
+        self.queued -= queued_size(item)
+        return item
+
+    def _overflow(self) -> None:
+        """Drop what waits, let the writer close the connection, and break it if stuck."""
+        log.warning(
+            "closing a connection that does not read: %s characters waited for it", self.queued
+        )
+        self.overflowed = True
+        while self.qsize():
+            super().get(block=False)
+            self.task_done()
+        self.queued = 0
+        super().put(None)  # engineio's writer closes the connection when it meets None
+        if self.writer is not None:
+            self.writer.abort()
 
 
 class DirectWebSocketWSGI(WebSocketWSGI):  # type: ignore[misc]
@@ -189,11 +251,12 @@ class DirectWebSocketWSGI(WebSocketWSGI):  # type: ignore[misc]
             return super().close()
 
 
-def install(engineio_server: Any) -> bool:
+def install(engineio_server: Any, *, queue_limit: int = DirectQueue.limit) -> bool:
     """Let the connections of ``engineio_server`` write message frames at once; True if so.
 
     Only where it runs on gevent with gevent-websocket: the driver table is replaced for
-    this server alone (engineio shares the module's table between servers).
+    this server alone (engineio shares the module's table between servers). What may wait
+    for one connection is bounded by ``queue_limit`` characters.
     """
     from engineio.async_drivers import gevent as gevent_driver
 
@@ -206,5 +269,6 @@ def install(engineio_server: Any) -> bool:
         or drivers.get("queue") is not gevent.queue.JoinableQueue
     ):
         return False
-    engineio_server._async = {**drivers, "queue": DirectQueue, "websocket": DirectWebSocketWSGI}
+    queue = type("BoundedDirectQueue", (DirectQueue,), {"limit": queue_limit})
+    engineio_server._async = {**drivers, "queue": queue, "websocket": DirectWebSocketWSGI}
     return True

@@ -190,13 +190,66 @@ def test_without_a_connection_writer_every_packet_queues():
     assert queue.get() is item
 
 
+class SmallQueue(DirectQueue):
+    limit = 1_000
+
+
+def test_what_waits_for_a_connection_is_counted_and_given_back_as_the_writer_takes_it():
+    queue = SmallQueue()
+    first, second = message("2" + "a" * 300), message("2" + "b" * 300)
+    queue.put(first)
+    queue.put(second)
+    assert queue.queued == 602
+    assert queue.get() is first
+    assert queue.queued == 301
+    assert queue.get() is second
+    assert queue.queued == 0
+
+
+def test_beyond_the_bound_the_waiting_packets_are_dropped_and_the_connection_closes():
+    queue = SmallQueue()
+    for _ in range(3):
+        queue.put(message("2" + "a" * 300))
+    queue.put(message("2" + "a" * 300))  # 1,204 characters would wait: too many
+
+    assert queue.overflowed
+    assert queue.qsize() == 1
+    assert queue.get() is None  # engineio's writer closes the connection on None
+    queue.put(message("2later"))
+    assert queue.qsize() == 0  # closing: nothing more is queued
+
+
+def test_a_connection_whose_client_does_not_read_is_broken_off_at_the_bound(pair):
+    """The writer may wait for a full socket; shutting it down ends that wait, and the
+    client sees its connection end."""
+    server_end, member_end = pair
+    queue = SmallQueue()
+    queue.writer = ConnectionWriter(server_end, lambda: True)
+    server_end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    with pytest.raises(BlockingIOError):
+        while True:  # the member reads nothing
+            server_end.send(b"x" * 4096, 0, timeout=0.0)
+    for _ in range(4):
+        queue.put(message("2" + "a" * 300))
+
+    assert queue.overflowed
+    assert queue.writer.broken
+    with pytest.raises(OSError):
+        server_end.send(b"more", 0, timeout=1.0)
+    member_end.settimeout(5)
+    while member_end.recv(65536):
+        pass  # what was sent before, then the end
+
+
 def test_install_replaces_the_drivers_of_one_gevent_server_only():
     server = engineio.Server(async_mode="gevent")
     untouched = engineio.Server(async_mode="gevent")
-    assert frames.install(server) is True
-    assert server.create_queue().__class__ is DirectQueue
+    assert frames.install(server, queue_limit=1234) is True
+    queue = server.create_queue()
+    assert isinstance(queue, DirectQueue)
+    assert queue.limit == 1234
     assert server._async["websocket"] is frames.DirectWebSocketWSGI
-    assert untouched.create_queue().__class__ is not DirectQueue
+    assert not isinstance(untouched.create_queue(), DirectQueue)
     assert frames.install(engineio.Server(async_mode="threading")) is False
 
 
@@ -210,7 +263,9 @@ def test_the_server_on_gevent_writes_frames_directly(database_url, tmp_path):
         }
     )
     try:
-        assert socketio_of(app).server.eio._async["queue"] is DirectQueue
+        queue = socketio_of(app).server.eio._async["queue"]
+        assert issubclass(queue, DirectQueue)
+        assert queue.limit == app.config["MAX_QUEUED_CHARS"]
     finally:
         app.extensions["declaration.db"].dispose()
 
