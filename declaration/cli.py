@@ -275,7 +275,8 @@ def participants_revoke(declaration_key: str, participant: str) -> None:
     except DomainError as error:
         _fail(error)
         return
-    # Connected sockets close at once with a message queue, else at the server's next sweep.
+    # Connected sockets close at once with a message queue, else at the server's next sweep
+    # (within a second).
     from declaration.realtime import announce_eviction
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
