@@ -80,8 +80,10 @@ class Keyframe(Base):
 class EditClient(Base):
     """One editing client (a browser tab, a script) of one participant in one declaration.
 
-    Its newest batch number and the revision that batch became are all the server needs
-    to answer a resent batch without applying it twice: a client has one batch in flight.
+    Its newest batch number, the revision that batch became and the batch's fingerprint
+    are all the server needs to answer a resent batch without applying it twice, and to
+    refuse another batch under a used number: a client has one batch in flight and
+    resends only that one.
     """
 
     __tablename__ = "edit_clients"
@@ -95,6 +97,9 @@ class EditClient(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     #: The revision the batch ``last_seq`` became.
     last_revision: Mapped[int] = mapped_column(Integer, default=0)
+    #: SHA-256 of the batch ``last_seq`` as received (`domain.sync.batch_digest`); None
+    #: for batches stored before fingerprints were kept.
+    last_digest: Mapped[str | None] = mapped_column(HexDigest(), default=None)
 
 
 class NamedVersion(Base):
