@@ -2,12 +2,12 @@
 
 Every event a client sends is admitted only while the connection's bucket is not in debt,
 and then pays its price: one token for the event itself, plus one per ``CHARS_PER_TOKEN``
-characters it makes the server read or send. A keystroke batch costs one token; joining a
-long declaration, which ships the whole text, or a resync that ships many revisions, costs
-dozens. Prices that depend on the answer are charged after the work, so the bucket may go
-into debt; the connection's next events are refused until the debt is refilled. In that way
-no connection can make the server ship more than ``RATE * CHARS_PER_TOKEN`` characters a
-second for long, whatever it asks for.
+characters it makes the server read or send, and one per ``REVISIONS_PER_TOKEN`` revisions
+it reads. A keystroke batch costs one token; joining a long declaration, which ships the
+whole text, or a resync over a long history, costs dozens. Prices that depend on the answer
+are charged after the work, so the bucket may go into debt; the connection's next events
+are refused until the debt is refilled. In that way no connection can make the server ship
+more than ``RATE * CHARS_PER_TOKEN`` characters a second for long, whatever it asks for.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ BURST = 200.0
 #: Characters read or shipped for one token (on top of the event's own token).
 CHARS_PER_TOKEN = 2_000
 
+#: Revisions read from the database for one token: a resync over a long history is work
+#: for the database even when every operation in it is short.
+REVISIONS_PER_TOKEN = 50
+
 #: Events refused in a row for being too fast, after which the connection is closed: a
 #: client that keeps sending although every answer says "too fast" is flooding. Clients
 #: of this project wait after such an answer, so they never come near it.
@@ -31,6 +35,11 @@ FLOOD_REFUSALS = 500
 def price_of_chars(chars: int) -> float:
     """Return the tokens for reading or shipping ``chars`` characters (beyond the event)."""
     return chars / CHARS_PER_TOKEN
+
+
+def price_of_revisions(count: int, chars: int) -> float:
+    """Return the tokens for reading ``count`` revisions of ``chars`` characters in all."""
+    return count / REVISIONS_PER_TOKEN + chars / CHARS_PER_TOKEN
 
 
 @dataclass

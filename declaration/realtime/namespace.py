@@ -29,7 +29,7 @@ from declaration.domain.tokens import token_hash
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
 from declaration.realtime import payloads
-from declaration.realtime.limits import TokenBucket, price_of_chars
+from declaration.realtime.limits import TokenBucket, price_of_chars, price_of_revisions
 from declaration.realtime.locks import DeclarationLocks
 from declaration.realtime.presence import Peer, PresenceRegistry, colour_for
 from declaration.services import auth, declarations, drafts
@@ -547,7 +547,9 @@ class DraftNamespace(Namespace):
             found = drafts.revisions_since(db, declaration, payload.since)
             head = declaration.head_revision
             authors = _participant_ids(db, declaration.id)
-        connection.bucket.charge(price_of_chars(sum(len(r.operation) for r in found)))
+        connection.bucket.charge(
+            price_of_revisions(len(found), sum(len(r.operation) for r in found))
+        )
         return {
             "ok": True,
             "head": head,
