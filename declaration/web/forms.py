@@ -9,14 +9,19 @@ from werkzeug.datastructures import MultiDict
 
 from declaration.domain.errors import N_, InvalidInput
 from declaration.domain.numbers import MAX_INT64, bounded_int
+from declaration.domain.text import clean
 
 #: Longest value accepted in a single-line form field.
 MAX_FIELD_CHARS = 1000
 
 
 def field(name: str, *, max_chars: int = MAX_FIELD_CHARS) -> str:
-    """Return the form field ``name`` stripped and cut to a sane length."""
-    return (request.form.get(name) or "").strip()[:max_chars]
+    """Return the form field ``name`` cleaned, stripped and cut to a sane length.
+
+    Cleaning (`domain.text.clean`) removes control characters: PostgreSQL cannot store
+    a NUL and refuses the whole statement, even a query that only compares with it.
+    """
+    return clean(request.form.get(name) or "").strip()[:max_chars]
 
 
 def integer_field(

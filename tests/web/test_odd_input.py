@@ -171,3 +171,33 @@ def test_no_route_uses_the_plain_int_converter(app: Flask):
         if any(isinstance(c, DatabaseIdConverter) for c in rule._converters.values())
     ]
     assert ids, "the participants' routes take their ids with the id converter"
+
+
+def test_control_characters_in_form_fields_are_removed(app: Flask, client: FlaskClient):
+    """PostgreSQL refuses any statement carrying a NUL, even a query that only compares."""
+    response = post(client, "/anmelden/link", {"email": "somebody\x00@gemeinde.example"})
+    assert response.status_code == 200
+    assert "somebody@gemeinde.example" in response.get_data(as_text=True)
+
+
+def test_control_characters_in_names_are_removed(app: Flask, client: FlaskClient, moderator: str):
+    invited = post(
+        client,
+        f"/erklaerungen/{moderator}/teilnehmende",
+        {
+            "name": "Erika\x00 Muster\x07frau",
+            "email": "erika\x00@gemeinde.example",
+            "office": "Bürgermeisterin\x1b",
+            "municipality": "Muster\x00stadt",
+            "role": "mayor\x00",
+        },
+    )
+    assert invited.status_code == 302
+    named = post(
+        client,
+        f"/erklaerungen/{moderator}/fassungen",
+        {"label": "Fassung\x00 eins", "revision": "0"},
+    )
+    assert named.status_code == 302
+    page = client.get(f"/erklaerungen/{moderator}/teilnehmende").get_data(as_text=True)
+    assert "Erika Musterfrau" in page and "Musterstadt" in page
