@@ -130,6 +130,9 @@ class Connection:
     memberships: dict[int, int] = field(default_factory=dict)
     #: What its events may cost (see `limits`).
     bucket: TokenBucket = field(default_factory=TokenBucket)
+    #: The refusal of an event that came too fast, in the connection's language; kept so
+    #: that a flood is refused without building a request context for every event.
+    too_fast: dict[str, Any] | None = None
     #: (event, refusal code) pairs already logged: a client repeating a bad event fills
     #: the log with one line, not with one per event.
     logged: set[tuple[str, str]] = field(default_factory=set)
@@ -156,6 +159,15 @@ class PendingEdit:
 def error_payload(error: DomainError, **extra: Any) -> dict[str, Any]:
     """Return the acknowledgement of a refused event: stable code, message for people."""
     return {"ok": False, "error": {"code": error.code, "message": error_text(error)}, **extra}
+
+
+def with_seq(refusal: dict[str, Any], args: tuple[Any, ...]) -> dict[str, Any]:
+    """Return ``refusal`` with the ``seq`` of the refused edit, if it had a valid one."""
+    data = args[0] if len(args) == 1 else None
+    seq = data.get("seq") if isinstance(data, dict) else None
+    if isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= 2**53:
+        return {**refusal, "seq": seq}
+    return refusal
 
 
 class DraftNamespace(Namespace):
@@ -189,28 +201,37 @@ class DraftNamespace(Namespace):
         sid = args[0] if args else None
         if isinstance(event, str) and event in LIFECYCLE_EVENTS and not self._is_connected(sid):
             return super().trigger_event(event, *args)
-        return super().trigger_event("client_event", sid, event, args[1:])
+        data = args[1:]
+        connection = self.connections.get(sid)
+        admitted = connection is None or connection.bucket.admit()
+        if not admitted:
+            assert connection is not None
+            if connection.bucket.flooding:
+                self._close_flooding(sid, connection)
+            if connection.too_fast is not None:
+                # The refusal of a flood, answered without building a request context:
+                # what a refused event costs the server is what a flood can make it spend.
+                return with_seq(connection.too_fast, data)
+        return super().trigger_event("client_event", sid, event, data, admitted)
 
     def _is_connected(self, sid: Any) -> bool:
         return bool(self.socketio.server.manager.is_connected(sid, self.namespace))
 
-    def on_client_event(self, event: Any, args: tuple[Any, ...]) -> Any:
+    def on_client_event(self, event: Any, args: tuple[Any, ...], admitted: bool) -> Any:
         """Answer any event a client sends, whatever its name and shape.
 
         Every event counts against the connection's rate limit before anything else is
-        looked at; a known event with exactly one argument goes to its handler; every
-        other gets a refusal with a code. Each kind of refusal is logged once per
-        connection, so a client repeating a bad event cannot fill the log.
+        looked at (`trigger_event`); a known event with exactly one argument goes to its
+        handler; every other gets a refusal with a code. Each kind of refusal is logged
+        once per connection, so a client repeating a bad event cannot fill the log.
         """
-        sid = request.sid  # type: ignore[attr-defined]
         name = event if isinstance(event, str) and event in CLIENT_EVENTS else "unknown"
-        connection = self.connections.get(sid)
+        connection = self.connections.get(request.sid)  # type: ignore[attr-defined]
         try:
             if connection is None:
                 raise NotAuthenticated()
-            if not connection.bucket.admit():
-                if connection.bucket.flooding:
-                    self._close_flooding(sid, connection)
+            if not admitted:
+                connection.too_fast = error_payload(TooFast())
                 raise TooFast()
             if name == "unknown":
                 raise UnknownEvent()
@@ -219,7 +240,7 @@ class DraftNamespace(Namespace):
             return getattr(self, f"on_{name}")(args[0])
         except DomainError as error:
             self._note_refusal(connection, name, error)
-            return error_payload(error)
+            return with_seq(error_payload(error), args)
         except Exception:
             if connection is None or connection.first_time(name, ServerFailed.code):
                 log.exception("event %r failed", name)
@@ -247,9 +268,7 @@ class DraftNamespace(Namespace):
             return handler(connection, payload)
         except DomainError as error:
             self._note_refusal(connection, model.__name__.lower(), error)
-            seq = data.get("seq") if isinstance(data, dict) else None
-            extra = {"seq": seq} if isinstance(seq, int) and not isinstance(seq, bool) else {}
-            return error_payload(error, **extra)
+            return with_seq(error_payload(error), (data,))
 
     def _actor(
         self, session: Session, connection: Connection, key: str
