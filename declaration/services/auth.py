@@ -7,13 +7,15 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, bindparam, exc, func, select, update
+from sqlalchemy import Connection, bindparam, delete, exc, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from declaration.domain import throttle
 from declaration.domain.errors import (
     N_,
     DomainError,
@@ -21,11 +23,19 @@ from declaration.domain.errors import (
     InvalidInput,
     NotAMember,
     NotAuthenticated,
+    PasswordLoginLocked,
     TokenInvalid,
 )
 from declaration.domain.roles import Role
 from declaration.domain.tokens import is_redeemable, new_token, token_hash
-from declaration.models import Invitation, LinkPurpose, LoginSession, Membership, Person
+from declaration.models import (
+    Invitation,
+    LinkPurpose,
+    LoginSession,
+    LoginThrottle,
+    Membership,
+    Person,
+)
 from declaration.prepared import Prepared
 from declaration.services import audit
 
@@ -38,6 +48,8 @@ MAX_PASSWORD_LENGTH = 1024
 #: A session's ``last_seen_at`` is written at most this often, not on every request.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 LOGIN_LINK_WINDOW = timedelta(minutes=15)
+#: Finished streaks of failed password attempts deleted, at most, with each new failure.
+THROTTLE_PURGE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -265,24 +277,184 @@ def set_password(session: Session, person: Person, password: str, *, at: datetim
     audit.record(session, "password.set", at=at, actor=person)
 
 
-def login_with_password(session: Session, email: str, password: str, *, at: datetime) -> Login:
-    """Log a moderator in with e-mail address and password."""
-    wrong = InvalidInput(N_("E-Mail-Adresse oder Passwort stimmen nicht."))
-    person = session.scalar(select(Person).where(Person.email == normalise_email(email)))
+@dataclass(frozen=True)
+class _Budget:
+    """One account's or client's stored streak, locked for this transaction, and its rule."""
+
+    scope: str
+    policy: throttle.Policy
+    row: LoginThrottle
+
+    def wait(self, at: datetime) -> timedelta:
+        streak = self.row.streak
+        return throttle.NO_WAIT if streak is None else streak.wait(at)
+
+
+def _budget(
+    session: Session, scope: str, policy: throttle.Policy, key: str, at: datetime
+) -> _Budget:
+    """Return the streak of ``key``, its row created if need be and locked until the commit.
+
+    Created and locked before the password is checked, so that concurrent attempts on one
+    account or from one client (other greenlets, other processes) wait for each other's
+    outcome instead of all passing the check before the first failure is counted.
+    """
+    digest = throttle.key_digest(key)
+    values = {"scope": scope, "key": digest, "failures": 0, "locked_until": at, "forgotten_at": at}
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(postgresql.insert(LoginThrottle).values(values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite.insert(LoginThrottle).values(values).on_conflict_do_nothing())
+    row = session.scalars(
+        select(LoginThrottle)
+        .where(LoginThrottle.scope == scope, LoginThrottle.key == digest)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return _Budget(scope, policy, row)
+
+
+def _drop_finished(session: Session, budgets: Iterable[_Budget], at: datetime) -> None:
+    """Delete the rows of ``budgets`` that hold no streak (any more): rows live with one."""
+    for budget in budgets:
+        streak = budget.row.streak
+        if streak is None or streak.is_over(at):
+            session.delete(budget.row)
+
+
+def _purge_finished_streaks(session: Session, at: datetime) -> None:
+    """Delete some rows whose streak is over, so the table holds current streaks only.
+
+    Rows another transaction holds are skipped (PostgreSQL), not waited for: that one is
+    deciding about its own keys.
+    """
+    finished = (
+        select(LoginThrottle.scope, LoginThrottle.key)
+        .where(LoginThrottle.forgotten_at <= at)
+        .limit(THROTTLE_PURGE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(
+        delete(LoginThrottle)
+        .where(tuple_(LoginThrottle.scope, LoginThrottle.key).in_(finished))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _password_matches(person: Person | None, password: str) -> bool:
+    """Check ``password`` against the person's hash, with the same effort for nobody.
+
+    Without a person or a password, the password is hashed anyway, so the time taken does
+    not reveal who has a password.
+    """
     if person is None or person.password_hash is None or len(password) > MAX_PASSWORD_LENGTH:
-        # Spend the same effort as a real check so timing does not reveal who has a password.
         PASSWORDS.hash(password[:MAX_PASSWORD_LENGTH])
-        raise wrong
+        return False
     try:
         PASSWORDS.verify(person.password_hash, password)
     except (VerificationError, InvalidHashError):
-        # Logged, not audited: the failed request's transaction is rolled back.
         log.warning("failed password login for person %s", person.id)
-        raise wrong from None
-    if not moderates_anything(session, person):
-        raise wrong
-    if PASSWORDS.check_needs_rehash(person.password_hash):
+        return False
+    return True
+
+
+def _count_failure(
+    session: Session,
+    budgets: Iterable[_Budget],
+    *,
+    person: Person | None,
+    address: str,
+    client: str,
+    at: datetime,
+) -> DomainError:
+    """Count a failed attempt against every budget; return the refusal to raise.
+
+    A budget whose streak now demands a lock gets an audit entry (the lock begins), and
+    the answer says when to try again; otherwise the usual "does not match".
+    """
+    waits = []
+    for budget in budgets:
+        streak = budget.policy.fail(budget.row.streak, at)
+        budget.row.store(streak)
+        wait = streak.wait(at)
+        if wait <= throttle.NO_WAIT:
+            continue
+        waits.append(wait)
+        details: dict[str, Any] = {
+            "scope": budget.scope,
+            "failures": streak.failures,
+            "until": streak.locked_until.isoformat(),
+            "client": client,
+        }
+        if budget.scope == "account" and person is None:
+            details["email"] = address
+        log.warning(
+            "password login locked: %s %s after %s failures in a row, until %s",
+            budget.scope,
+            client if budget.scope == "client" else _who(person),
+            streak.failures,
+            streak.locked_until.isoformat(),
+        )
+        audit.record(
+            session,
+            "login.password_locked",
+            at=at,
+            actor=person if budget.scope == "account" else None,
+            **details,
+        )
+    session.flush()  # the updated rows first: they must not look finished to the purge
+    _purge_finished_streaks(session, at)
+    if waits:
+        return PasswordLoginLocked(throttle.whole_seconds(max(waits)))
+    return InvalidInput(N_("E-Mail-Adresse oder Passwort stimmen nicht."))
+
+
+def _who(person: Person | None) -> str:
+    return "an address nobody has" if person is None else f"person {person.id}"
+
+
+def login_with_password(
+    session: Session, email: str, password: str, *, client: str | None, at: datetime
+) -> Login:
+    """Log a moderator in with e-mail address and password, within the attempt budgets.
+
+    Failed attempts are counted per account (the normalised address, whether or not
+    anybody has it, so a lock reveals nobody) and per client (``client``, the network
+    address the request came from; `throttle.client_key`), following the rules
+    `throttle.ACCOUNT` and `throttle.CLIENT`. While either is locked the attempt is
+    refused with `PasswordLoginLocked` before the password is looked at: the right
+    password does not work then, and no hashing time is spent. A success clears the
+    account's streak, not the client's.
+
+    Every refusal has recorded the attempt in ``session``: the caller commits it although
+    the login failed, or the failure is not counted.
+    """
+    address = normalise_email(email)
+    account = _budget(session, "account", throttle.ACCOUNT, address, at)
+    source = _budget(session, "client", throttle.CLIENT, throttle.client_key(client), at)
+    budgets = (account, source)
+    wait = max(budget.wait(at) for budget in budgets)
+    if wait > throttle.NO_WAIT:
+        _drop_finished(session, budgets, at)
+        raise PasswordLoginLocked(throttle.whole_seconds(wait))
+    person = session.scalar(select(Person).where(Person.email == address))
+    if (
+        not _password_matches(person, password)
+        or person is None
+        or not moderates_anything(session, person)
+    ):
+        raise _count_failure(
+            session,
+            budgets,
+            person=person,
+            address=address,
+            client=throttle.client_key(client),
+            at=at,
+        )
+    if person.password_hash is not None and PASSWORDS.check_needs_rehash(person.password_hash):
         person.password_hash = PASSWORDS.hash(password)
+    session.delete(account.row)
+    _drop_finished(session, [source], at)
     raw = _start_session(session, person, at)
     audit.record(session, "login.password", at=at, actor=person)
     return Login(person, None, raw)
