@@ -19,7 +19,13 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from declaration import clock
-from declaration.domain.errors import N_, DomainError, Forbidden, TokenInvalid
+from declaration.domain.errors import (
+    N_,
+    DomainError,
+    Forbidden,
+    PasswordLoginLocked,
+    TokenInvalid,
+)
 from declaration.domain.tokens import token_hash
 from declaration.i18n import error_text
 from declaration.mailer import deliver_after_commit
@@ -108,18 +114,29 @@ def request_link() -> str:
 
 
 @bp.post("/anmelden")
-def password_login() -> str | Response | tuple[str, int]:
-    """Log a moderator in with address and password."""
+def password_login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
+    """Log a moderator in with address and password, within the attempt budgets.
+
+    A refused attempt is committed although the answer is an error: the service counted
+    it (`auth.login_with_password`), and the next attempt, in whichever process, must see
+    that. The client is the connection's peer address (``request.remote_addr``); no
+    forwarding header is trusted, since the application is configured with no proxy.
+    """
+    email = field("email", max_chars=320)
     try:
         result = auth.login_with_password(
             db(),
-            field("email", max_chars=320),
+            email,
             request.form.get("password", "")[:1024],
+            client=request.remote_addr,
             at=clock.now(),
         )
     except DomainError as error:
-        rollback()
-        return render_template("landing.html", password_error=error_text(error)), 422
+        db().commit()
+        page = render_template("landing.html", password_error=error_text(error), login_email=email)
+        if isinstance(error, PasswordLoginLocked):
+            return page, error.status, {"Retry-After": str(error.retry_after)}
+        return page, 422
     log_in(result.session_token)
     return redirect(url_for("declarations.overview"))
 
