@@ -184,7 +184,11 @@ def authorship(key: str) -> Response:
                 "colour": colour_for(author.participant) if author.participant else "#6b7280",
             }
         )
-    return jsonify({"revision": declaration.head_revision, "spans": spans})
+    response = jsonify({"revision": declaration.head_revision, "spans": spans})
+    # Who wrote what is personal: no shared cache may keep it, and no browser cache
+    # after logging out (the security headers give only HTML pages "no-store").
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/phase")
