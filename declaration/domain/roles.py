@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from declaration.domain.errors import N_, ModeratorOnly
+from declaration.domain.errors import N_, Forbidden, ModeratorOnly
 
 
 class Role(enum.StrEnum):
@@ -44,6 +44,28 @@ def may_comment(role: Role) -> bool:
 def may_sign(role: Role) -> bool:
     """Return whether ``role`` signs the declaration: only mayors do."""
     return role is Role.MAYOR
+
+
+def may_name_versions(role: Role) -> bool:
+    """Return whether ``role`` may give a version of the text a name.
+
+    A name marks a version as the one to discuss or sign ("Fassung für die Sitzung"):
+    that shapes the text, which observers only read and comment on.
+    """
+    return role in (Role.MODERATOR, Role.MAYOR)
+
+
+class NamingRefused(Forbidden):
+    code = "observer_cannot_name_version"
+    message = N_(
+        "Als Beobachter/in können Sie Fassungen lesen und kommentieren, aber nicht benennen."
+    )
+
+
+def require_may_name_versions(role: Role) -> None:
+    """Raise :class:`NamingRefused` unless ``role`` may name versions."""
+    if not may_name_versions(role):
+        raise NamingRefused()
 
 
 def require_moderator(role: Role) -> None:

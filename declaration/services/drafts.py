@@ -31,7 +31,7 @@ from declaration.domain.operations import (
     stored_lengths,
 )
 from declaration.domain.phases import Phase, check_edit
-from declaration.domain.roles import Role
+from declaration.domain.roles import Role, require_may_name_versions
 from declaration.domain.sync import Outcome, SyncError, integrate
 from declaration.domain.text import normalise
 from declaration.models import (
@@ -755,9 +755,13 @@ def name_version(
     *,
     at: datetime,
 ) -> NamedVersion:
-    """Give revision ``number`` a name; its full text is stored so it opens at once."""
+    """Give revision ``number`` a name; its full text is stored so it opens at once.
+
+    Moderation and mayors only: observers read and comment (`roles.may_name_versions`).
+    """
     if actor.declaration_id != declaration.id or not actor.active:
         raise NotFound()
+    require_may_name_versions(actor.role_enum)
     cleaned = " ".join(normalise(label).split())
     if not cleaned:
         raise InvalidInput(N_("Bitte geben Sie der Fassung einen Namen."))

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from declaration import clock
 from declaration.domain.errors import N_, DomainError, InvalidInput
 from declaration.domain.phases import Phase, may_edit
-from declaration.domain.roles import require_moderator
+from declaration.domain.roles import may_name_versions, require_may_name_versions, require_moderator
 from declaration.domain.sync import Outcome
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
@@ -65,6 +65,7 @@ def timeline(key: str) -> str:
         names=names,
         colour_for=colour_for,
         may_edit=may_edit(declaration.phase_enum, membership.role_enum),
+        may_name_versions=may_name_versions(membership.role_enum),
     )
 
 
@@ -93,6 +94,7 @@ def compare(key: str) -> str:
 def name_version(key: str) -> Response:
     """Give a revision a name, e.g. "Fassung für die Sitzung am 11.11."."""
     declaration, membership = _open(key)
+    require_may_name_versions(membership.role_enum)
     number = _revision_field(declaration.head_revision)
     try:
         drafts.name_version(
