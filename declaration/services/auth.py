@@ -410,6 +410,7 @@ def _count_failure(
 
 
 def _who(person: Person | None) -> str:
+    """Name the account in the log by id only: no address that somebody typed."""
     return "an address nobody has" if person is None else f"person {person.id}"
 
 
@@ -430,8 +431,11 @@ def login_with_password(
     the login failed, or the failure is not counted.
     """
     address = normalise_email(email)
+    client_key = throttle.client_key(client)
+    # Always the account's row first, then the client's: concurrent attempts lock rows in
+    # the same order and cannot deadlock.
     account = _budget(session, "account", throttle.ACCOUNT, address, at)
-    source = _budget(session, "client", throttle.CLIENT, throttle.client_key(client), at)
+    source = _budget(session, "client", throttle.CLIENT, client_key, at)
     budgets = (account, source)
     wait = max(budget.wait(at) for budget in budgets)
     if wait > throttle.NO_WAIT:
@@ -448,7 +452,7 @@ def login_with_password(
             budgets,
             person=person,
             address=address,
-            client=throttle.client_key(client),
+            client=client_key,
             at=at,
         )
     if person.password_hash is not None and PASSWORDS.check_needs_rehash(person.password_hash):
