@@ -98,6 +98,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     init_web(app)
     init_realtime(app)
+    trusted = int(app.config["TRUSTED_PROXIES"])
+    if trusted > 0:
+        # Only the operator knows how many proxies stand in front; without this setting a
+        # client's own X-Forwarded-For is never believed.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted)  # type: ignore[method-assign]
 
     from declaration.cli import register_commands
 

@@ -30,6 +30,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", "bool"),
     "DECLARATION_ASYNC_MODE": ("SOCKETIO_ASYNC_MODE", "str"),
     "DECLARATION_MAX_QUEUED_CHARS": ("MAX_QUEUED_CHARS", "int"),
+    "DECLARATION_TRUSTED_PROXIES": ("TRUSTED_PROXIES", "int"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -56,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     #: Characters of messages that may wait for one live connection whose client does not
     #: read them; beyond, the server closes the connection (the client reconnects).
     "MAX_QUEUED_CHARS": 8 * 1024 * 1024,
+    #: Reverse proxies in front of the server whose X-Forwarded-For may be believed (0:
+    #: none; the client is the connection's peer). Behind one nginx: 1. Limits per client
+    #: (password sign-in) count the address this yields.
+    "TRUSTED_PROXIES": 0,
     "BABEL_DEFAULT_LOCALE": "de",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
     "LANGUAGES": ("de", "en"),

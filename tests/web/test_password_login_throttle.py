@@ -223,3 +223,37 @@ def test_every_server_process_counts_the_same_failures(app, client, second_proce
         assert sign_in(browser, f"falsch-{n}").status_code == 422
     assert sign_in(client, "falsch").status_code == 429
     assert sign_in(other, PASSWORD).status_code == 429
+
+
+def _client_seen(app: Flask, headers: dict[str, str]) -> str | None:
+    seen: list[str | None] = []
+
+    @app.get("/_client_address")
+    def client_address() -> str:
+        from flask import request
+
+        seen.append(request.remote_addr)
+        return "ok"
+
+    app.test_client().get(
+        "/_client_address", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
+    return seen[0]
+
+
+def test_forwarded_addresses_are_believed_only_behind_a_configured_proxy(database_url, tmp_path):
+    forged = {"X-Forwarded-For": "203.0.113.9"}
+    for trusted, expected in ((0, "10.0.0.1"), (1, "203.0.113.9")):
+        app = create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": database_url,
+                "INSTANCE_PATH": str(tmp_path / str(trusted)),
+                "PUBLIC_BASE_URL": PUBLIC_BASE,
+                "TRUSTED_PROXIES": trusted,
+            }
+        )
+        try:
+            assert _client_seen(app, forged) == expected
+        finally:
+            app.extensions["declaration.db"].dispose()
