@@ -113,8 +113,8 @@ def for_person(session: Session, person: Person) -> list[tuple[Declaration, Memb
 def by_key(session: Session, key: str) -> Declaration:
     """Return the declaration with ``key`` or its numeric id, or raise NotFound.
 
-    A key is tried as an id only when it is one (ASCII digits, 1 to 2**63-1): anything
-    larger would overflow the database's integer instead of finding nothing. Keys may
+    A key is tried as an id only when it is one (ASCII digits, 1 to 2**31-1): anything
+    larger would fail in the database instead of finding nothing. Keys may
     consist of digits only (the key alphabet has eight), so a number that names no row
     is then tried as a key.
     """

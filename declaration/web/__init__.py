@@ -10,11 +10,12 @@ from declaration.web import context, errors
 
 
 class DatabaseIdConverter(BaseConverter):
-    """``<id:name>``: a row id in an address, ASCII digits from 1 to 2**63-1.
+    """``<id:name>``: a row id in an address, ASCII digits from 1 to 2**31-1.
 
     Anything else does not match the route, so the answer is 404. Werkzeug's ``int``
-    converter would pass other scripts' digits and numbers past the database's 64 bits on
-    to the query, where SQLite raises ``OverflowError`` (a 500).
+    converter would pass other scripts' digits, and numbers past what the database's
+    ``INTEGER`` columns hold, on to the query, which then fails with a 500
+    (`domain.numbers`).
     """
 
     regex = f"[0-9]{{1,{MAX_DIGITS}}}"

@@ -8,7 +8,7 @@ from flask import request
 from werkzeug.datastructures import MultiDict
 
 from declaration.domain.errors import N_, InvalidInput
-from declaration.domain.numbers import MAX_INT64, bounded_int
+from declaration.domain.numbers import MAX_INTEGER, bounded_int
 from declaration.domain.text import clean
 
 #: Longest value accepted in a single-line form field.
@@ -29,7 +29,7 @@ def integer_field(
     *,
     default: int,
     low: int = 0,
-    high: int = MAX_INT64,
+    high: int = MAX_INTEGER,
     message: str = N_("Bitte geben Sie eine ganze Zahl ein."),
 ) -> int:
     """Return the form field ``name`` as a whole number from ``low`` to ``high``.
@@ -45,7 +45,7 @@ def integer_arg(
     *,
     default: int,
     low: int = 0,
-    high: int = MAX_INT64,
+    high: int = MAX_INTEGER,
     message: str = N_("Bitte geben Sie eine ganze Zahl ein."),
 ) -> int:
     """Return the query-string argument ``name`` as a whole number (as `integer_field`)."""

@@ -1,6 +1,6 @@
 """Odd input in addresses, query strings and forms is refused with 404 or 422, never 500.
 
-Ids in addresses match only as ASCII digits that fit a signed 64-bit column (the `id`
+Ids in addresses match only as ASCII digits that fit an INTEGER column (the `id`
 converter); numbers in query strings and forms are read by one helper that refuses
 everything else with a message. Both databases are covered: SQLite overflows on large
 integers, PostgreSQL compares them, so each case runs on whichever the suite uses.
@@ -30,16 +30,30 @@ PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?(\w+)>")
 
 TEXT = "Die Kommunen erklären gemeinsam.\n"
 
-#: Larger than any signed 64-bit integer (SQLite's INTEGER, PostgreSQL's bigint).
+#: Larger than any integer column: SQLite overflows (64 bits), PostgreSQL too (32 bits).
 HUGE = "99999999999999999999"
-#: One more than the largest signed 64-bit integer.
-JUST_TOO_BIG = str(2**63)
-#: The largest signed 64-bit integer: a valid id that no row has.
-LARGEST = str(2**63 - 1)
+#: One more than the largest value of PostgreSQL's 32-bit ``integer`` (ids are those).
+JUST_TOO_BIG = str(2**31)
+#: The largest value of PostgreSQL's ``integer``: a valid id that no row has.
+LARGEST = str(2**31 - 1)
 
 #: Text that is not a bounded ASCII integer: superscript and Arabic-Indic digits pass
 #: ``str.isdigit()`` (and the latter even ``int()``), the rest fail in other ways.
-NOT_AN_ID = [HUGE, JUST_TOO_BIG, "²", "١٢", "０", "0", "-1", "+1", "1.0", "0x1", "1e3", " 1"]
+NOT_AN_ID = [
+    HUGE,
+    str(2**63),
+    JUST_TOO_BIG,
+    "²",
+    "١٢",
+    "０",
+    "0",
+    "-1",
+    "+1",
+    "1.0",
+    "0x1",
+    "1e3",
+    " 1",
+]
 
 
 @pytest.fixture
