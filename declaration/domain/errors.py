@@ -117,3 +117,19 @@ class PhaseForbids(DomainError):
     code = "phase_forbids"
     status = 409
     message = N_("In der aktuellen Phase ist das nicht möglich.")
+
+
+class SeqReused(DomainError):
+    """A client sent another batch under a sequence number it had already used.
+
+    A resend carries the same base and operation; anything else under a used number would
+    otherwise be acknowledged as stored while it never was.
+    """
+
+    code = "seq_reused"
+    status = 409
+    message = N_(
+        "Diese Änderung wurde nicht übernommen: Ihr Editor hat sie unter einer Nummer "
+        "geschickt, die schon eine andere Änderung trägt. Ihr Text wird Ihnen angeboten, "
+        "damit Sie ihn erneut einfügen können."
+    )

@@ -4,29 +4,43 @@ The server holds the text at head revision ``h``. A client sends at most one bat
 time: its pending operation, the revision ``base`` it was made on, and a per-client
 sequence number. The server transforms the batch against revisions ``base+1 … h``, stores
 the result as ``h+1`` and acknowledges it; a batch that changes nothing creates no revision,
-and a batch seen before (same client, same sequence number) is acknowledged again with its
-original revision and never applied twice.
+and a batch seen before (same client, same sequence number, same base and operation) is
+acknowledged again with its original revision and never applied twice. Another batch under
+a used number is refused (`is_resend`), and so is an operation that inserts characters text
+must not hold (`integrate`, see `domain.text`).
 
 Clients apply the server's revisions in order, transforming them against their own
 unconfirmed operations. Both sides call the same `transform` with the server's revision as
 the first argument, so both order concurrent inserts the same way and a client's view of
 its own batch equals what the server stored.
 
-`rebase`, `integrate` and `find_duplicate` are free functions so that the database-backed
-service can do the same steps with rows; `ServerDocument` does them in memory.
+`rebase`, `integrate`, `batch_digest` and `is_resend` are free functions so that the
+database-backed service can do the same steps with rows; `ServerDocument` does them in
+memory.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from declaration.domain.errors import SeqReused
 from declaration.domain.operations import Operation, compose, transform, transform_over
+from declaration.domain.text import is_clean
 
 
 class SyncError(ValueError):
     """A submission or message does not fit the document's history."""
+
+
+class UncleanInsert(SyncError):
+    """An operation inserts a control character or another character text must not hold.
+
+    The client should have removed it (`domain.text.clean`) before building the operation;
+    removing it here would shift every later position of the operation.
+    """
 
 
 class GapDetected(SyncError):
@@ -130,7 +144,37 @@ def integrate(
             f"the operation expects a text of {op.base_length} characters, but revision "
             f"{base} has {base_length}"
         )
+    if not all(is_clean(inserted) for inserted in op.inserted_texts):
+        raise UncleanInsert("the operation inserts control characters")
     return rebase(op, concurrent)
+
+
+def batch_digest(base: int, op: Operation) -> str:
+    """Return the fingerprint of a batch as received: SHA-256 of its base and operation.
+
+    A resend carries both unchanged, so this is what is compared, not the stored revision
+    (the operation rebased over whatever came in between). The operation counts in its
+    canonical form: the same edit spelled as another valid delta is the same batch.
+    """
+    return hashlib.sha256(f"{base}\t{op.to_delta()}".encode()).hexdigest()
+
+
+def is_resend(seq: int, digest: str, last_seq: int, last_digest: str | None) -> bool:
+    """Whether batch ``seq`` (fingerprint ``digest``) is a resend of the client's newest.
+
+    ``last_seq`` is the number of the client's newest stored batch (0 before any) and
+    ``last_digest`` its fingerprint, None if unknown (stored before fingerprints were kept:
+    taken as a resend). A higher number is a new batch. The same number with another
+    fingerprint, and any lower number, is refused with `SeqReused`: a client has one batch
+    in flight and resends only that one, so either is another batch under a used number,
+    and acknowledging it would tell its client that an edit was stored that never was.
+    A batch that changed nothing was not stored and did not use up its number.
+    """
+    if seq > last_seq:
+        return False
+    if seq == last_seq and (last_digest is None or last_digest == digest):
+        return True
+    raise SeqReused()
 
 
 def find_duplicate(revisions: Iterable[Revision], client_id: str, seq: int) -> Revision | None:
@@ -152,6 +196,8 @@ class ServerDocument:
         self._initial_text = text
         self._text = text
         self._revisions: list[Revision] = []
+        #: Per client: its newest stored batch's number, fingerprint and revision.
+        self._clients: dict[str, tuple[int, str, int]] = {}
 
     @property
     def text(self) -> str:
@@ -174,12 +220,17 @@ class ServerDocument:
         return tuple(self._revisions[revision:])
 
     def submit(self, client_id: str, seq: int, base: int, op: Operation) -> SubmitResult:
-        """Integrate a client's batch and report what happened."""
-        # The duplicate check comes first: a resent batch must be acknowledged the same way
+        """Integrate a client's batch and report what happened.
+
+        Raises `SeqReused` for another batch under a number the client used already.
+        """
+        # The resend check comes first: a resent batch must be acknowledged the same way
         # whatever happened since, and never be transformed and applied again.
-        duplicate = find_duplicate(reversed(self._revisions), client_id, seq)
-        if duplicate is not None:
-            return SubmitResult(Outcome.DUPLICATE, duplicate.number, duplicate.operation)
+        digest = batch_digest(base, op)
+        last = self._clients.get(client_id)
+        if last is not None and is_resend(seq, digest, last[0], last[1]):
+            stored = self._revisions[last[2] - 1]
+            return SubmitResult(Outcome.DUPLICATE, stored.number, stored.operation)
         check_base(base, self.head)
         concurrent = [revision.operation for revision in self._revisions[base:]]
         rebased = integrate(op, base, self.head, len(self._text), concurrent)
@@ -188,6 +239,7 @@ class ServerDocument:
         self._text = rebased.apply(self._text)
         revision = Revision(self.head + 1, rebased, client_id, seq)
         self._revisions.append(revision)
+        self._clients[client_id] = (seq, digest, revision.number)
         return SubmitResult(Outcome.ACCEPTED, revision.number, rebased)
 
 

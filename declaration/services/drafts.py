@@ -32,8 +32,15 @@ from declaration.domain.operations import (
 )
 from declaration.domain.phases import Phase, check_edit
 from declaration.domain.roles import Role, require_may_name_versions
-from declaration.domain.sync import Outcome, SyncError, integrate
-from declaration.domain.text import normalise
+from declaration.domain.sync import (
+    Outcome,
+    SyncError,
+    UncleanInsert,
+    batch_digest,
+    integrate,
+    is_resend,
+)
+from declaration.domain.text import clean, normalise
 from declaration.models import (
     Declaration,
     EditClient,
@@ -59,6 +66,16 @@ class InvalidOperation(DomainError):
     message = N_(
         "Die Änderung konnte nicht gelesen werden. Bitte laden Sie die Seite neu; "
         "Ihr Text wird Ihnen dann angeboten."
+    )
+
+
+class InvalidText(DomainError):
+    code = "invalid_text"
+    status = 422
+    message = N_(
+        "Die Änderung enthält Steuerzeichen, die in einem Text nicht vorkommen dürfen, und "
+        "wurde nicht übernommen. Bitte fügen Sie den Text erneut ein; der Editor entfernt "
+        "sie dann."
     )
 
 
@@ -293,6 +310,7 @@ _FIND_CLIENTS = Prepared(
         _CLIENTS.c.person_id,
         _CLIENTS.c.last_seq,
         _CLIENTS.c.last_revision,
+        _CLIENTS.c.last_digest,
     ).where(
         _CLIENTS.c.declaration_id == bindparam("declaration_id"),
         _CLIENTS.c.client_id.in_(bindparam("client_ids", expanding=True)),
@@ -327,7 +345,11 @@ _ADD_CLIENT = Prepared(
 _MOVE_CLIENT = Prepared(
     _CLIENTS.update()
     .where(_CLIENTS.c.id == bindparam("client_ref"))
-    .values(last_seq=bindparam("seq"), last_revision=bindparam("number"))
+    .values(
+        last_seq=bindparam("seq"),
+        last_revision=bindparam("number"),
+        last_digest=bindparam("digest"),
+    )
 )
 _ADD_REVISION = Prepared(
     _REVISIONS.insert(),
@@ -447,6 +469,8 @@ class _Client:
     person_id: int
     last_seq: int
     last_revision: int
+    #: `domain.sync.batch_digest` of the batch ``last_seq``; None if stored without one.
+    last_digest: str | None
 
 
 def submit_edit(
@@ -497,9 +521,11 @@ def submit_edits(
     writes nothing and does not affect the others. Later requests rebase over the
     revisions earlier ones made.
 
-    Resent batches (same author, client and sequence number) are answered with the
-    revision stored the first time and never applied twice; a batch that changes nothing
-    after rebasing makes no revision. The caller commits before acknowledging.
+    Resent batches (same author, client, sequence number, base and operation) are answered
+    with the revision stored the first time and never applied twice; another batch under a
+    used number is refused (`domain.sync.is_resend`), and so is an operation that inserts
+    control characters (`domain.text`); a batch that changes nothing after rebasing makes
+    no revision. The caller commits before acknowledging.
 
     It takes the transaction's Core connection (``Database.write_connection`` in the
     realtime layer, ``session.connection()`` elsewhere): nothing here needs the ORM.
@@ -526,7 +552,9 @@ def submit_edits(
     if not valid:
         return cast(list[EditResult | DomainError], results)
     clients = {
-        row.client_id: _Client(row.id, row.person_id, row.last_seq, row.last_revision)
+        row.client_id: _Client(
+            row.id, row.person_id, row.last_seq, row.last_revision, row.last_digest
+        )
         for row in _FIND_CLIENTS.rows(
             connection,
             {
@@ -551,16 +579,20 @@ def submit_edits(
             continue
         client = clients.get(request.client_id)
         try:
-            if client is not None:
-                if client.person_id != request.author.person_id:
-                    raise InvalidOperation()  # somebody else's client id: never theirs to resend
-                if request.seq <= client.last_seq:
-                    # One batch in flight per client: at or below the newest seen is a resend.
-                    results[index] = _duplicate(connection, declaration_id, client, history)
-                    continue
-            newest = history[-1]
+            if client is not None and client.person_id != request.author.person_id:
+                raise InvalidOperation()  # somebody else's client id: never theirs to resend
             try:
                 op = from_delta(request.delta, history[request.base - first].length)
+            except OperationError:
+                raise InvalidOperation() from None
+            digest = batch_digest(request.base, op)
+            if client is not None and is_resend(
+                request.seq, digest, client.last_seq, client.last_digest
+            ):
+                results[index] = _duplicate(connection, declaration_id, client, history)
+                continue
+            newest = history[-1]
+            try:
                 rebased = integrate(
                     op,
                     request.base,
@@ -568,6 +600,8 @@ def submit_edits(
                     newest.length,
                     _operations_after(history[request.base - first :]),
                 )
+            except UncleanInsert:
+                raise InvalidText() from None
             except (OperationError, SyncError):
                 raise InvalidOperation() from None
             if rebased.is_noop:
@@ -585,7 +619,11 @@ def submit_edits(
             continue
         if client is None:
             client = clients[request.client_id] = _Client(
-                _add_client(connection, declaration_id, request), request.author.person_id, 0, 0
+                _add_client(connection, declaration_id, request),
+                request.author.person_id,
+                0,
+                0,
+                None,
             )
         row, keyframe, result = _next_revision(
             declaration_id,
@@ -606,13 +644,19 @@ def submit_edits(
         )
         current = new_text
         client.last_seq, client.last_revision = request.seq, result.revision
+        client.last_digest = digest
         moved[client.ref] = client
         results[index] = result
     if rows:
         _MOVE_CLIENT.execute_many(
             connection,
             [
-                {"client_ref": ref, "seq": client.last_seq, "number": client.last_revision}
+                {
+                    "client_ref": ref,
+                    "seq": client.last_seq,
+                    "number": client.last_revision,
+                    "digest": client.last_digest,
+                }
                 for ref, client in moved.items()
             ],
         )
@@ -825,7 +869,10 @@ def restore(
 ) -> EditResult:
     """Make the text of revision ``number`` the newest text again, as a new revision.
 
-    Nothing is thrown away: the revisions in between stay in the history.
+    Nothing is thrown away: the revisions in between stay in the history. Control
+    characters that an old revision holds (from before they were refused) are left out
+    (`domain.text.clean`); nothing else is changed, not even to NFC, so that restoring a
+    version brings back the exact text its sign-offs bound to.
     """
     author = Author.of(actor)
     if actor.declaration_id != declaration_id:
@@ -833,7 +880,7 @@ def restore(
     head = _lock_head(session.connection(), declaration_id)
     check_edit(head.phase, author.role)
     declaration = _locked(session, declaration_id)
-    old = text_at(session, declaration, number)
+    old = clean(text_at(session, declaration, number))
     newest = _head(session, declaration)
     current = head_text(session, declaration, cache)
     op = from_texts(current, old)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from declaration.domain.errors import SeqReused
 from declaration.domain.operations import Operation, from_texts
 from declaration.domain.revisions import replay, text_at
 from declaration.domain.sync import (
@@ -21,7 +22,10 @@ from declaration.domain.sync import (
     Revision,
     ServerDocument,
     SyncError,
+    UncleanInsert,
+    batch_digest,
     find_duplicate,
+    is_resend,
     rebase,
 )
 
@@ -47,6 +51,69 @@ def test_resent_batch_is_acknowledged_again_and_not_applied_twice() -> None:
     assert (again.revision, again.operation) == (first.revision, first.operation)
     assert server.text == "YaXb"
     assert server.head == 2
+
+
+def test_another_operation_under_a_used_number_is_refused_and_stores_nothing() -> None:
+    server = ServerDocument("ab")
+    first = server.submit("a", 7, 0, Operation.edit(2, 1, 0, "X"))
+    with pytest.raises(SeqReused) as refused:
+        server.submit("a", 7, 0, Operation.edit(2, 1, 0, "Y"))
+    assert (refused.value.code, refused.value.status) == ("seq_reused", 409)
+    with pytest.raises(SeqReused):
+        server.submit("a", 7, 1, Operation.edit(3, 1, 0, "X"))  # the same edit, another base
+    assert (server.text, server.head) == ("aXb", first.revision)
+    assert server.submit("a", 7, 0, Operation.edit(2, 1, 0, "X")).outcome is Outcome.DUPLICATE
+
+
+def test_a_number_below_the_newest_is_refused_even_with_its_first_operation() -> None:
+    server = ServerDocument("ab")
+    op = Operation.edit(2, 0, 0, "X")
+    server.submit("a", 1, 0, op)
+    server.submit("a", 2, 1, Operation.edit(3, 3, 0, "Y"))
+    with pytest.raises(SeqReused):
+        server.submit("a", 1, 0, op)
+    assert (server.text, server.head) == ("XabY", 2)
+
+
+def test_a_batch_that_changed_nothing_does_not_use_up_its_number() -> None:
+    server = ServerDocument("ab")
+    assert server.submit("a", 1, 0, Operation.identity(2)).outcome is Outcome.UNCHANGED
+    assert server.submit("a", 1, 0, Operation.edit(2, 0, 0, "X")).outcome is Outcome.ACCEPTED
+
+
+def test_numbers_are_per_client() -> None:
+    server = ServerDocument("ab")
+    server.submit("a", 1, 0, Operation.edit(2, 0, 0, "X"))
+    result = server.submit("b", 1, 0, Operation.edit(2, 0, 0, "Y"))
+    assert result.outcome is Outcome.ACCEPTED
+
+
+def test_is_resend_accepts_the_newest_number_with_its_fingerprint_only() -> None:
+    digest = batch_digest(3, Operation.edit(2, 0, 0, "X"))
+    assert is_resend(5, digest, 5, digest)
+    assert is_resend(5, digest, 5, None)  # stored before fingerprints were kept
+    assert not is_resend(6, digest, 5, digest)
+    assert not is_resend(1, digest, 0, None)
+    for seq, last in ((5, batch_digest(3, Operation.edit(2, 0, 0, "Y"))), (4, digest)):
+        with pytest.raises(SeqReused):
+            is_resend(seq, digest, 5, last)
+
+
+def test_the_fingerprint_covers_base_and_operation_not_their_spelling() -> None:
+    op = Operation.edit(3, 1, 1, "ä b")
+    assert batch_digest(2, op) == batch_digest(2, Operation.edit(3, 1, 1, "ä b"))
+    assert batch_digest(2, op) != batch_digest(1, op)
+    assert batch_digest(2, op) != batch_digest(2, Operation.edit(3, 1, 1, "ä c"))
+
+
+@pytest.mark.parametrize("inserted", ["\x00", "a\x0cb", "\r\n", "\x7f", "\x9b", "\u2028", "\ufffe"])
+def test_an_operation_inserting_a_control_character_is_refused(inserted: str) -> None:
+    server = ServerDocument("ab")
+    with pytest.raises(UncleanInsert):
+        server.submit("a", 1, 0, Operation.edit(2, 1, 0, inserted))
+    assert (server.text, server.head) == ("ab", 0)
+    # the number was not used: the cleaned edit goes through under it
+    assert server.submit("a", 1, 0, Operation.edit(2, 1, 0, "\tx\n")).outcome is Outcome.ACCEPTED
 
 
 def test_concurrent_inserts_at_same_position_are_ordered_by_server_history_first() -> None:
@@ -370,7 +437,12 @@ class Simulation:
         if key in self.refused:
             inbox.append(("refused", batch.seq, 0, False, None))
             return
-        result = self.server.submit(client_id, batch.seq, batch.base, batch.operation)
+        try:
+            result = self.server.submit(client_id, batch.seq, batch.base, batch.operation)
+        except SeqReused:
+            # An old batch arriving again after newer ones of its client were stored.
+            inbox.append(("reused", batch.seq, 0, False, None))
+            return
         if result.outcome is Outcome.ACCEPTED:
             revision = self.server.revisions_since(result.revision - 1)[0]
             for other, client in enumerate(self.clients):
@@ -388,6 +460,9 @@ class Simulation:
             client.doc.on_remote(number, revision.operation, revision.client_id, revision.seq)
         elif kind == "ack":
             client.doc.on_ack(seq, number, unchanged=unchanged)
+        elif kind == "reused":
+            # Only a batch confirmed long ago can be refused so: never the one in flight.
+            assert client.doc.on_refused(seq) is None
         else:
             refusal = client.doc.on_refused(seq)
             if refusal is not None:

@@ -8,15 +8,15 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from declaration import clock
-from declaration.domain import chain, revisions
-from declaration.domain.errors import Conflict, InvalidInput
+from declaration.domain import chain, revisions, sync
+from declaration.domain.errors import Conflict, DomainError, InvalidInput, SeqReused
 from declaration.domain.history import size_of
 from declaration.domain.operations import Operation, from_delta, stored_lengths
-from declaration.domain.sync import Outcome
-from declaration.models import Declaration, Keyframe, Revision
+from declaration.domain.sync import Outcome, batch_digest
+from declaration.models import Declaration, EditClient, Keyframe, Revision
 from declaration.services import drafts
 
 LIMIT = 200_000
@@ -289,3 +289,171 @@ def test_keyframes_are_stored_after_at_most_the_maximum_number_of_operations(dra
         )
 
     draft(check)
+
+
+# --- resends and reused sequence numbers ---------------------------------------------------
+
+TEXT = "Die Kommunen erklären gemeinsam.\n"  # the draft's first text (33 code points)
+
+
+def _submit(draft, delta: str, *, seq: int, base: int = 0, client: str = "c"):
+    """Submit ``delta`` and return its result or refusal; the transaction commits either way."""
+
+    def fn(s, declaration, actor):
+        try:
+            return drafts.submit_edit(
+                s,
+                actor,
+                declaration.id,
+                client_id=client,
+                seq=seq,
+                base=base,
+                delta=delta,
+                at=clock.now(),
+                max_chars=LIMIT,
+            )
+        except DomainError as error:
+            return error
+
+    return draft(fn)
+
+
+def _state(draft) -> tuple[int, str, list[tuple[str, int, int, str | None]]]:
+    """The head revision, its text and every editing client's stored state."""
+
+    def fn(s, declaration, _actor):
+        clients = s.scalars(
+            select(EditClient).filter_by(declaration_id=declaration.id).order_by(EditClient.id)
+        )
+        return (
+            declaration.head_revision,
+            drafts.head_text(s, declaration),
+            [(c.client_id, c.last_seq, c.last_revision, c.last_digest) for c in clients],
+        )
+
+    return draft(fn)
+
+
+def _insert(position: int, text: str, length: int = len(TEXT)) -> str:
+    return Operation.edit(length, position, 0, text).to_delta()
+
+
+def test_a_resend_with_the_same_base_and_operation_is_answered_as_a_duplicate(draft):
+    first = _submit(draft, _insert(0, "A"), seq=1)
+    _submit(draft, _insert(0, "B", len(TEXT) + 1), seq=1, base=1, client="other")
+
+    again = _submit(draft, _insert(0, "A"), seq=1)
+
+    assert (again.outcome, again.revision, again.operation) == (
+        Outcome.DUPLICATE,
+        first.revision,
+        first.operation,
+    )
+    head, text, clients = _state(draft)
+    assert (head, text) == (2, "BA" + TEXT)
+    assert clients[0][:3] == ("c", 1, 1)
+    assert clients[0][3] == batch_digest(0, from_delta(_insert(0, "A"), len(TEXT)))
+
+
+def test_a_resend_spelling_the_same_operation_as_another_delta_is_a_duplicate(draft):
+    _submit(draft, "+A\t=33", seq=1)
+    again = _submit(draft, "=0\t+%41\t=20\t=13", seq=1)
+    assert (again.outcome, again.revision) == (Outcome.DUPLICATE, 1)
+
+
+@pytest.mark.parametrize(
+    ("base", "delta", "code"),
+    [
+        (0, _insert(0, "B"), "seq_reused"),  # another operation under the same number
+        (1, _insert(0, "A", len(TEXT) + 1), "seq_reused"),  # the same edit on another base
+        (0, "=34", "invalid_operation"),  # does not even fit its base
+    ],
+    ids=["other-operation", "other-base", "malformed"],
+)
+def test_another_batch_under_the_newest_number_is_refused_and_stores_nothing(
+    draft, base, delta, code
+):
+    _submit(draft, _insert(0, "A"), seq=1)
+    before = _state(draft)
+
+    refused = _submit(draft, delta, seq=1, base=base)
+
+    assert isinstance(refused, DomainError)
+    assert refused.code == code
+    assert _state(draft) == before
+
+
+def test_a_number_below_the_newest_is_refused_even_with_its_first_operation(draft):
+    _submit(draft, _insert(0, "A"), seq=1)
+    _submit(draft, _insert(0, "B", len(TEXT) + 1), seq=2, base=1)
+    before = _state(draft)
+
+    refused = _submit(draft, _insert(0, "A"), seq=1)
+
+    assert isinstance(refused, SeqReused)
+    assert (refused.code, refused.status) == ("seq_reused", 409)
+    assert _state(draft) == before
+
+
+def test_a_batch_that_changed_nothing_does_not_use_up_its_number(draft):
+    assert _submit(draft, "=33", seq=1).outcome is Outcome.UNCHANGED
+    assert _submit(draft, _insert(0, "A"), seq=1).outcome is Outcome.ACCEPTED
+
+
+def test_a_client_stored_without_a_fingerprint_still_gets_its_resend_acknowledged(draft):
+    _submit(draft, _insert(0, "A"), seq=1)
+    draft(
+        lambda s, d, a: s.execute(
+            update(EditClient).where(EditClient.declaration_id == d.id).values(last_digest=None)
+        )
+    )
+    again = _submit(draft, _insert(0, "A"), seq=1)
+    assert (again.outcome, again.revision) == (Outcome.DUPLICATE, 1)
+
+
+# --- control characters ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "inserted", ["\x00", "Ab\x0csatz", "\r\n", "\r", "\x1b[31m", "\x7f", "\x85", "\u2028"]
+)
+def test_an_edit_inserting_control_characters_is_refused_and_stores_nothing(draft, inserted):
+    before = _state(draft)
+
+    refused = _submit(draft, _insert(4, inserted), seq=1)
+
+    assert isinstance(refused, drafts.InvalidText)
+    assert (refused.code, refused.status) == ("invalid_text", 422)
+    assert _state(draft) == before
+    # the number was not used: the cleaned edit goes through under it
+    assert _submit(draft, _insert(4, "\tx\n"), seq=1).outcome is Outcome.ACCEPTED
+
+
+def test_replacing_the_whole_text_strips_control_characters(draft):
+    draft(
+        lambda s, d, a: drafts.replace_text(
+            s,
+            a,
+            d.id,
+            "Die Gemeinden\x00 erklären\x0cgemeinsam.\r\n",
+            base=0,
+            client_id="c",
+            seq=1,
+            at=clock.now(),
+            max_chars=LIMIT,
+        )
+    )
+    assert _state(draft)[1] == "Die Gemeinden erklären\ngemeinsam.\n"
+
+
+def test_restoring_a_revision_that_holds_control_characters_leaves_them_out(draft, monkeypatch):
+    # an old revision from before they were refused
+    monkeypatch.setattr(sync, "is_clean", lambda _text: True)
+    _submit(draft, _insert(4, "al\x00te "), seq=1)
+    monkeypatch.undo()
+    _submit(draft, Operation.edit(len(TEXT) + 6, 0, 3, "").to_delta(), seq=2, base=1)
+
+    restored = draft(lambda s, d, a: drafts.restore(s, a, d.id, 1, at=clock.now(), max_chars=LIMIT))
+
+    assert restored.outcome is Outcome.ACCEPTED
+    assert _state(draft)[1] == "Die alte Kommunen erklären gemeinsam.\n"

@@ -7,6 +7,7 @@ statements and that it stores exactly what storing its edits one at a time would
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import datetime
 
@@ -16,10 +17,16 @@ from sqlalchemy import event, select
 from declaration import clock
 from declaration.db import get_database
 from declaration.domain import revisions
-from declaration.domain.errors import DomainError, NotAMember, NotAuthenticated, NotFound
+from declaration.domain.errors import (
+    DomainError,
+    NotAMember,
+    NotAuthenticated,
+    NotFound,
+    SeqReused,
+)
 from declaration.domain.operations import Operation, stored_lengths
 from declaration.domain.roles import Role
-from declaration.domain.sync import Outcome
+from declaration.domain.sync import Outcome, batch_digest
 from declaration.domain.tokens import token_hash
 from declaration.models import (
     Declaration,
@@ -120,7 +127,13 @@ def test_a_batch_costs_the_same_statements_however_many_edits_it_holds(app, draf
         def fn(s, declaration, moderator):
             author = drafts.Author.of(moderator)
             text = drafts.head_text(s, declaration)
-            requests = _random_requests(author, text, declaration.head_revision, count, count)
+            requests = [
+                # clients of their own: the other call edits the same declaration
+                dataclasses.replace(request, client_id=f"{count}-{request.client_id}")
+                for request in _random_requests(
+                    author, text, declaration.head_revision, count, count
+                )
+            ]
             # the clients exist already, as they do after their first edit
             _submit(s, declaration.id, [*requests], clock.now())
             again = [
@@ -189,6 +202,69 @@ def test_a_batch_resent_within_the_same_batch_is_answered_with_its_first_revisio
         first.operation,
     )
     assert text.startswith("XDie")
+
+
+def test_another_edit_under_a_number_used_earlier_in_the_same_batch_is_refused(draft):
+    def fn(s, declaration, moderator):
+        author = drafts.Author.of(moderator)
+        head = declaration.head_revision
+        text = drafts.head_text(s, declaration)
+        x = Operation.edit(len(text), 0, 0, "X")
+        y = Operation.edit(len(text), 0, 0, "Y")
+        results = _submit(
+            s,
+            declaration.id,
+            [
+                drafts.EditRequest(author, "one", 1, head, x.to_delta()),
+                drafts.EditRequest(author, "one", 1, head, y.to_delta()),  # reused number
+                drafts.EditRequest(author, "one", 1, head, x.to_delta()),  # a resend
+                drafts.EditRequest(author, "two", 1, head, y.to_delta()),  # its own numbers
+            ],
+            clock.now(),
+        )
+        s.expire(declaration)
+        client = s.scalars(
+            select(EditClient).where(
+                EditClient.declaration_id == declaration.id, EditClient.client_id == "one"
+            )
+        ).one()
+        stored = (client.last_seq, client.last_revision, client.last_digest)
+        return results, drafts.head_text(s, declaration), stored, batch_digest(head, x), text
+
+    (first, reused, again, other), text, stored, digest, before = draft(fn)
+    assert first.outcome is Outcome.ACCEPTED
+    assert isinstance(reused, SeqReused) and reused.code == "seq_reused"
+    assert (again.outcome, again.revision) == (Outcome.DUPLICATE, first.revision)
+    assert (other.outcome, other.revision) == (Outcome.ACCEPTED, first.revision + 1)
+    assert text == "XY" + before
+    assert stored == (1, first.revision, digest)
+
+
+def test_an_edit_inserting_a_control_character_is_refused_alone_in_its_batch(draft):
+    def fn(s, declaration, moderator):
+        author = drafts.Author.of(moderator)
+        head = declaration.head_revision
+        text = drafts.head_text(s, declaration)
+        results = _submit(
+            s,
+            declaration.id,
+            [
+                drafts.EditRequest(
+                    author, "one", 1, head, Operation.edit(len(text), 0, 0, "A\x00").to_delta()
+                ),
+                drafts.EditRequest(
+                    author, "two", 1, head, Operation.edit(len(text), 0, 0, "B").to_delta()
+                ),
+            ],
+            clock.now(),
+        )
+        s.expire(declaration)
+        return results, drafts.head_text(s, declaration), text
+
+    (refused, accepted), text, before = draft(fn)
+    assert isinstance(refused, drafts.InvalidText) and refused.code == "invalid_text"
+    assert (accepted.outcome, accepted.revision) == (Outcome.ACCEPTED, 1)
+    assert text == "B" + before
 
 
 def test_a_refused_edit_in_a_batch_writes_nothing_and_the_others_are_stored(draft):
