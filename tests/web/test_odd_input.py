@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import NumberConverter
+from werkzeug.test import TestResponse
 
 from declaration.db import get_database
 from declaration.domain.roles import Role
@@ -90,19 +91,27 @@ def _path(rule: Rule, **values: str) -> str:
     return PLACEHOLDER.sub(lambda match: quote(values[match.group(1)], safe=""), rule.rule)
 
 
-def _request(client: FlaskClient, method: str, path: str, data: dict[str, str] | None = None):
+def _request(
+    client: FlaskClient, method: str, path: str, data: dict[str, str] | None = None
+) -> TestResponse:
     if method == "POST":
         return client.post(path, data={"csrf_token": csrf_token(client), **(data or {})})
     return client.get(path, query_string=data)
 
 
-def test_the_listed_addresses_are_not_found(app: Flask, client: FlaskClient, moderator: str):
+def test_the_reported_inputs_are_refused(client: FlaskClient, moderator: str):
     key = moderator
-    token = csrf_token(client)
     for path in ("/erklaerungen/²", f"/erklaerungen/{HUGE}", f"/erklaerungen/{JUST_TOO_BIG}"):
         assert client.get(path).status_code == 404, path
-    removal = f"/erklaerungen/{key}/teilnehmende/{HUGE}/entfernen"
-    assert client.post(removal, data={"csrf_token": token}).status_code == 404
+    for path in (
+        f"/erklaerungen/{key}/vergleich?bis=²",
+        f"/erklaerungen/{key}/wiederherstellen?fassung=²",
+    ):
+        assert client.get(path).status_code == 422, path
+    restore = post(client, f"/erklaerungen/{key}/wiederherstellen", {"revision": "abc"})
+    assert restore.status_code == 422
+    removal = post(client, f"/erklaerungen/{key}/teilnehmende/{HUGE}/entfernen")
+    assert removal.status_code == 404
 
 
 @pytest.mark.parametrize("odd", [*NOT_AN_ID, "\x00", "a\x00b", "ä", "x" * 200, "Ⅻ"])
