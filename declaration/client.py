@@ -32,6 +32,7 @@ import socketio
 
 from declaration.domain.operations import Operation, OperationError, from_delta, from_texts
 from declaration.domain.sync import ClientDocument, GapDetected, Refusal, Revision, SyncError
+from declaration.domain.text import clean, clean_inserts
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ REFUSING = frozenset(
         "edit_too_large",
         "invalid_operation",
         "not_authenticated",
+        "seq_reused",
+        "invalid_text",
     }
 )
 
@@ -187,9 +190,13 @@ class DraftClient:
     # -- editing ----------------------------------------------------------------------
 
     def edit(self, pos: int, delete_count: int, insert: str) -> None:
-        """Replace ``delete_count`` code points at ``pos`` with ``insert``."""
+        """Replace ``delete_count`` code points at ``pos`` with ``insert``.
+
+        Like every edit method, it leaves out the control characters the server refuses
+        and makes every line break ``\\n`` (`domain.text.clean`), as the browser editor does.
+        """
         with self._changed:
-            self._document().edit(pos, delete_count, insert)
+            self._document().edit(pos, delete_count, clean(insert))
             self._pump()
 
     def edit_with(self, choose: Callable[[str], tuple[int, int, str] | None]) -> None:
@@ -200,19 +207,20 @@ class DraftClient:
         with self._changed:
             change = choose(self._document().text)
             if change is not None:
-                self._document().edit(*change)
+                pos, delete_count, insert = change
+                self._document().edit(pos, delete_count, clean(insert))
                 self._pump()
 
     def apply(self, op: Operation) -> None:
         """Apply an exact operation on the current local text."""
         with self._changed:
-            self._document().local_edit(op)
+            self._document().local_edit(clean_inserts(op))
             self._pump()
 
     def replace_text(self, new: str) -> None:
         """Make ``new`` the text (sent as the operation between the current text and it)."""
         with self._changed:
-            self._document().local_edit(from_texts(self._document().text, new))
+            self._document().local_edit(from_texts(self._document().text, clean(new)))
             self._pump()
 
     def presence(self, cursor: int | None, selection: tuple[int, int] | None = None) -> None:

@@ -55,3 +55,18 @@ def test_clean_inserts_keeps_the_positions_in_the_base_text() -> None:
     assert clean_inserts(Operation.edit(3, 1, 1, "\x00")) == Operation.edit(3, 1, 1, "")
     unchanged = Operation.edit(3, 0, 0, "ä\t")
     assert clean_inserts(unchanged) is unchanged
+
+
+def test_the_python_client_cleans_what_it_is_given_before_it_builds_an_operation() -> None:
+    from declaration.client import DraftClient
+    from declaration.domain.sync import ClientDocument
+
+    client = DraftClient("http://127.0.0.1:9")
+    client._doc = ClientDocument("c", "ab", 0)  # not joined: nothing is sent
+    client.edit(1, 0, "x\x00\r\n")
+    client.edit_with(lambda text: (len(text), 0, "\x0c!"))
+    client.apply(Operation.edit(6, 0, 0, "\x1b>"))
+    assert client.text == ">ax\nb\n!"
+    client.replace_text("neu\x7f\r\n")
+    assert client.text == "neu\n"
+    client.close()

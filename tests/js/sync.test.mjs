@@ -107,3 +107,49 @@ test("announced peers reach the page, except this connection itself", () => {
   announced({ declaration: "k", peers: [{ peer: "andrea", cursor: 1 }, { peer: "ich", cursor: 2 }, { peer: "thomas" }] });
   assert.deepEqual(seen, ["andrea", "thomas"]);
 });
+
+test("a batch refused as sent under a used number is handed back, and later ones go as a new replica", () => {
+  const refused = [];
+  const client = offlineClient(() => {});
+  client.handlers.refused = (code, _message, passages) => refused.push([code, passages]);
+  const edits = [];
+  client.socket.emit = (event, data, answer) => {
+    if (event === "join") answer({ ok: true, text: "ab", revision: 0 });
+    if (event === "edit") edits.push([data, answer]);
+  };
+  client.join();
+  const before = client.doc.clientId;
+
+  client.localEdit(Operation.edit(2, 2, 0, "!"));
+  const [[sent, answer]] = edits;
+  answer({ ok: false, error: { code: "seq_reused", message: "…" }, seq: sent.seq });
+
+  assert.deepEqual(refused, [["seq_reused", ["!"]]]);
+  assert.equal(client.text, "ab");
+  assert.equal(client.hasUnconfirmed, false);
+  client.localEdit(Operation.edit(2, 0, 0, "?"));
+  assert.equal(edits.length, 2);
+  assert.notEqual(edits[1][0].client_id, before);
+  assert.equal(edits[1][0].seq, 1);
+  assert.equal(edits[1][0].base, 0);
+});
+
+test("a batch refused for control characters is handed back under the same replica", () => {
+  const refused = [];
+  const client = offlineClient(() => {});
+  client.handlers.refused = (code, _message, passages) => refused.push([code, passages]);
+  const edits = [];
+  client.socket.emit = (event, data, answer) => {
+    if (event === "join") answer({ ok: true, text: "ab", revision: 0 });
+    if (event === "edit") edits.push([data, answer]);
+  };
+  client.join();
+
+  client.localEdit(Operation.edit(2, 2, 0, "\u0000"));
+  edits[0][1]({ ok: false, error: { code: "invalid_text", message: "…" }, seq: 1 });
+  client.localEdit(Operation.edit(2, 2, 0, "!"));
+
+  assert.deepEqual(refused, [["invalid_text", ["\u0000"]]]);
+  assert.equal(edits[1][0].client_id, edits[0][0].client_id);
+  assert.equal(edits[1][0].seq, 2);
+});

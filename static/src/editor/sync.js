@@ -12,7 +12,7 @@ import { ClientDocument, GapDetected } from "../ot/client.js";
 const REFUSING = new Set([
   "phase_forbids_edit", "review_moderator_only", "text_frozen", "observer_cannot_edit",
   "not_a_member", "not_found", "text_too_long", "edit_too_large", "invalid_operation",
-  "not_authenticated",
+  "not_authenticated", "seq_reused", "invalid_text",
 ]);
 
 function randomId() {
@@ -150,6 +150,11 @@ export class SyncClient {
     if (REFUSING.has(code)) {
       const refusal = this.doc.onRefused(seq);
       if (refusal) {
+        // The server holds newer numbers of this replica than it knows of (a tab's stored
+        // state that fell behind): go on as a new replica, now that nothing is unconfirmed.
+        if (code === "seq_reused") {
+          this.doc = new ClientDocument(randomId(), this.doc.serverText, this.doc.revision);
+        }
         this.handlers.reset(this.doc.text);
         this.handlers.refused(code, message, refusal.passages);
       }
