@@ -41,8 +41,10 @@ def add_security_headers(response: Response) -> Response:
     )
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if response.mimetype == "text/html":
-        headers.setdefault("Cache-Control", "no-store")
+    if not request.path.startswith("/static/"):
+        # Pages, JSON and redirects are about a declaration or a person: kept by no cache,
+        # shared or the browser's. The bundled assets keep their own caching.
+        headers.setdefault("Cache-Control", "private, no-store")
     return response
 
 

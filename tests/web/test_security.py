@@ -38,6 +38,22 @@ def test_pages_carry_the_security_headers(client):
     assert response.headers["Referrer-Policy"] in {"same-origin", "no-referrer"}
 
 
+def test_nothing_but_the_bundled_assets_may_be_cached(app, client, make_declaration, invite):
+    key, _ = make_declaration()
+    login(client, invite(key))
+    for path in (
+        f"/erklaerungen/{key}",  # a page
+        f"/erklaerungen/{key}/urheberschaft.json",  # JSON about people
+        f"/erklaerungen/{key}/gibt-es-nicht",  # an error
+        "/",  # a redirect for the logged-in
+    ):
+        response = client.get(path)
+        assert response.headers["Cache-Control"] == "private, no-store", path
+    asset = client.get("/static/dist/app.js")
+    asset.close()
+    assert "no-store" not in asset.headers.get("Cache-Control", "")
+
+
 def test_invitation_pages_send_no_referrer(client):
     assert client.get("/einladung/abc").headers["Referrer-Policy"] == "no-referrer"
 
