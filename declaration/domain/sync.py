@@ -177,14 +177,6 @@ def is_resend(seq: int, digest: str, last_seq: int, last_digest: str | None) -> 
     raise SeqReused()
 
 
-def find_duplicate(revisions: Iterable[Revision], client_id: str, seq: int) -> Revision | None:
-    """Return the revision stored for this client's batch ``seq``, if any."""
-    for revision in revisions:
-        if revision.client_id == client_id and revision.seq == seq:
-            return revision
-    return None
-
-
 class ServerDocument:
     """The authoritative text and its history, in memory.
 

@@ -24,7 +24,6 @@ from declaration.domain.sync import (
     SyncError,
     UncleanInsert,
     batch_digest,
-    find_duplicate,
     is_resend,
     rebase,
 )
@@ -161,14 +160,6 @@ def test_rebase_transforms_over_each_concurrent_revision_in_order() -> None:
     rebased = rebase(mine, [first, second])
     assert rebased.apply(second.apply(first.apply(base))) == "bXc!"
     assert rebase(mine, []) == mine
-
-
-def test_find_duplicate_matches_client_and_sequence_number() -> None:
-    op = Operation.identity(1)
-    history = [Revision(1, op, "a", 1), Revision(2, op, "b", 1), Revision(3, op, "a", 2)]
-    assert find_duplicate(history, "a", 2) == history[2]
-    assert find_duplicate(history, "b", 1) == history[1]
-    assert find_duplicate(history, "b", 2) is None
 
 
 def test_revisions_since_a_future_revision_are_refused() -> None:
