@@ -16,6 +16,7 @@ BENCHMARKS = {
     "storage": "bench.storage",
     "storm": "bench.storm",
     "peers": "bench.peers",
+    "flood": "bench.flood",
 }
 
 
