@@ -7,7 +7,7 @@
 ``bench/results/*.json`` and rewrites what lies between the two marker lines of the doc
 (``<!-- report:begin … -->`` and ``<!-- report:end -->``): the ratios to the peers first,
 then every server's figures, the latency plots, the targets with what was measured, and
-the storage, history and reconnect-storm figures. Each table names the commits, dates and
+the storage, history, reconnect-storm and flood figures. Each table names the commits, dates and
 machines its records come from, because the result files keep the newest record of each
 kind and a partial run leaves older records beside new ones. The analysis around the
 markers (profiles, before/after comparisons) is written by people and left alone.
@@ -22,10 +22,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import flood as flood_bench
 from bench.common import RESULTS, ROOT
 from bench.peers import DEFAULT_SERVERS, RUN_ORDER, by_count, ratio_rows
 from bench.storage import TARGET_BYTES_PER_REVISION, TARGET_LOAD_P99_MS
@@ -240,8 +241,9 @@ def targets(
     peers: Sequence[dict[str, Any]],
     storage: Sequence[dict[str, Any]],
     storm: Sequence[dict[str, Any]],
+    flood: Sequence[dict[str, Any]] = (),
 ) -> list[Target]:
-    """Every target of the benchmarks issue, with what the records show."""
+    """Every target of the benchmarks and security issues, with what the records show."""
     grouped = by_count(peers)
     ours = {n: servers["ours"] for n, servers in grouped.items() if "ours" in servers}
     found: list[Target] = []
@@ -339,6 +341,20 @@ def targets(
             " / ".join(f"{r['database']} {number(r['in_sync_ms_median'], 0)} ms" for r in storms)
             or "–",
             all(r["in_sync_ms_median"] <= TARGET_IN_SYNC_MS for r in storms) if storms else None,
+        )
+    )
+    floods = [r for r in flood if r.get("others_p99_ms") is not None]
+    worst = max(floods, key=lambda r: r["others_p99_ms"], default=None)
+    found.append(
+        Target(
+            f"a flooding client: the others' p99 ≤ {flood_bench.TARGET_P99_MS:g} ms",
+            f"worst {number(worst['others_p99_ms'])} ms ({worst['kind']}, {worst['database']}, "
+            f"{number(worst.get('text_chars'))} characters)"
+            if worst
+            else "–",
+            all(r["others_p99_ms"] <= flood_bench.TARGET_P99_MS for r in floods)
+            if floods
+            else None,
         )
     )
     return found
@@ -474,6 +490,45 @@ def storm_section(storm: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
+def flood_section(flood: Sequence[dict[str, Any]]) -> str:
+    """One table per database and text length: each kind of flood, the others' round trips."""
+    parts = ["## One client flooding the others"]
+    if not flood:
+        parts.append("No results yet: run `python -m bench flood`.")
+        return "\n\n".join(parts)
+    first = flood[0]
+    parts.append(
+        f"`.venv/bin/python -m bench flood`: {number(first.get('clients'))} clients each make "
+        f"{number(first.get('rate_per_client'), 0)} edits a second while one more connection "
+        "floods one kind of event as fast as it can (a fresh server for each kind; "
+        f"`{flood_bench.BASELINE}` is the baseline of the same run, with the attacker connected "
+        "and silent). Round trip: from an edit until the server confirms it (acknowledgement "
+        "or the author's own revision in the broadcast, whichever comes first). The "
+        "attacker's answers are counted by their code; `join-noread` never reads its socket, "
+        "so its answers stay unread. " + provenance(flood, _peer_commit)
+    )
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for record in flood:
+        groups.setdefault((str(record["database"]), int(record["text_chars"])), []).append(record)
+    order = {kind: n for n, kind in enumerate(flood_bench.KINDS)}
+    for (database, chars), records in sorted(groups.items()):
+        records.sort(key=lambda r: order.get(str(r["kind"]), len(order)))
+        seconds = "/".join(sorted({f"{float(r.get('duration_s') or 0):g}" for r in records}))
+        option = int(records[0].get("text_option") or 0)
+        command = f"--duration {seconds}" + (f" --text-chars {option}" if option else "")
+        parts.append(
+            f"{database}, a text of {chars:,} characters, {seconds} s per flood (`{command}`):"
+        )
+        parts.append(
+            table(
+                flood_bench.HEADERS,
+                [flood_bench.table_row(r) for r in records],
+                "l" + "r" * (len(flood_bench.HEADERS) - 1),
+            )
+        )
+    return "\n\n".join(parts)
+
+
 #: Servers that are shown only beside our record of the same run (`bench/unsynced.py`).
 WHAT_IFS = ("ours-no-fsync",)
 
@@ -505,6 +560,7 @@ class Results:
     peers: list[dict[str, Any]]
     storage: list[dict[str, Any]]
     storm: list[dict[str, Any]]
+    flood: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, results: Path) -> Results:
@@ -514,6 +570,7 @@ class Results:
             ),
             storage=newest(load(results, "storage"), "database", "phase", "mode"),
             storm=newest(load(results, "storm"), "database"),
+            flood=newest(load(results, "flood"), "database", "text_chars", "kind"),
         )
 
 
@@ -521,9 +578,10 @@ def render(results: Results, plots: Sequence[Path]) -> str:
     """The generated part of the doc, between the markers (markers excluded)."""
     sections = [
         peers_section(results.peers, plots),
-        targets_section(targets(results.peers, results.storage, results.storm)),
+        targets_section(targets(results.peers, results.storage, results.storm, results.flood)),
         storage_section(results.storage),
         storm_section(results.storm),
+        flood_section(results.flood),
     ]
     return "\n\n".join(sections)
 

@@ -6,12 +6,13 @@ import itertools
 import json
 import math
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 from socketio import packet
 
-from bench import flood
+from bench import flood, report
 from bench.common import SAMPLE
 from declaration.domain.operations import Operation
 
@@ -246,3 +247,45 @@ def test_a_table_row_says_what_the_attacker_got_and_what_the_others_waited():
     assert row[6:] == ["50.0", "99.0", "5,000.0", "9.90×", "**no**", "146 / 117"]
     unread = dict(record, kind="join-noread", attacker_reads=False, attacker_refused={})
     assert flood.table_row(unread)[3:5] == ["–", "40 (not read)"]
+
+
+def _record(kind: str, p99: float, **extra: Any) -> dict[str, Any]:
+    base = flood.summarise(
+        _measured(kind), flood.Settings(), baseline_p99_ms=None, date="2026-12-04", commit="abc1234"
+    )
+    base["machine"] = {"nproc": 2, "cpu": "Test CPU", "memory_gib": 4.0, "python": "3.11.7"}
+    return {**base, "others_p99_ms": p99, "target_met": p99 <= flood.TARGET_P99_MS, **extra}
+
+
+def test_the_report_has_a_flood_table_per_database_and_text_and_a_target(tmp_path: Path):
+    records = [
+        _record("resync", 30.0),
+        _record("none", 3.0),
+        _record("join", 80.0, text_chars=190_000, text_option=190_000),
+        _record("none", 4.0, text_chars=190_000, text_option=190_000),
+    ]
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "flood.json").write_text(json.dumps(records), "utf-8")
+
+    read = report.Results.read(results)
+    generated = report.render(read, plots=[])
+    section = generated[generated.index("## One client flooding the others") :]
+    assert "sqlite, a text of 2,799 characters, 10 s per flood (`--duration 10`):" in section
+    assert "(`--duration 10 --text-chars 190000`)" in section
+    assert 'commit `abc1234` on 2026-12-04, 2 vCPUs ("Test CPU")' in section
+    rows = [line for line in section.splitlines() if line.startswith("| none")]
+    assert len(rows) == 2
+    first = section.index("| none")
+    assert first < section.index("| resync") < section.index("| join")  # KINDS order
+
+    found = {t.name: t for t in report.targets([], [], [], read.flood)}
+    target = found["a flooding client: the others' p99 ≤ 50 ms"]
+    assert target.met is False
+    assert target.measured == "worst 80.0 ms (join, sqlite, 190,000 characters)"
+
+
+def test_without_flood_records_the_report_says_how_to_get_them(tmp_path: Path):
+    assert "No results yet: run `python -m bench flood`." in report.flood_section([])
+    found = {t.name: t for t in report.targets([], [], [])}
+    assert found["a flooding client: the others' p99 ≤ 50 ms"].met is None
