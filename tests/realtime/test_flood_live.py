@@ -1,0 +1,76 @@
+"""One client flooding a real server must not slow the others, nor make the server hoard memory.
+
+Each test runs a short flood of `bench.flood` (a fresh ``declaration serve`` process, three
+normal clients editing five times a second, one attacker) and checks it against bounds far
+above the benchmark's target (others' p99 ≤ 50 ms), so that a busy machine does not fail
+them; the benchmark itself reports the real figures (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from bench import flood
+
+pytestmark = pytest.mark.slow
+
+#: The others' p99 a flood may cause at most here: ten times the benchmark's target.
+GENEROUS_P99_MS = 500.0
+#: How much the server may grow while a client that never reads asks for a long text.
+MAX_RSS_GROWTH_KB = 150 * 1024
+
+
+def settings(**changes: Any) -> flood.Settings:
+    """A short flood against the suite's database kind, unpinned: the suite shares the CPUs."""
+    chosen: dict[str, Any] = {
+        "duration": 3.0,
+        "clients": 3,
+        "rate": 5.0,
+        "database_url": os.environ.get("DECLARATION_TEST_DATABASE_URL") or None,
+        "cpus": None,
+        "drain": 2.0,
+        "quiet_wait": 0.0,
+    }
+    return flood.Settings(**{**chosen, **changes})
+
+
+def summary(run: flood.Measured, chosen: flood.Settings) -> dict[str, Any]:
+    return flood.summarise(run, chosen, baseline_p99_ms=None, date="", commit="")
+
+
+def described(record: dict[str, Any]) -> str:
+    """The figures a failure needs, on one line (pytest shortens a long dict)."""
+    return (
+        f"others p50/p99/max {record['others_p50_ms']}/{record['others_p99_ms']}/"
+        f"{record['others_max_ms']} ms over {record['others_edits']} edits "
+        f"({record['others_skipped']} skipped); attacker sent {record['attacker_sent']}, "
+        f"accepted {record['attacker_accepted']}, refused {record['attacker_refused']}, "
+        f"closed by the server {record['attacker_closed_by_server']}; server RSS "
+        f"{record['rss_before_kb']} → peak {record['rss_peak_kb']} kB"
+    )
+
+
+@pytest.mark.parametrize("kind", ["resync", "edit"])
+def test_a_flood_is_refused_as_too_fast_and_the_others_keep_their_pace(kind):
+    chosen = settings()
+    record = summary(flood.measure(kind, chosen), chosen)
+    message = described(record)
+
+    assert record["attacker_sent"] > 0, message
+    assert record["attacker_refused"].get("rate_limited", 0) > 0, message
+    # Every edit of the others was measured (or skipped by a load generator running late).
+    assert record["others_edits"] + record["others_skipped"] == 3 * 15, message
+    assert record["others_p99_ms"] < GENEROUS_P99_MS, message
+
+
+def test_a_client_that_never_reads_is_closed_before_the_server_hoards_its_answers():
+    chosen = settings(duration=4.0, text_chars=190_000)
+    record = summary(flood.measure("join-noread", chosen), chosen)
+    message = described(record)
+
+    assert record["attacker_sent"] > 0, message
+    assert record["rss_peak_kb"] - record["rss_before_kb"] < MAX_RSS_GROWTH_KB, message
+    assert record["attacker_closed_by_server"] >= 1, message
