@@ -521,3 +521,21 @@ def member_roles(
         revoked = connection.scalar(select(Membership.revoked_at).where(Membership.id == pair[0]))
         found[pair] = NotAMember() if revoked is not None else NotAuthenticated()
     return found
+
+
+def sessions_begun_with(session: Session, link: Invitation) -> list[LoginSession]:
+    """Return the login sessions (open or ended) that were begun by opening ``link``.
+
+    `redeem` starts the session at the very moment it marks the link used, so the session
+    of a used link is the person's session created at the link's ``used_at``.
+    """
+    if link.used_at is None:
+        return []
+    return list(
+        session.scalars(
+            select(LoginSession).where(
+                LoginSession.person_id == link.person_id,
+                LoginSession.created_at == link.used_at,
+            )
+        )
+    )

@@ -1,4 +1,13 @@
-"""Invite, re-invite and remove the people who take part in a declaration."""
+"""Invite, re-invite and remove the people who take part in a declaration.
+
+A login session belongs to a person, not to a declaration: whoever opens a person's link
+can open every declaration that person takes part in. So the moderation is shown a link
+only for a person new to the platform (`new_to_platform`); everybody else receives it by
+mail alone. And when a person joins a further declaration, every link and login session
+that a moderator of another declaration may have obtained stops working
+(`withdraw_links_seen_elsewhere`). The command line is a trusted operator and sees
+every link it issues.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +15,21 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from declaration.domain.errors import N_, Conflict, InvalidInput, NotFound
 from declaration.domain.roles import Role, require_moderator
 from declaration.domain.text import normalise
-from declaration.models import Declaration, Invitation, Membership, Person
+from declaration.models import (
+    AuditEvent,
+    Declaration,
+    Invitation,
+    LinkPurpose,
+    LoginSession,
+    Membership,
+    Person,
+)
 from declaration.services import audit, auth, mail, mail_texts
 
 #: Deliberately simple: one "@", something on both sides, a dot in the domain, no spaces.
@@ -33,11 +50,20 @@ class NewParticipant:
 
 @dataclass(frozen=True)
 class Invited:
-    """A membership with its fresh link; ``mail_id`` is set when a mail was queued."""
+    """A membership with its fresh link; ``mail_id`` is set when a mail was queued.
+
+    ``link_visible`` says whether the one who acted may see the link. When it is False
+    the link exists for the person's mailbox only (the mail is always queued then), and
+    the caller must not show it, keep it or pass it on. ``ended_sessions`` holds the
+    hashes of login sessions that stopped because the person joined this declaration,
+    so the caller can close their live connections after the commit.
+    """
 
     membership: Membership
     link: auth.IssuedLink
     mail_id: int | None
+    link_visible: bool = True
+    ended_sessions: tuple[str, ...] = ()
 
 
 def _clean(value: str, label: str, *, required: bool) -> str:
@@ -70,7 +96,11 @@ def invite(
     link_for: auth.LinkBuilder,
     send_mail: bool,
 ) -> Invited:
-    """Add a participant (or bring back a removed one) and issue their invitation link."""
+    """Add a participant (or bring back a removed one) and issue their invitation link.
+
+    The link is visible to the moderator only for a person new to the platform; for
+    anybody else it is mailed to the person, whatever ``send_mail`` says.
+    """
     inviter = _check_actor(actor, declaration)
     name = _clean(data.name, N_("Name"), required=True)
     email = auth.normalise_email(data.email)
@@ -107,6 +137,8 @@ def invite(
         membership.role = data.role.value
         membership.invited_by_id = inviter.id if inviter else None
     session.flush()
+    visible = inviter is None or new_to_platform(session, person, declaration)
+    ended = withdraw_links_seen_elsewhere(session, person, declaration, at=at)
     audit.record(
         session,
         "participant.invited",
@@ -115,6 +147,7 @@ def invite(
         declaration=declaration,
         person_id=person.id,
         role=data.role.value,
+        link_shown=visible,
     )
     return _issue(
         session,
@@ -123,8 +156,129 @@ def invite(
         at=at,
         validity=validity,
         link_for=link_for,
-        send_mail=send_mail,
+        send_mail=send_mail or not visible,
+        link_visible=visible,
+        ended_sessions=ended,
     )
+
+
+def new_to_platform(session: Session, person: Person, declaration: Declaration) -> bool:
+    """Whether a link for ``person`` opens nothing but ``declaration``, now and later.
+
+    True for somebody who takes part in no other declaration (not even a removed one),
+    has no password, may not create declarations and has never logged in. Only then may
+    the moderation see their link: it opens this declaration alone, and the person has
+    no access of their own yet that a moderator could take over. Should the person join
+    another declaration later, `withdraw_links_seen_elsewhere` takes back what the
+    moderation saw.
+    """
+    if person.password_hash is not None or person.may_create_declarations:
+        return False
+    elsewhere = session.scalar(
+        select(Membership.id)
+        .where(Membership.person_id == person.id, Membership.declaration_id != declaration.id)
+        .limit(1)
+    )
+    if elsewhere is not None:
+        return False
+    logged_in = session.scalar(
+        select(LoginSession.id).where(LoginSession.person_id == person.id).limit(1)
+    )
+    return logged_in is None
+
+
+def withdraw_links_seen_elsewhere(
+    session: Session, person: Person, declaration: Declaration, *, at: datetime
+) -> tuple[str, ...]:
+    """Take back what a moderator may have obtained that would now open more for them.
+
+    Call it whenever ``person`` has just joined ``declaration``. A link issued on the web
+    was shown to the moderator who issued it while the person was new. Once the person
+    takes part in a declaration that moderator does not moderate, such a link, a login
+    session begun with it, or a password set during such a session would open that
+    declaration too. So for every invitation link issued by somebody who does not
+    moderate all of the person's declarations: an unused link is revoked, the sessions
+    begun with a used one end, and a password last set while one of those sessions was
+    open is removed. Links from the command line, login links the person asked for, and
+    passwords set otherwise are the person's (or the operator's) own and stay. Returns
+    the hashes of the ended sessions.
+    """
+    taking_part = set(
+        session.scalars(
+            select(Membership.declaration_id).where(
+                Membership.person_id == person.id, Membership.revoked_at.is_(None)
+            )
+        )
+    )
+    links = session.scalars(
+        select(Invitation).where(
+            Invitation.person_id == person.id,
+            Invitation.purpose == LinkPurpose.INVITATION.value,
+            Invitation.created_by_id.is_not(None),
+            Invitation.created_by_id != person.id,
+        )
+    ).all()
+    moderates: dict[int, set[int]] = {}
+    revoked = 0
+    ended: list[str] = []
+    windows: list[tuple[datetime, datetime]] = []
+    for link in links:
+        issuer = link.created_by_id
+        assert issuer is not None
+        if issuer not in moderates:
+            moderates[issuer] = set(
+                session.scalars(
+                    select(Membership.declaration_id).where(
+                        Membership.person_id == issuer,
+                        Membership.role == Role.MODERATOR.value,
+                        Membership.revoked_at.is_(None),
+                    )
+                )
+            )
+        if taking_part <= moderates[issuer]:
+            continue
+        if link.used_at is None:
+            if link.revoked_at is None:
+                link.revoked_at = at
+                revoked += 1
+            continue
+        for login_session in auth.sessions_begun_with(session, link):
+            if login_session.ended_at is None:
+                login_session.ended_at = at
+                ended.append(login_session.token_hash)
+            windows.append((login_session.created_at, login_session.ended_at))
+    password_removed = person.password_hash is not None and _password_set_within(
+        session, person, windows
+    )
+    if password_removed:
+        person.password_hash = None
+    if revoked or ended or password_removed:
+        session.flush()
+        audit.record(
+            session,
+            "participant.links_withdrawn",
+            at=at,
+            declaration=declaration,
+            person_id=person.id,
+            links_revoked=revoked,
+            sessions_ended=len(ended),
+            password_removed=password_removed,
+        )
+    return tuple(ended)
+
+
+def _password_set_within(
+    session: Session, person: Person, windows: list[tuple[datetime, datetime]]
+) -> bool:
+    """Whether ``person``'s current password was set while one of ``windows`` was open."""
+    if not windows:
+        return False
+    last_set = session.scalar(
+        select(func.max(AuditEvent.created_at)).where(
+            AuditEvent.kind == "password.set", AuditEvent.actor_id == person.id
+        )
+    )
+    return last_set is not None and any(start <= last_set <= end for start, end in windows)
 
 
 def _issue(
@@ -136,6 +290,8 @@ def _issue(
     validity: timedelta,
     link_for: auth.LinkBuilder,
     send_mail: bool,
+    link_visible: bool,
+    ended_sessions: tuple[str, ...] = (),
 ) -> Invited:
     issued = auth.issue_invitation(session, membership, at=at, validity=validity, issued_by=inviter)
     mail_id = None
@@ -158,7 +314,7 @@ def _issue(
             declaration=declaration,
         )
         mail_id = queued.id
-    return Invited(membership, issued, mail_id)
+    return Invited(membership, issued, mail_id, link_visible, ended_sessions)
 
 
 def reinvite(
@@ -171,11 +327,16 @@ def reinvite(
     link_for: auth.LinkBuilder,
     send_mail: bool,
 ) -> Invited:
-    """Issue a fresh link for an existing participant; the previous unused link stops working."""
+    """Issue a fresh link for an existing participant; the previous unused link stops working.
+
+    As with `invite`, the moderation sees the link only for a person new to the platform;
+    anybody else receives it by mail alone.
+    """
     declaration = membership.declaration
     inviter = _check_actor(actor, declaration)
     if not membership.active:
         raise NotFound()
+    visible = inviter is None or new_to_platform(session, membership.person, declaration)
     audit.record(
         session,
         "participant.reinvited",
@@ -183,6 +344,7 @@ def reinvite(
         actor=inviter,
         declaration=declaration,
         person_id=membership.person_id,
+        link_shown=visible,
     )
     return _issue(
         session,
@@ -191,7 +353,8 @@ def reinvite(
         at=at,
         validity=validity,
         link_for=link_for,
-        send_mail=send_mail,
+        send_mail=send_mail or not visible,
+        link_visible=visible,
     )
 
 
