@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import (
@@ -61,7 +62,9 @@ def _render(
     ), status
 
 
-def _report_mail(name: str) -> object:
+def _report_mail(name: str, *, link_shown: bool) -> Callable[[list[OutboxMail]], None]:
+    """Tell the moderation, once the mail went out (or could not), how the link travels."""
+
     def report(mails: list[OutboxMail]) -> None:
         for mail in mails:
             if mail.status == "failed":
@@ -73,11 +76,24 @@ def _report_mail(name: str) -> object:
                     ),
                     "error",
                 )
+            elif mail.status == "logged" and link_shown:
+                flash(
+                    gettext(
+                        "Es ist kein Mailserver eingerichtet: Die E-Mail an %(name)s steht nur "
+                        "im Postausgang. Geben Sie den oben angezeigten Link bitte selbst weiter.",
+                        name=name,
+                    ),
+                    "info",
+                )
             elif mail.status == "logged":
                 flash(
                     gettext(
-                        "Es ist kein Mailserver eingerichtet: Die E-Mail an %(name)s steht "
-                        "im Postausgang. Geben Sie den Link bitte selbst weiter.",
+                        "Es ist kein Mailserver eingerichtet: Die E-Mail an %(name)s wurde nicht "
+                        "zugestellt. Ist %(name)s angemeldet, steht die Erklärung in der "
+                        "Übersicht. Sonst fordert %(name)s auf der Startseite mit der eigenen "
+                        "E-Mail-Adresse über „Neuen Anmeldelink senden“ einen Link an. Solange "
+                        "kein Mailserver eingerichtet ist, kommt auch dieser Link nur bei der "
+                        "technischen Betreuung der Plattform an; sie gibt ihn an %(name)s weiter.",
                         name=name,
                     ),
                     "info",
@@ -97,7 +113,10 @@ def manage(key: str) -> tuple[str, int]:
 @bp.post("")
 @login_required
 def invite(key: str) -> Response | tuple[str, int]:
-    """Invite somebody; show their link once and mail it if asked to."""
+    """Invite somebody; show a new person's link once, and mail it if asked to.
+
+    For somebody who already has access to the platform the link is mailed only.
+    """
     declaration, me = _as_moderator(key)
     form = {name: field(name) for name in ("name", "email", "office", "municipality", "role")}
     send = request.form.get("send_mail") == "1"
@@ -125,25 +144,58 @@ def invite(key: str) -> Response | tuple[str, int]:
     except DomainError as error:
         rollback()
         return _render(declaration, form, error_text(error), 422)
-    _remember_link(invited)
-    if invited.mail_id is not None:
-        deliver_after_commit(after_commit, [invited.mail_id], _report_mail(form["name"]))  # type: ignore[arg-type]
     flash(gettext("%(name)s ist eingeladen.", name=invited.membership.person.name), "success")
+    _hand_over(invited)
     return redirect(url_for("participants.manage", key=key))
 
 
-def _remember_link(invited: participants.Invited) -> None:
-    session[FRESH_LINK] = {
-        "name": invited.membership.person.name,
-        "link": invitation_link(invited.link.token),
-        "expires_at": invited.link.invitation.expires_at.isoformat(),
-    }
+def _hand_over(invited: participants.Invited) -> None:
+    """Show the link once if the moderation may see it; otherwise say it went by mail only.
+
+    A link the moderation may not see is never put into the page, a message or the
+    browser's session: it would log them in as somebody who already has access of their
+    own, into every declaration that person takes part in.
+    """
+    name = invited.membership.person.name
+    if invited.link_visible:
+        session[FRESH_LINK] = {
+            "name": name,
+            "link": invitation_link(invited.link.token),
+            "expires_at": invited.link.invitation.expires_at.isoformat(),
+        }
+    else:
+        flash(
+            gettext(
+                "%(name)s hat bereits Zugang zur Plattform. Deshalb wird der persönliche Link "
+                "hier nicht angezeigt: %(name)s erhält ihn nur per E-Mail.",
+                name=name,
+            ),
+            "info",
+        )
+    if invited.ended_sessions:
+        flash(
+            gettext(
+                "Zur Sicherheit wurde %(name)s auf Geräten abgemeldet, die mit einem Link aus "
+                "einer anderen Erklärung angemeldet waren. %(name)s meldet sich mit dem Link "
+                "aus der E-Mail wieder an.",
+                name=name,
+            ),
+            "info",
+        )
+        _close_sessions_after_commit(invited.ended_sessions)
+    if invited.mail_id is not None:
+        deliver_after_commit(
+            after_commit, [invited.mail_id], _report_mail(name, link_shown=invited.link_visible)
+        )
 
 
 @bp.post("/<id:membership_id>/neuer-link")
 @login_required
 def reinvite(key: str, membership_id: int) -> Response:
-    """Issue a fresh link for a participant (the earlier unused one stops working)."""
+    """Issue a fresh link for a participant (the earlier unused one stops working).
+
+    Shown once only for a person new to the platform; anybody else receives it by mail.
+    """
     declaration, me = _as_moderator(key)
     membership = participants.find(db(), declaration, str(membership_id))
     invited = participants.reinvite(
@@ -155,10 +207,8 @@ def reinvite(key: str, membership_id: int) -> Response:
         link_for=invitation_link,
         send_mail=request.form.get("send_mail") == "1",
     )
-    _remember_link(invited)
-    if invited.mail_id is not None:
-        deliver_after_commit(after_commit, [invited.mail_id], _report_mail(membership.person.name))  # type: ignore[arg-type]
     flash(gettext("Neuer Link für %(name)s erstellt.", name=membership.person.name), "success")
+    _hand_over(invited)
     return redirect(url_for("participants.manage", key=key))
 
 
@@ -181,5 +231,15 @@ def _close_connections_after_commit(membership_id: int, person_id: int | None) -
         announce_eviction(app, "membership", membership_id)
         if person_id is not None:
             announce_eviction(app, "person", person_id)
+
+    after_commit(close)
+
+
+def _close_sessions_after_commit(session_hashes: tuple[str, ...]) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def close() -> None:
+        for session_hash in session_hashes:
+            announce_eviction(app, "session", session_hash)
 
     after_commit(close)
