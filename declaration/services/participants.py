@@ -193,15 +193,15 @@ def withdraw_links_seen_elsewhere(
     """Take back what a moderator may have obtained that would now open more for them.
 
     Call it whenever ``person`` has just joined ``declaration``. A link issued on the web
-    was shown to the moderator who issued it while the person was new. Once the person
-    takes part in a declaration that moderator does not moderate, such a link, a login
-    session begun with it, or a password set during such a session would open that
-    declaration too. So for every invitation link issued by somebody who does not
-    moderate all of the person's declarations: an unused link is revoked, the sessions
-    begun with a used one end, and a password last set while one of those sessions was
-    open is removed. Links from the command line, login links the person asked for, and
-    passwords set otherwise are the person's (or the operator's) own and stay. Returns
-    the hashes of the ended sessions.
+    before the person's first login may have been shown to the moderator who issued it
+    (`new_to_platform`); later ones went by mail only. Once the person takes part in a
+    declaration that moderator does not moderate, such a link, a login session begun
+    with it, or a password set during such a session would open that declaration too.
+    So for every such link issued by somebody who does not moderate all of the person's
+    declarations: an unused link is revoked, the sessions begun with a used one end, and
+    a password last set while one of those sessions was open is removed. Links from the
+    command line, login links the person asked for, and passwords set otherwise are the
+    person's (or the operator's) own and stay. Returns the hashes of the ended sessions.
     """
     taking_part = set(
         session.scalars(
@@ -210,14 +210,19 @@ def withdraw_links_seen_elsewhere(
             )
         )
     )
-    links = session.scalars(
-        select(Invitation).where(
-            Invitation.person_id == person.id,
-            Invitation.purpose == LinkPurpose.INVITATION.value,
-            Invitation.created_by_id.is_not(None),
-            Invitation.created_by_id != person.id,
-        )
-    ).all()
+    query = select(Invitation).where(
+        Invitation.person_id == person.id,
+        Invitation.purpose == LinkPurpose.INVITATION.value,
+        Invitation.created_by_id.is_not(None),
+        Invitation.created_by_id != person.id,
+    )
+    first_login = session.scalar(
+        select(func.min(LoginSession.created_at)).where(LoginSession.person_id == person.id)
+    )
+    if first_login is not None:
+        # A person who has logged in is no longer new: links issued since were mailed only.
+        query = query.where(Invitation.created_at < first_login)
+    links = session.scalars(query).all()
     moderates: dict[int, set[int]] = {}
     revoked = 0
     ended: list[str] = []

@@ -369,3 +369,23 @@ def test_a_password_of_ones_own_survives_joining_another_declaration(
     )
     assert answer.status_code == 302
     assert browser.get(f"/erklaerungen/{key}").status_code == 200
+
+
+def test_a_session_begun_with_a_mailed_link_survives_joining_another_declaration(
+    app, client, moderator_token, invite
+):
+    key_a, a_link = moderator_token(title="Erklärung A")
+    key_b, b_link = moderator_token(title="Erklärung B")
+    login(app.test_client(), invite(key_b, email="bm@b.example"))  # logged in before
+    b_moderation = app.test_client()
+    login(b_moderation, b_link)
+    membership_id = _membership_id(app, key_b, "bm@b.example")
+    post(b_moderation, f"/erklaerungen/{key_b}/teilnehmende/{membership_id}/neuer-link")
+    mayor = app.test_client()  # the mayor opens the link from their own mailbox
+    assert login(mayor, _mailed_link(app, "bm@b.example")).status_code == 302
+    login(client, a_link)
+
+    _invite_on_the_web(client, key_a, "bm@b.example")
+
+    assert mayor.get(f"/erklaerungen/{key_b}").status_code == 200
+    assert mayor.get(f"/erklaerungen/{key_a}").status_code == 200
