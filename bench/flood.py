@@ -1189,6 +1189,8 @@ HEADERS = [
     f"p99 ≤ {TARGET_P99_MS:g} ms",
     "server RSS peak / end MB",
 ]
+#: The columns' alignment in the report: ``l`` for words, ``r`` for figures.
+ALIGN = "lrrlrrrrrrlr"
 
 
 def table_row(record: Mapping[str, Any]) -> list[str]:
@@ -1206,7 +1208,7 @@ def table_row(record: Mapping[str, Any]) -> list[str]:
         _figure(record.get("others_p50_ms")),
         _figure(record.get("others_p99_ms")),
         _figure(record.get("others_max_ms")),
-        "–" if ratio is None else f"{ratio:.2f}×",
+        "–" if ratio is None else f"{ratio:,.2f}×",
         "yes" if record.get("target_met") else "**no**",
         "–" if peak is None or end is None else f"{peak / 1024:,.0f} / {end / 1024:,.0f}",
     ]

@@ -504,8 +504,9 @@ def flood_section(flood: Sequence[dict[str, Any]]) -> str:
         f"`{flood_bench.BASELINE}` is the baseline of the same run, with the attacker connected "
         "and silent). Round trip: from an edit until the server confirms it (acknowledgement "
         "or the author's own revision in the broadcast, whichever comes first). The "
-        "attacker's answers are counted by their code; `join-noread` never reads its socket, "
-        "so its answers stay unread. " + provenance(flood, _peer_commit)
+        "attacker's answers are counted by their code as far as it read them by the end (a "
+        "few seconds after the flood), the rest as unanswered; `join-noread` never reads its "
+        "socket until then. " + provenance(flood, _peer_commit)
     )
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for record in flood:
@@ -523,7 +524,7 @@ def flood_section(flood: Sequence[dict[str, Any]]) -> str:
             table(
                 flood_bench.HEADERS,
                 [flood_bench.table_row(r) for r in records],
-                "l" + "r" * (len(flood_bench.HEADERS) - 1),
+                flood_bench.ALIGN,
             )
         )
     return "\n\n".join(parts)

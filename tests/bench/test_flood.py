@@ -242,7 +242,7 @@ def test_a_table_row_says_what_the_attacker_got_and_what_the_others_waited():
     )
     row = flood.table_row(record)
 
-    assert len(row) == len(flood.HEADERS)
+    assert len(row) == len(flood.HEADERS) == len(flood.ALIGN)
     assert row[:6] == ["resync", "1,000", "50", "rate_limited 900 · invalid_payload 10", "40", "1"]
     assert row[6:] == ["50.0", "99.0", "5,000.0", "9.90×", "**no**", "146 / 117"]
     unread = dict(record, kind="join-noread", attacker_reads=False, attacker_refused={})
