@@ -151,10 +151,21 @@ def declarations_create(
                 max_text_chars=current_app.config["MAX_TEXT_CHARS"],
                 moderator=moderator,
             )
+            # The moderator joins a declaration: whatever another moderator may have seen
+            # of their links while they were new must not open this one too.
+            ended = participants.withdraw_links_seen_elsewhere(
+                session, moderator, declaration, at=now
+            )
             key, title_out = declaration.key, declaration.title
     except DomainError as error:
         _fail(error)
         return
+    if ended:
+        from declaration.realtime import announce_eviction
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        for session_hash in ended:
+            announce_eviction(app, "session", session_hash)
     click.echo(f"Erklärung angelegt: {title_out}")
     click.echo(f"Schlüssel: {key}")
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from declaration.domain.errors import N_, Conflict, InvalidInput, NotFound
+from declaration.domain.numbers import database_id
 from declaration.domain.roles import Role, require_moderator
 from declaration.domain.text import normalise
 from declaration.models import (
@@ -432,8 +433,11 @@ def active_members(session: Session, declaration: Declaration) -> list[Membershi
 def find(session: Session, declaration: Declaration, ident: str) -> Membership:
     """Return the membership in ``declaration`` given its id or the person's e-mail address."""
     query = select(Membership).where(Membership.declaration_id == declaration.id)
-    if ident.isdigit():
-        query = query.where(Membership.id == int(ident))
+    number = database_id(ident)
+    if number is not None:
+        query = query.where(Membership.id == number)
+    elif "@" not in ident:
+        raise NotFound(N_("Diese Person nimmt an der Erklärung nicht teil."))
     else:
         query = query.join(Person, Person.id == Membership.person_id).where(
             Person.email == auth.normalise_email(ident)

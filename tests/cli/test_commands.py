@@ -137,3 +137,13 @@ def test_db_upgrade_on_a_migrated_database_is_a_no_op(app):
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "Stand" in result.output
+
+
+def test_revoke_refuses_odd_participant_numbers_with_a_message(app, make_declaration):
+    runner = app.test_cli_runner()
+    key, _ = make_declaration()
+    for ident in ("²", "99999999999999999999", "٣", "kein-mensch"):
+        result = runner.invoke(args=["participants", "revoke", key, ident])
+        assert result.exit_code != 0, ident
+        assert "nimmt an der Erklärung nicht teil" in result.output, (ident, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), ident

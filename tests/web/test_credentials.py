@@ -389,3 +389,34 @@ def test_a_session_begun_with_a_mailed_link_survives_joining_another_declaration
 
     assert mayor.get(f"/erklaerungen/{key_b}").status_code == 200
     assert mayor.get(f"/erklaerungen/{key_a}").status_code == 200
+
+
+def test_a_session_begun_with_a_shown_link_ends_when_the_command_line_makes_them_a_moderator(
+    app, client, moderator_token, tmp_path
+):
+    key_a, a_link = moderator_token(title="Erklärung A")
+    login(client, a_link)
+    shown = _fresh_link(
+        client.get(_invite_on_the_web(client, key_a, "neu@gemeinde.example").location).get_data(
+            as_text=True
+        )
+    )
+    impostor = app.test_client()  # A's moderator opens the new person's link first
+    assert login(impostor, shown).status_code == 302
+    draft = tmp_path / "c.md"
+    draft.write_text("# Erklärung C\n\nText.\n", encoding="utf-8")
+
+    result = app.test_cli_runner().invoke(
+        args=[
+            "declarations",
+            "create",
+            "--file",
+            str(draft),
+            "--moderator-email",
+            "neu@gemeinde.example",
+        ]
+    )
+
+    assert result.exit_code == 0, result.output
+    key_c = result.output.split("Schlüssel: ")[1].split()[0]
+    assert impostor.get(f"/erklaerungen/{key_c}").status_code == 302  # logged out
