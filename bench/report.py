@@ -517,6 +517,8 @@ def flood_section(flood: Sequence[dict[str, Any]]) -> str:
         seconds = "/".join(sorted({f"{float(r.get('duration_s') or 0):g}" for r in records}))
         option = int(records[0].get("text_option") or 0)
         command = f"--duration {seconds}" + (f" --text-chars {option}" if option else "")
+        if database != "sqlite":
+            command += " --database-url postgresql+psycopg://…"
         parts.append(
             f"{database}, a text of {chars:,} characters, {seconds} s per flood (`{command}`):"
         )

@@ -228,7 +228,7 @@ def test_a_record_without_round_trips_claims_nothing():
         commit="c",
     )
 
-    assert record["database"] == "postgresql"
+    assert record["database"] == "postgres"
     assert record["others_p99_ms"] is None
     assert record["others_max_ms"] is None
     assert record["p99_ratio_to_baseline"] is None
@@ -273,6 +273,7 @@ def test_the_report_has_a_flood_table_per_database_and_text_and_a_target(tmp_pat
     section = generated[generated.index("## One client flooding the others") :]
     assert "sqlite, a text of 2,799 characters, 10 s per flood (`--duration 10`):" in section
     assert "(`--duration 10 --text-chars 190000`)" in section
+    assert "--database-url" not in section  # SQLite is the default
     assert 'commit `abc1234` on 2026-12-04, 2 vCPUs ("Test CPU")' in section
     rows = [line for line in section.splitlines() if line.startswith("| none")]
     assert len(rows) == 2
