@@ -26,10 +26,25 @@ CHARS_PER_TOKEN = 2_000
 #: for the database even when every operation in it is short.
 REVISIONS_PER_TOKEN = 50
 
-#: Events refused in a row for being too fast, after which the connection is closed: a
-#: client that keeps sending although every answer says "too fast" is flooding. Clients
-#: of this project wait after such an answer, so they never come near it.
-FLOOD_REFUSALS = 500
+#: Events refused as too fast within ``FLOOD_WINDOW`` seconds, after which the connection
+#: is closed: a client that keeps sending although the answers say "too fast" is flooding.
+#: Clients of this project wait a fifth of a second or more after such an answer, so they
+#: stay far below it.
+FLOOD_REFUSALS = 250
+FLOOD_WINDOW = 10.0
+
+#: Tokens a connection may spend beyond its refill before its events give way to the other
+#: connections' (`TokenBucket.busy`): participants typing, even several tabs at once,
+#: stay well within it; a client that joins or resyncs a long text, or floods, does not.
+FAIR_SHARE = 10.0
+
+#: Seconds a busy connection's event waits before it is handled: long enough to be the
+#: event loop's next turn, in which it reads every socket that has something.
+GIVE_WAY = 0.001
+
+#: The longest a connection's next event waits to be read after one was refused as too
+#: fast (see `TokenBucket.pause`).
+MAX_PAUSE = 1.0
 
 
 def price_of_chars(chars: int) -> float:
@@ -50,8 +65,9 @@ class TokenBucket:
     burst: float = BURST
     tokens: float = BURST
     refilled: float = field(default_factory=time.monotonic)
-    #: Events refused in a row because the bucket was empty (reset by an admitted event).
-    refused_in_a_row: int = 0
+    #: Events refused since ``window_began`` (a window of ``FLOOD_WINDOW`` seconds).
+    refused: int = 0
+    window_began: float = field(default_factory=time.monotonic)
 
     def _refill(self) -> None:
         now = time.monotonic()
@@ -65,9 +81,10 @@ class TokenBucket:
         """
         self._refill()
         if self.tokens < 1:
-            self.refused_in_a_row += 1
+            if self.refilled - self.window_began > FLOOD_WINDOW:
+                self.window_began, self.refused = self.refilled, 0
+            self.refused += 1
             return False
-        self.refused_in_a_row = 0
         self.tokens -= price
         return True
 
@@ -77,7 +94,21 @@ class TokenBucket:
             self._refill()
             self.tokens -= price
 
+    def pause(self) -> float:
+        """Return the seconds until the next event could be admitted (at most `MAX_PAUSE`).
+
+        The connection's next event is not read before then: a client sending faster
+        than it may is slowed down by its own socket, instead of taking the server's
+        time from the others with refusal after refusal.
+        """
+        return max(0.0, min(MAX_PAUSE, (1 - self.tokens) / self.rate))
+
+    @property
+    def busy(self) -> bool:
+        """Whether the connection has lately spent much more than it was refilled."""
+        return self.tokens < self.burst - FAIR_SHARE
+
     @property
     def flooding(self) -> bool:
         """Whether the client keeps sending after being refused for it, again and again."""
-        return self.refused_in_a_row >= FLOOD_REFUSALS
+        return self.refused >= FLOOD_REFUSALS

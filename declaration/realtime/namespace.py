@@ -28,7 +28,7 @@ from declaration.domain.sync import Outcome
 from declaration.domain.tokens import token_hash
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
-from declaration.realtime import payloads
+from declaration.realtime import limits, payloads
 from declaration.realtime.limits import TokenBucket, price_of_chars, price_of_revisions
 from declaration.realtime.locks import DeclarationLocks
 from declaration.realtime.presence import Peer, PresenceRegistry, colour_for
@@ -203,14 +203,25 @@ class DraftNamespace(Namespace):
             return super().trigger_event(event, *args)
         data = args[1:]
         connection = self.connections.get(sid)
+        # Give way first: this greenlet reads the connection's events one after the other
+        # and would otherwise go on as long as its socket holds more, however many other
+        # connections wait (gevent switches only where something blocks). A connection
+        # that spends faster than a participant types waits for the loop's next turn, in
+        # which the others' sockets are read too; the others only let ready greenlets run.
+        busy = connection is not None and connection.bucket.busy
+        self.socketio.sleep(limits.GIVE_WAY if busy else 0)
         admitted = connection is None or connection.bucket.admit()
         if not admitted:
             assert connection is not None
             if connection.bucket.flooding:
                 self._close_flooding(sid, connection)
+            # This connection's events are read by this greenlet, one after the other:
+            # while it waits, the client's further events wait in its socket, and the
+            # others have the loop to themselves.
+            self.socketio.sleep(connection.bucket.pause())
             if connection.too_fast is not None:
-                # The refusal of a flood, answered without building a request context:
-                # what a refused event costs the server is what a flood can make it spend.
+                # Answered without building a request context: what a refused event costs
+                # the server is what a flood can make it spend.
                 return with_seq(connection.too_fast, data)
         return super().trigger_event("client_event", sid, event, data, admitted)
 

@@ -7,6 +7,7 @@ counts against the connection's rate limit; lifecycle handling comes from the tr
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -96,7 +97,9 @@ def test_a_fake_connect_does_not_refill_the_rate_limit(
 
     _emit(attacker, "connect")
 
-    assert _code(_emit(attacker, "presence", presence)) == "rate_limited"
+    after = [_emit(attacker, "presence", presence) for _ in range(10)]
+    # Still empty: refusals, each followed by the one event a refill admits.
+    assert sum(1 for answer in after if answer.get("ok") is False) >= 4
 
 
 @pytest.mark.parametrize(
@@ -143,10 +146,14 @@ def test_malformed_events_count_against_the_rate_limit(make_declaration, invite,
     client = socket_client(invite(key))
     _join(client, key)
 
-    codes = [_code(_emit(client, "edit")) for _ in range(int(limits.BURST) + 5)]
+    codes: list[str] = []
+    while "rate_limited" not in codes and len(codes) < 1_000:
+        codes.append(_code(_emit(client, "edit")))
 
     assert codes[0] == "invalid_payload"
+    # The burst, plus what is refilled meanwhile (busy connections wait a moment each).
     assert codes[-1] == "rate_limited"
+    assert len(codes) < 2 * limits.BURST
 
 
 def test_each_kind_of_refusal_is_logged_once_per_connection(
@@ -186,8 +193,9 @@ def test_an_unexpected_failure_is_answered_and_logged_once(
 
 
 def test_joining_a_long_text_costs_more_than_a_keystroke(
-    app, make_declaration, invite, socket_client
+    app, make_declaration, invite, socket_client, monkeypatch
 ):
+    monkeypatch.setattr(limits, "MAX_PAUSE", 0.0)  # the price, not the pause, is tested here
     long_text = ("Die Kommunen erklären gemeinsam, was sie brauchen. " * 4_000)[:190_000]
     key, _ = make_declaration(text=long_text)
     client = socket_client(invite(key))
@@ -201,7 +209,10 @@ def test_joining_a_long_text_costs_more_than_a_keystroke(
     assert codes[-1] == "rate_limited"
 
 
-def test_resync_is_priced_by_what_it_ships(app, make_declaration, invite, socket_client):
+def test_resync_is_priced_by_what_it_ships(
+    app, make_declaration, invite, socket_client, monkeypatch
+):
+    monkeypatch.setattr(limits, "MAX_PAUSE", 0.0)  # the price, not the pause, is tested here
     key, _ = make_declaration(text=TEXT)
     client = socket_client(invite(key))
     _join(client, key)
@@ -228,6 +239,26 @@ def test_resync_is_priced_by_what_it_ships(app, make_declaration, invite, socket
     assert codes[-1] == "rate_limited"
 
 
+def test_a_refused_event_holds_back_the_connections_next_ones(
+    app, make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text=TEXT)
+    client = socket_client(invite(key))
+    _join(client, key)
+    bucket = next(iter(_namespace(app).connections.values())).bucket
+    bucket.tokens, bucket.refilled = -9.0, time.monotonic()  # ten tokens in debt
+
+    started = time.monotonic()
+    refused = _emit(client, "nonsense")
+    waited = time.monotonic() - started
+
+    # The refusal waits for the next token (a fifth of a second here) before the
+    # connection's next event is read: a flood is slowed to the refill rate.
+    assert _code(refused) == "rate_limited"
+    assert waited >= 0.15
+    assert _code(_emit(client, "nonsense")) == "unknown_event"  # admitted, then refused
+
+
 def test_a_client_that_keeps_flooding_after_refusals_is_disconnected(
     make_declaration, invite, socket_client, monkeypatch
 ):
@@ -250,7 +281,27 @@ def test_token_bucket_goes_into_debt_for_costly_answers_and_refills():
     bucket.charge(50.0)
     assert bucket.tokens < 0
     assert not bucket.admit()
-    assert bucket.refused_in_a_row == 1
+    assert bucket.refused == 1
+    assert bucket.pause() == limits.MAX_PAUSE  # 31 tokens short at 10 a second
     bucket.refilled -= 4.0  # four seconds later
     assert bucket.admit()
-    assert bucket.refused_in_a_row == 0
+    assert bucket.pause() == 0.0
+
+
+def test_refusals_spread_over_a_window_still_count_as_a_flood(monkeypatch):
+    """A flood interleaves refusals with the events each refill admits; it is one flood."""
+    bucket = limits.TokenBucket(rate=50.0, burst=1.0, tokens=0.0)
+    for _ in range(limits.FLOOD_REFUSALS):
+        assert not bucket.admit()
+        bucket.tokens = 1.0  # a refill admits the next one...
+        assert bucket.admit()
+        bucket.tokens = 0.0  # ...and the one after is refused again
+    assert bucket.flooding
+
+
+def test_a_client_that_waits_after_each_refusal_is_never_taken_for_a_flood():
+    bucket = limits.TokenBucket(rate=50.0, burst=1.0, tokens=0.0)
+    for _ in range(200):  # forty seconds of a refusal every fifth of a second
+        assert not bucket.admit()
+        bucket.window_began -= 0.2  # as if a fifth of a second had passed
+        assert not bucket.flooding
