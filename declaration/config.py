@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     #: Characters of messages that may wait for one live connection whose client does not
     #: read them; beyond, the server closes the connection (the client reconnects).
-    "MAX_QUEUED_CHARS": 8 * 1024 * 1024,
+    "MAX_QUEUED_CHARS": 2 * 1024 * 1024,
     #: Reverse proxies in front of the server whose X-Forwarded-For may be believed (0:
     #: none; the client is the connection's peer). Behind one nginx: 1. Limits per client
     #: (password sign-in) count the address this yields.

@@ -165,7 +165,7 @@ class DirectQueue(gevent.queue.JoinableQueue):  # type: ignore[misc]
 
     writer: ConnectionWriter | None = None
     #: Characters of packet data that may wait for the connection.
-    limit: int = 8 * 1024 * 1024
+    limit: int = 2 * 1024 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
