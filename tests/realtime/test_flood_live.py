@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 #: The others' p99 a flood may cause at most here: ten times the benchmark's target.
 GENEROUS_P99_MS = 500.0
 #: How much the server may grow while a client that never reads asks for a long text.
-MAX_RSS_GROWTH_KB = 150 * 1024
+MAX_RSS_GROWTH_KB = 50 * 1024
 
 
 def settings(**changes: Any) -> flood.Settings:
@@ -66,11 +66,15 @@ def test_a_flood_is_refused_as_too_fast_and_the_others_keep_their_pace(kind):
     assert record["others_p99_ms"] < GENEROUS_P99_MS, message
 
 
-def test_a_client_that_never_reads_is_closed_before_the_server_hoards_its_answers():
+def test_a_client_that_never_reads_cannot_make_the_server_hoard_its_answers():
+    """Joins are priced by the text they ship: a few answers of 190,000 characters go out
+    in four seconds, which the sockets' buffers hold; the server itself keeps none of them.
+    (Beyond a bound, what waits in the server closes the connection: tests/realtime/
+    test_frames.py breaks off a socket that does not read.)"""
     chosen = settings(duration=4.0, text_chars=190_000)
     record = summary(flood.measure("join-noread", chosen), chosen)
     message = described(record)
 
     assert record["attacker_sent"] > 0, message
+    assert record["attacker_refused"].get("rate_limited", 0) > 0, message
     assert record["rss_peak_kb"] - record["rss_before_kb"] < MAX_RSS_GROWTH_KB, message
-    assert record["attacker_closed_by_server"] >= 1, message
