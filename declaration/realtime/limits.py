@@ -1,13 +1,14 @@
 """What one live connection may cost the server: a priced token bucket and its bounds.
 
 Every event a client sends is admitted only while the connection's bucket is not in debt,
-and then pays its price: one token for the event itself, plus one per ``CHARS_PER_TOKEN``
-characters it makes the server read or send, and one per ``REVISIONS_PER_TOKEN`` revisions
-it reads. A keystroke batch costs one token; joining a long declaration, which ships the
-whole text, or a resync over a long history, costs dozens. Prices that depend on the answer
-are charged after the work, so the bucket may go into debt; the connection's next events
-are refused until the debt is refilled. In that way no connection can make the server ship
-more than ``RATE * CHARS_PER_TOKEN`` characters a second for long, whatever it asks for.
+and then pays its price: one token for the event itself (five for a join or a resync),
+plus one per ``CHARS_PER_TOKEN`` characters it makes the server read or send, and one per
+``REVISIONS_PER_TOKEN`` revisions it reads. A keystroke batch costs one token; joining a
+long declaration, which ships the whole text, or a resync over a long history, costs
+dozens. Prices that depend on the answer are charged after the work, so the bucket may go
+into debt; the connection's next events are refused until the debt is refilled. In that
+way no connection can make the server ship more than ``RATE * CHARS_PER_TOKEN`` characters
+a second for long, whatever it asks for.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ CHARS_PER_TOKEN = 2_000
 
 #: Revisions read from the database for one token: a resync over a long history is work
 #: for the database even when every operation in it is short.
-REVISIONS_PER_TOKEN = 50
+REVISIONS_PER_TOKEN = 10
+
+#: What an event costs before its size is known, where that is more than one token: a join
+#: or a resync opens transactions and checks access in several queries, a keystroke batch
+#: joins a transaction that stores many. A participant reconnecting pays both once.
+EVENT_PRICES = {"join": 5.0, "resync": 5.0}
 
 #: Events refused as too fast within ``FLOOD_WINDOW`` seconds, after which the connection
 #: is closed: a client that keeps sending although the answers say "too fast" is flooding.
@@ -45,6 +51,11 @@ GIVE_WAY = 0.001
 #: The longest a connection's next event waits to be read after one was refused as too
 #: fast (see `TokenBucket.pause`).
 MAX_PAUSE = 1.0
+
+
+def price_of_event(name: object) -> float:
+    """Return the tokens an event of this name costs on arrival."""
+    return EVENT_PRICES.get(name, 1.0) if isinstance(name, str) else 1.0
 
 
 def price_of_chars(chars: int) -> float:

@@ -210,7 +210,7 @@ class DraftNamespace(Namespace):
         # which the others' sockets are read too; the others only let ready greenlets run.
         busy = connection is not None and connection.bucket.busy
         self.socketio.sleep(limits.GIVE_WAY if busy else 0)
-        admitted = connection is None or connection.bucket.admit()
+        admitted = connection is None or connection.bucket.admit(limits.price_of_event(event))
         if not admitted:
             assert connection is not None
             if connection.bucket.flooding:
