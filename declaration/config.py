@@ -31,6 +31,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_ASYNC_MODE": ("SOCKETIO_ASYNC_MODE", "str"),
     "DECLARATION_MAX_QUEUED_CHARS": ("MAX_QUEUED_CHARS", "int"),
     "DECLARATION_TRUSTED_PROXIES": ("TRUSTED_PROXIES", "int"),
+    "DECLARATION_SWEEP_SECONDS": ("SWEEP_SECONDS", "float"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -61,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
     #: none; the client is the connection's peer). Behind one nginx: 1. Limits per client
     #: (password sign-in) count the address this yields.
     "TRUSTED_PROXIES": 0,
+    #: Seconds between two checks of a server process's live connections against the
+    #: database (removals and logouts made where no message reaches the process).
+    "SWEEP_SECONDS": 0.5,
     "BABEL_DEFAULT_LOCALE": "de",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
     "LANGUAGES": ("de", "en"),
@@ -74,6 +78,8 @@ DEFAULTS: dict[str, Any] = {
 def _convert(raw: str, kind: str) -> Any:
     if kind == "int":
         return int(raw)
+    if kind == "float":
+        return float(raw)
     if kind == "bool":
         return raw.strip().lower() in {"1", "true", "yes", "on", "ja"}
     return raw

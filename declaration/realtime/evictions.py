@@ -4,8 +4,9 @@ Removing a participant or ending a login session happens in an HTTP request or o
 command line; the sockets to close may live in another process. With a message queue the
 eviction is published on Redis and every process closes its own sockets at once. Without
 one, the process that made the change closes its sockets, and a periodic sweep in every
-server process catches the rest within ``SWEEP_SECONDS``: a removal made on the command
-line reaches the open sockets of a single server process without Redis within a second.
+server process catches the rest (every ``SWEEP_SECONDS`` setting, half a second by default):
+a removal made on the command line reaches the open sockets of a single server process
+without Redis within a second.
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ from declaration.realtime.namespace import DraftNamespace, Eviction
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two sweeps. Each sweep is two indexed queries over the process's
-#: connections (`namespace.stale_connections`), cheap enough to run twice a second.
-SWEEP_SECONDS = 0.5
-
 
 class Evictions:
     """Announces evictions and applies the ones announced by any process."""
@@ -34,6 +31,9 @@ class Evictions:
         self.namespace = namespace
         self.queue_url: str | None = app.config.get("MESSAGE_QUEUE_URL")
         self.channel = f"{app.config['MESSAGE_QUEUE_CHANNEL']}:evictions"
+        #: Each sweep is two indexed queries over the process's connections
+        #: (`namespace.stale_connections`), cheap enough to run twice a second.
+        self.sweep_seconds = float(app.config["SWEEP_SECONDS"])
 
     def announce(self, kind: str, value: int | str) -> None:
         """Close the connections of a membership, person or login session everywhere."""
@@ -70,7 +70,7 @@ class Evictions:
     def _sweep_forever(self) -> None:
         failing = False
         while True:
-            self.socketio.sleep(SWEEP_SECONDS)
+            self.socketio.sleep(self.sweep_seconds)
             try:
                 with self.app.app_context():
                     closed = self.namespace.sweep()

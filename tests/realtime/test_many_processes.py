@@ -40,6 +40,8 @@ def two_servers(
     env = {
         "DECLARATION_MESSAGE_QUEUE_URL": redis_url,
         "DECLARATION_MESSAGE_QUEUE_CHANNEL": f"test-{secrets.token_hex(4)}",
+        # No sweep within a test: what closes connections here is the message on Redis.
+        "DECLARATION_SWEEP_SECONDS": "600",
     }
     with (
         server_process(database_url, tmp_path_factory.mktemp("one"), **env) as one,
@@ -86,6 +88,17 @@ def test_clients_on_different_processes_converge(app, two_servers, make_declarat
         client.close()
 
 
+def _use_the_queue_of(app, env: dict[str, str]) -> None:
+    """Let this process (the command line's stand-in) announce on the servers' queue."""
+    app.config.update(
+        MESSAGE_QUEUE_URL=env["DECLARATION_MESSAGE_QUEUE_URL"],
+        MESSAGE_QUEUE_CHANNEL=env["DECLARATION_MESSAGE_QUEUE_CHANNEL"],
+    )
+    evictions = app.extensions["declaration.evictions"]
+    evictions.queue_url = env["DECLARATION_MESSAGE_QUEUE_URL"]
+    evictions.channel = f"{env['DECLARATION_MESSAGE_QUEUE_CHANNEL']}:evictions"
+
+
 def test_removal_closes_connections_in_every_process_at_once(
     app, two_servers, make_declaration, invite
 ):
@@ -94,24 +107,41 @@ def test_removal_closes_connections_in_every_process_at_once(
     removed = DraftClient(two, timeout=10)
     removed.login(invite(key, email="entfernt@gemeinde.example"))
     removed.open(key)
-    app.config.update(
-        MESSAGE_QUEUE_URL=env["DECLARATION_MESSAGE_QUEUE_URL"],
-        MESSAGE_QUEUE_CHANNEL=env["DECLARATION_MESSAGE_QUEUE_CHANNEL"],
-    )
-    app.extensions["declaration.evictions"].queue_url = env["DECLARATION_MESSAGE_QUEUE_URL"]
-    app.extensions[
-        "declaration.evictions"
-    ].channel = f"{env['DECLARATION_MESSAGE_QUEUE_CHANNEL']}:evictions"
+    _use_the_queue_of(app, env)
 
     result = app.test_cli_runner().invoke(
         args=["participants", "revoke", key, "entfernt@gemeinde.example"]
     )
     assert result.exit_code == 0, result.output
 
-    deadline = time.monotonic() + 3  # well below the 10 s sweep: this is the Redis path
+    deadline = time.monotonic() + 3  # the servers do not sweep here: this is the Redis path
     while removed._sio.connected and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not removed._sio.connected
     with pytest.raises(ClientError):
         removed.sync(timeout=1)
     removed.close()
+
+
+def test_a_fake_disconnect_does_not_hide_a_socket_from_removal_through_redis(
+    app, two_servers, make_declaration, invite
+):
+    from tests.realtime.test_hostile_live import RawClient
+
+    _, two, env = two_servers
+    key, _ = make_declaration(text="abc")
+    attacker = RawClient(two, invite(key, email="angriff@gemeinde.example"))
+    try:
+        assert attacker.call("join", {"declaration": key})["ok"]
+        assert attacker.raw("disconnect")["error"]["code"] == "unknown_event"
+        _use_the_queue_of(app, env)
+
+        result = app.test_cli_runner().invoke(
+            args=["participants", "revoke", key, "angriff@gemeinde.example"]
+        )
+        assert result.exit_code == 0, result.output
+
+        assert attacker.closed.wait(3)
+        assert "access_revoked" in attacker.names()
+    finally:
+        attacker.close()
