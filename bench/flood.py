@@ -1232,6 +1232,14 @@ def _kinds(raw: str) -> list[str]:
     return chosen
 
 
+def results_path(output: Path | None, server_commit: str | None) -> Path:
+    """Where a run's records go: a run of an older server is a reference, kept beside the
+    current figures (``flood-reference.json``) and never in their place."""
+    if output is not None:
+        return output
+    return RESULTS / (f"{NAME}-reference.json" if server_commit else f"{NAME}.json")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench flood",
@@ -1286,7 +1294,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the temporary folders (logs)")
-    p.add_argument("--output", type=Path, default=RESULTS / f"{NAME}.json", help="results JSON")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help=f"results JSON (default: {NAME}.json, or {NAME}-reference.json with --server-commit)",
+    )
     p.add_argument("--no-save", action="store_true", help="do not write results JSON")
     return p
 
@@ -1335,6 +1348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print_results(records)
     if not args.no_save:
-        path = write_records(args.output, records, ("database", "text_chars", "kind"))
+        output = results_path(args.output, args.server_commit)
+        path = write_records(output, records, ("database", "text_chars", "kind"))
         print(f"\nwritten to {path}")
     return 0

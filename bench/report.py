@@ -343,7 +343,12 @@ def targets(
             all(r["in_sync_ms_median"] <= TARGET_IN_SYNC_MS for r in storms) if storms else None,
         )
     )
-    floods = [r for r in flood if r.get("others_p99_ms") is not None]
+    # The baseline is no flood: its figure is what the machine gives without one.
+    floods = [
+        r
+        for r in flood
+        if r.get("others_p99_ms") is not None and r.get("kind") != flood_bench.BASELINE
+    ]
     worst = max(floods, key=lambda r: r["others_p99_ms"], default=None)
     found.append(
         Target(
@@ -490,8 +495,12 @@ def storm_section(storm: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
-def flood_section(flood: Sequence[dict[str, Any]]) -> str:
-    """One table per database and text length: each kind of flood, the others' round trips."""
+def flood_section(flood: Sequence[dict[str, Any]], reference: Sequence[dict[str, Any]] = ()) -> str:
+    """One table per database and text length: each kind of flood, the others' round trips.
+
+    Where the same floods were run against an older server (``reference``), its table
+    follows, so the figures before a change stand beside the current ones.
+    """
     parts = ["## One client flooding the others"]
     if not flood:
         parts.append("No results yet: run `python -m bench flood`.")
@@ -508,28 +517,52 @@ def flood_section(flood: Sequence[dict[str, Any]]) -> str:
         "few seconds after the flood), the rest as unanswered; `join-noread` never reads its "
         "socket until then. " + provenance(flood, _peer_commit)
     )
+    references = _flood_groups(reference)
+    for (database, chars), records in sorted(_flood_groups(flood).items()):
+        parts.extend(_flood_table(database, chars, records, ""))
+        older = references.get((database, chars))
+        if older:
+            commit = "/".join(sorted({str(r.get("commit") or "?") for r in older}))
+            parts.extend(
+                _flood_table(
+                    database,
+                    chars,
+                    older,
+                    f" against the server at {commit} (`--server-commit {commit}`), for comparison",
+                )
+            )
+    return "\n\n".join(parts)
+
+
+def _flood_groups(
+    records: Sequence[dict[str, Any]],
+) -> dict[tuple[str, int], list[dict[str, Any]]]:
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for record in flood:
+    for record in records:
         groups.setdefault((str(record["database"]), int(record["text_chars"])), []).append(record)
     order = {kind: n for n, kind in enumerate(flood_bench.KINDS)}
-    for (database, chars), records in sorted(groups.items()):
-        records.sort(key=lambda r: order.get(str(r["kind"]), len(order)))
-        seconds = "/".join(sorted({f"{float(r.get('duration_s') or 0):g}" for r in records}))
-        option = int(records[0].get("text_option") or 0)
-        command = f"--duration {seconds}" + (f" --text-chars {option}" if option else "")
-        if database != "sqlite":
-            command += " --database-url postgresql+psycopg://…"
-        parts.append(
-            f"{database}, a text of {chars:,} characters, {seconds} s per flood (`{command}`):"
-        )
-        parts.append(
-            table(
-                flood_bench.HEADERS,
-                [flood_bench.table_row(r) for r in records],
-                flood_bench.ALIGN,
-            )
-        )
-    return "\n\n".join(parts)
+    for members in groups.values():
+        members.sort(key=lambda r: order.get(str(r["kind"]), len(order)))
+    return groups
+
+
+def _flood_table(
+    database: str, chars: int, records: list[dict[str, Any]], against: str
+) -> list[str]:
+    seconds = "/".join(sorted({f"{float(r.get('duration_s') or 0):g}" for r in records}))
+    option = int(records[0].get("text_option") or 0)
+    command = f"--duration {seconds}" + (f" --text-chars {option}" if option else "")
+    if database != "sqlite":
+        command += " --database-url postgresql+psycopg://…"
+    return [
+        f"{database}, a text of {chars:,} characters, {seconds} s per flood{against} "
+        f"(`{command}`):",
+        table(
+            flood_bench.HEADERS,
+            [flood_bench.table_row(r) for r in records],
+            flood_bench.ALIGN,
+        ),
+    ]
 
 
 #: Servers that are shown only beside our record of the same run (`bench/unsynced.py`).
@@ -564,6 +597,8 @@ class Results:
     storage: list[dict[str, Any]]
     storm: list[dict[str, Any]]
     flood: list[dict[str, Any]] = field(default_factory=list)
+    #: The same floods against an older server (``--server-commit``), shown beside them.
+    flood_reference: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, results: Path) -> Results:
@@ -574,6 +609,9 @@ class Results:
             storage=newest(load(results, "storage"), "database", "phase", "mode"),
             storm=newest(load(results, "storm"), "database"),
             flood=newest(load(results, "flood"), "database", "text_chars", "kind"),
+            flood_reference=newest(
+                load(results, "flood-reference"), "database", "text_chars", "kind"
+            ),
         )
 
 
@@ -584,7 +622,7 @@ def render(results: Results, plots: Sequence[Path]) -> str:
         targets_section(targets(results.peers, results.storage, results.storm, results.flood)),
         storage_section(results.storage),
         storm_section(results.storm),
-        flood_section(results.flood),
+        flood_section(results.flood, results.flood_reference),
     ]
     return "\n\n".join(sections)
 

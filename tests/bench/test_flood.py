@@ -290,3 +290,34 @@ def test_without_flood_records_the_report_says_how_to_get_them(tmp_path: Path):
     assert "No results yet: run `python -m bench flood`." in report.flood_section([])
     found = {t.name: t for t in report.targets([], [], [])}
     assert found["a flooding client: the others' p99 ≤ 50 ms"].met is None
+
+
+def test_the_baseline_is_no_flood_and_does_not_decide_the_target():
+    records = [_record("none", 60.0), _record("resync", 20.0)]
+    found = {t.name: t for t in report.targets([], [], [], records)}
+    target = found["a flooding client: the others' p99 ≤ 50 ms"]
+    assert target.met is True
+    assert target.measured == "worst 20.0 ms (resync, sqlite, 2,799 characters)"
+
+
+def test_a_run_against_an_older_server_is_a_reference_beside_the_current_figures(
+    tmp_path: Path,
+):
+    assert flood.results_path(None, None).name == "flood.json"
+    assert flood.results_path(None, "e0c16f7").name == "flood-reference.json"
+    assert flood.results_path(tmp_path / "x.json", "e0c16f7") == tmp_path / "x.json"
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "flood.json").write_text(json.dumps([_record("edit", 12.0)]), "utf-8")
+    older = [_record("edit", 9_000.0, commit="e0c16f7")]
+    (results / "flood-reference.json").write_text(json.dumps(older), "utf-8")
+
+    read = report.Results.read(results)
+    section = report.flood_section(read.flood, read.flood_reference)
+
+    current = section.index("sqlite, a text of 2,799 characters, 10 s per flood (")
+    reference = section.index("against the server at e0c16f7 (`--server-commit e0c16f7`)")
+    assert current < reference
+    assert "| 9,000.0 |" in section[reference:]
+    found = {t.name: t for t in report.targets([], [], [], read.flood)}
+    assert found["a flooding client: the others' p99 ≤ 50 ms"].met is True  # current only
