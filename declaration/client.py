@@ -30,6 +30,7 @@ import engineio.packet
 import requests
 import socketio
 
+from declaration.domain.errors import REFUSING_CODES as REFUSING
 from declaration.domain.operations import Operation, OperationError, from_delta, from_texts
 from declaration.domain.sync import ClientDocument, GapDetected, Refusal, Revision, SyncError
 from declaration.domain.text import clean, clean_inserts
@@ -38,24 +39,6 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "/draft"
 SESSION_COOKIE = "erklaerung_session"
-
-#: Error codes after which the batch is dropped and handed back (retrying cannot help).
-REFUSING = frozenset(
-    {
-        "phase_forbids_edit",
-        "review_moderator_only",
-        "text_frozen",
-        "observer_cannot_edit",
-        "not_a_member",
-        "not_found",
-        "text_too_long",
-        "edit_too_large",
-        "invalid_operation",
-        "not_authenticated",
-        "seq_reused",
-        "invalid_text",
-    }
-)
 
 
 class _InOrderEngineIO(engineio.Client):  # type: ignore[misc]
@@ -449,4 +432,4 @@ class DraftClient:
                 self._changed.wait(min(remaining, 0.1))
 
 
-__all__ = ["ClientError", "DraftClient", "Refused", "Revision"]
+__all__ = ["REFUSING", "ClientError", "DraftClient", "Refused", "Revision"]

@@ -32,6 +32,29 @@ class DomainError(Exception):
         super().__init__(self.text)
 
 
+#: Codes of the refusals after which a client drops the batch in flight and hands its text
+#: back to the author: sending it again cannot succeed. Every other code of an edit is
+#: retried (after a resync, a join or a pause). The browser editor keeps a copy in
+#: ``static/src/editor/sync.js`` (JavaScript cannot import this); ``tests/test_error_codes.py``
+#: holds the copy, the classes and docs/protocol.md to this set.
+REFUSING_CODES: frozenset[str] = frozenset(
+    {
+        "not_authenticated",
+        "not_found",
+        "not_a_member",
+        "observer_cannot_edit",
+        "review_moderator_only",
+        "text_frozen",
+        "phase_forbids_edit",
+        "text_too_long",
+        "edit_too_large",
+        "invalid_operation",
+        "invalid_text",
+        "seq_reused",
+    }
+)
+
+
 class NotFound(DomainError):
     code = "not_found"
     status = 404
