@@ -9,13 +9,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 #: Bytes of randomness per token (DESIGN.md asks for at least 128 bit).
 TOKEN_BYTES = 32
-
-INVITATION_VALIDITY = timedelta(days=14)
-LOGIN_LINK_VALIDITY = timedelta(minutes=30)
 
 
 def new_token() -> str:
