@@ -12,6 +12,9 @@ with a fresh server process:
 - ``yjs``: pycrdt-websocket, the Yjs server behind Jupyter's collaboration
   (:mod:`bench.baselines.yjs`).
 
+Not run unless named in ``--servers``: ``ours-no-fsync``, our server with commits that do
+not wait for the disk (:mod:`bench.unsynced`, a what-if), and ``yjs-observe``.
+
 The workload is the realtime benchmark's: N clients, each inserting a unique token
 (``[c12-345]``) 5 times a second from a random phase, for 20 s; latency is from the edit
 to each peer having it, over all (edit, peer) pairs; throughput is accepted edits per
@@ -186,7 +189,7 @@ def peers() -> dict[str, Peer]:
         ),
         "yjs": Peer("yjs", yjs, "bench.baselines.yjs", node_mode="yjs"),
         # Not run by default: arrivals noted by Text.observe, which costs the load
-        # generator 75–100 µs per received update (see bench/baselines/yjs.py).
+        # generator more than applying the update does (see bench/baselines/yjs.py).
         "yjs-observe": Peer(
             "yjs-observe",
             f"{yjs}, Text.observe",
@@ -575,8 +578,8 @@ def schedule(
     """The order of the runs: (client count, run, server), the servers taking turns.
 
     The ratios to the peers compare runs made minutes apart, and the shared machines
-    these run on change speed within minutes (one session measured the same code at 505
-    and 800 edits per CPU-second in runs four minutes apart). Run by run in turn, every
+    these run on change speed within minutes, by more than most changes of the code
+    would. Run by run in turn, every
     server meets the same drift, where all runs of one server and then all of the next
     would put the drift into the ratio. Each run number keeps its seed for every server,
     so they all type the same edits.

@@ -3,8 +3,10 @@
     .venv/bin/python -m bench realtime [--clients 10,20,50] [--seconds 20] [--runs 1]
 
 For each client count a fresh database and a fresh ``declaration serve`` process (gevent,
-TCP_NODELAY — as in production) are started; N participants are invited and connect with
-:class:`declaration.client.DraftClient`. Each client then inserts a short unique token
+TCP_NODELAY — as in production) are started; N participants are invited and connect,
+by default with the browser's client code in Node.js (``--loadgen node``, `bench.load.node`)
+or with :class:`declaration.client.DraftClient` threads (``--loadgen python``). Each client
+then inserts a short unique token
 (``[c12-345]``) at a random position of its text 5 times a second. Measured:
 
 - propagation latency: from the moment a client makes an edit until each peer has applied
@@ -15,11 +17,12 @@ TCP_NODELAY — as in production) are started; N participants are invited and co
 - server memory per connected client: (RSS with N idle clients − RSS with none) / N;
 - convergence: every client's text equals the text stored by the server at the end.
 
-The clients run in worker processes (``--workers``; default: one per 10 clients, at least
-one), which report their samples back. By default the server is pinned to the first CPU and
-the load generator to the others (``--no-pin`` to share), the engine.io client handles
-messages in order on its reading thread instead of a new thread per message
-(``--no-inline-handlers`` to keep the library's behaviour), and each run waits for a quiet
+The clients run in worker processes (``--workers``; default: one Node.js process per 50
+clients, or one Python process per 10), which report their samples back. By default the
+server is pinned to the first CPU and the load generator to the others (``--no-pin`` to
+share), the Python clients' engine.io client handles messages in order on its reading
+thread instead of a new thread per message (``--no-inline-handlers`` to keep the library's
+behaviour), and each run waits for a quiet
 machine and is repeated when other work took CPU during it (``--quiet-wait``,
 ``--retries``). The CPU time of the load generator and of everything else on the machine is
 measured too: on a small machine they compete with the server for the same cores. Times

@@ -9,8 +9,9 @@
 then every server's figures, the latency plots, the targets with what was measured, and
 the storage, history, reconnect-storm and flood figures. Each table names the commits, dates and
 machines its records come from, because the result files keep the newest record of each
-kind and a partial run leaves older records beside new ones. The analysis around the
-markers (profiles, before/after comparisons) is written by people and left alone.
+kind and a partial run leaves older records beside new ones. The text around the
+markers (how to run, the targets, why those still missed are missed) is written by people
+and left alone.
 
 ``--check`` only reports whether the doc's generated part matches the results (exit 1 if
 not), for a reviewer who wonders whether someone edited the figures by hand.

@@ -5,12 +5,13 @@
 
 One ``declaration serve`` process (gevent, as in production) serves a fresh declaration with
 the sample text per run and ``--clients`` invited mayors, each already logged in (the HTTP
-login is not part of the storm). ``--clients`` threads wait at a barrier, then each calls
-:meth:`DraftClient.open` (connect + ``join``) — all within a few milliseconds — and, once it
-has joined, makes one edit (a short marker at a random position). Measured from the start of
-the storm (the first ``open()`` call):
+login is not part of the storm). The clients run on one Node.js event loop
+(``bench/load/storm.mjs``; ``--loadgen python``: one thread each, waiting at a barrier and
+calling :meth:`DraftClient.open`). All connect and ``join`` within a few milliseconds and,
+once joined, each makes one edit (a short marker at a random position). Measured from the
+start of the storm:
 
-- **all joined**: until the last client's ``open()`` returned;
+- **all joined**: until the last client has joined;
 - **in sync**: until every client has its edit acknowledged and holds the same revision as
   the server's head, with every edit of the storm stored (head = number of clients); the
   texts are then compared with the text the server stores.
@@ -267,8 +268,9 @@ def storm_node(
 ) -> StormResult:
     """The same storm with the clients on one Node.js event loop (``bench/load/storm.mjs``).
 
-    50 Python client threads needed about a core of their own for the websocket handshakes
-    and joins, so the storm measured the load generator as much as the server.
+    Python client threads need about a core of their own for the websocket handshakes and
+    joins of 50 clients, so with them the storm measures the load generator as much as the
+    server.
     """
     import hashlib
     import json

@@ -4,8 +4,8 @@ DESIGN.md has every acknowledged edit survive a power cut, so each commit that g
 acknowledgement waits for fsync (SQLite ``synchronous=FULL``). pycrdt-websocket, as the
 benchmark runs it, stores nothing, and the bare relay has nothing to store. How much of
 our gap to them is that wait, and how much is our own code? docs/benchmarks.md answers
-with a measurement instead of an estimate: the same server, the same workload, in the same
-run, once as it ships and once with this preload (``--no-fsync`` of ``bench realtime``, the
+with a measurement: the same server, the same workload, in the same run, once as it ships
+and once with this preload (``--no-fsync`` of ``bench realtime``, the
 server ``ours-no-fsync`` of ``bench peers``).
 
 The preload makes every new database connection of the server process skip the wait:

@@ -30,10 +30,10 @@ class DeclarationApp(Flask):
     """The Flask application, minus the URL routing of live-editing events.
 
     Flask-SocketIO runs every Socket.IO event (each batch of keystrokes) in a request
-    context built from the socket's handshake, and Flask bound the URL map to that request
-    and matched its path on every push: about 50 microseconds per event on the benchmark
-    machine, for a rule nobody reads (the handshake's path has no view; handlers build no
-    URLs). Such a context gets no URL adapter now, so ``url_for`` inside a socket handler
+    context built from the socket's handshake, and Flask would bind the URL map to that
+    request and match its path on every push, a noticeable part of a small event's cost
+    for a rule nobody reads (the handshake's path has no view; handlers build no URLs).
+    Such a context gets no URL adapter, so ``url_for`` inside a socket handler
     fails loudly instead of building a URL from the handshake. A real HTTP request is
     always routed, whatever its path: it is marked as it enters (`wsgi_app`), and a
     stray ``GET /socket.io`` that Flask-SocketIO passes on still gets its 404.

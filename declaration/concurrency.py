@@ -114,13 +114,12 @@ class DiskWaitPlacement:
 
     In the disk thread the loop runs on while the disk works, but the waiting greenlet pays
     for the hand-over: the thread is woken, the GIL goes back and forth, and the greenlet
-    resumes only when the loop gets back to it. Where fsync takes a tenth of a millisecond
-    that hand-over is most of the commit (docs/benchmarks.md, seventh session). On the
-    loop, though, the wait stops every connection of the process. That is harmless while
-    the process has time to spare and the disk is quick, and ruinous otherwise: on a busy
-    server the stopped time is taken from work already queued (committing on the loop at
-    50 editors once took a run's p99 from about 50 to 780 ms), and a slow disk stops
-    everyone for every commit.
+    resumes only when the loop gets back to it. On a quick disk that hand-over costs more
+    than the fsync itself. On the loop, though, the wait stops every connection of the
+    process. That is harmless while the process has time to spare and the disk is quick,
+    and ruinous otherwise: on a busy server the stopped time is taken from work already
+    queued, the backlog forms batches the loop cannot drain and the latency of everyone
+    grows by orders of magnitude, and a slow disk stops everyone for every commit.
 
     So a wait runs on the loop only while the process used less than ``busy_share`` of a
     core over the last completed window of ``window`` seconds, and the disk's recent waits

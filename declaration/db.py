@@ -115,13 +115,12 @@ def make_engine(url: str) -> Engine:
         _configure_sqlite(engine)
         return engine
     # A fixed number of connections as well, and callers beyond it queue: with overflow
-    # allowed, a crowd opening the declaration at once (50 joins) had the pool open up to
-    # twenty more backends, each a PostgreSQL process forked, authenticated and closed
-    # again when handed back. That took more CPU than the joins' own queries and was most
-    # of the reconnect storm's time (`python -m bench storm --database postgres`: in sync
-    # after 744 ms with overflow, 504 ms without). Pre-ping stays: one round trip per
-    # transaction keeps a restarted database from failing the first request of each
-    # connection.
+    # allowed, a crowd opening the declaration at once (a reconnect storm) would have the
+    # pool open more backends, each a PostgreSQL process forked, authenticated and closed
+    # again when handed back. That costs more CPU than the joins' own queries and would be
+    # most of the storm's time (`python -m bench storm --database postgres` shows it).
+    # Pre-ping stays: one round trip per transaction keeps a restarted database from
+    # failing the first request of each connection.
     return create_engine(url, pool_pre_ping=True, pool_size=POSTGRES_CONNECTIONS, max_overflow=0)
 
 
@@ -142,7 +141,8 @@ class Database:
         #: SQLite has one writer at a time. Writers of this process queue here, where a
         #: waiting greenlet lets the loop run, instead of in SQLite's busy handler, which
         #: would stop the loop until the writer ahead (committing in the disk thread) is done.
-        #: Reentrant, so a nested write transaction fails in SQLite as before, not here.
+        #: Reentrant, so a nested write transaction fails in SQLite as it would without
+        #: this lock, instead of waiting here for itself.
         self._writer = threading.RLock() if self.is_sqlite else None
         #: SQLite: the edit path's connection, checked out once and kept (`write_connection`).
         self._edits: Connection | None = None
@@ -187,7 +187,7 @@ class Database:
         For the edit path, which runs for every batch of keystrokes and uses no ORM
         objects: the session's own bookkeeping around a transaction (its transaction
         objects, the connection checked out through it, the identity map cleared at the
-        end) was about a third of the CPU of storing a batch on SQLite. The guarantees are
+        end) would be a large part of the CPU of storing a batch on SQLite. The guarantees are
         those of ``transaction(write=True)``: this process's writers queue, SQLite takes
         the write lock at ``BEGIN IMMEDIATE``, the commit waits for the disk (`wait_for_disk`).
         On SQLite the transactions run on one connection kept for them (`_edit_connection`).

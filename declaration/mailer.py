@@ -68,8 +68,8 @@ def deliver(
 
     Read, send, record: the SMTP conversation (seconds, with a slow server) runs outside
     any transaction, and the outcomes are stored by a write transaction of their own. On
-    SQLite a transaction that read before the conversation could not write afterwards
-    once an edit had been committed meanwhile, and sent mails stayed "pending".
+    SQLite a transaction that read before the conversation cannot write afterwards once
+    an edit has been committed meanwhile, and sent mails would stay "pending".
     """
     ids = list(mail_ids)
     if not ids:

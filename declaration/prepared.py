@@ -4,9 +4,8 @@ Every batch of keystrokes makes about eight statements (authorise, lock the head
 clients and the history, write the revision, move the client and the head). Run through
 ``Connection.execute`` each of them paid SQLAlchemy's whole execution machinery: a cache key
 built by walking the statement, an execution context, a result object, the parameters
-processed for every call. On the benchmark machine that was about 100 µs per statement,
-several times what SQLite needs to run it, and about a fifth of the server's work per
-edit with ten editors (docs/benchmarks.md).
+processed for every call. That costs several times what SQLite needs to run the
+statement, and on the edit path it would be a large share of the server's work per edit.
 
 A `Prepared` statement keeps what matters of SQLAlchemy and drops the rest:
 

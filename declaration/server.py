@@ -27,9 +27,9 @@ def freeze_startup_objects() -> int:
     """Exclude the objects made at start-up from the cyclic garbage collector; return them.
 
     The application, its modules and SQLAlchemy's metadata are some 100,000 objects that
-    live as long as the process. Each full collection walked all of them (about 65 ms on
-    the benchmark machine) while the event loop stood still: every edit in flight waited,
-    and these pauses were the tail of the live-editing latency. Frozen, they are skipped;
+    live as long as the process. Each full collection would walk all of them while the
+    event loop stands still: every edit in flight would wait, and these pauses would be
+    the tail of the live-editing latency. Frozen, they are skipped;
     what is made later is still collected. (``gc.freeze``, Python 3.7+.)
     """
     gc.collect()

@@ -3,14 +3,14 @@
 python-engineio hands every packet for a WebSocket connection to a writer greenlet of that
 connection through a queue: the sending greenlet puts it, the event loop wakes the writer,
 which frames and writes it, arms a timer for its next wait and goes back to sleep. With
-50 editors every revision is a frame to each of 50 members, and that hand-over cost the
-server more than writing the frames did (docs/benchmarks.md, eighth session).
+50 editors every revision is a frame to each of 50 members, and that hand-over costs the
+server more than writing the frames does.
 
 Here a message packet is written at once, by the greenlet that sends it, when that
 changes neither the order of the frames nor who waits for whom:
 
 - nothing is queued for the connection and no write to it is under way, so the frame
-  would have been the next one anyway (otherwise it queues behind them, as before);
+  would have been the next one anyway (otherwise it queues behind them);
 - the connection has finished its upgrade to WebSocket and is open;
 - the socket takes the frame without waiting. If it takes only part, a greenlet of its own
   writes the rest while it holds the connection's write lock, and the frames after it
@@ -160,7 +160,7 @@ class DirectQueue(gevent.queue.JoinableQueue):  # type: ignore[misc]
     engineio creates one per connection (``create_queue``) and puts every outgoing packet
     into it; `DirectWebSocketWSGI` gives it the connection's `ConnectionWriter` once the
     WebSocket is there. Until then, and whenever `ConnectionWriter.write_now` declines,
-    packets queue as before — up to ``limit`` characters; beyond, the connection closes.
+    packets queue for engineio's writer — up to ``limit`` characters; beyond, the connection closes.
     """
 
     writer: ConnectionWriter | None = None

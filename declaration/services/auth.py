@@ -211,8 +211,9 @@ def person_id_for_session(session: Session, session_token: str, *, at: datetime)
     """Return the id of the person logged in with ``session_token``, or None if not valid.
 
     One prebuilt statement, no ORM objects: a crowd reconnecting at once makes one of
-    these each, and building the ORM query was a tenth of the server's work in such a
-    storm. Moves the session's last-seen time once it is ``LAST_SEEN_RESOLUTION`` old.
+    these each, and building the ORM query would be a noticeable part of the server's
+    work in such a storm. Moves the session's last-seen time once it is
+    ``LAST_SEEN_RESOLUTION`` old.
     """
     row = _SESSION_PERSON.first(session.connection(), {"token_hash": token_hash(session_token)})
     if row is None:

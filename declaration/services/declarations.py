@@ -178,8 +178,8 @@ def seat_of(session: Session, key: str, *, person_id: int, token_hash: str) -> S
     """Return the seat of ``person_id``, logged in with ``token_hash``, in ``key``; or None.
 
     One indexed query instead of the four ORM queries of `auth.person_for_session` and
-    `open_for`: fifty participants reconnecting at once each join, and those queries were
-    most of the server's work in such a storm. None means only that this fast path found
+    `open_for`: in a reconnect storm every participant joins at once, and those queries
+    would be most of the server's work. None means only that this fast path found
     no seat; ask `open_for` for the exact refusal (not found, removed, logged out). The
     key is read as `by_key` reads it: as an id when it is one, else (or when no row has
     that id) as a key.
