@@ -17,9 +17,9 @@ random position of its text; the latency of a token is the time from the insert 
 peer has applied the update that carries it (``handle_sync_message`` applies it to the
 peer's Doc; the token is then in the peer's Text). The token is found in the update's bytes
 (Yjs encodes inserted text as UTF-8 strings): pycrdt's ``Text.observe`` builds each event's
-delta eagerly, which costs 75–100 µs per received update with this text (against 5 µs to
-apply the update), and at 50 clients × 5 edits/s that alone is more than the load
-generator's core (12,500 received updates a second). ``observe=True`` (peer ``yjs-observe``
+delta eagerly, which costs many times what applying the update does, and at 50 clients ×
+5 edits/s (12,500 received updates a second) that alone takes more than the load
+generator's core. ``observe=True`` (peer ``yjs-observe``
 of ``bench.peers``) measures with ``Text.observe`` instead.
 """
 
