@@ -16,7 +16,7 @@ trace's ``startContent``, edited by one invited mayor:
 ``history``
     On the declaration of ``service`` (filled up to ``--history-revisions`` with grouped
     commits when the timed replay was shorter): ``drafts.text_at`` for 200 random revisions
-    (each checked against the trace), and ``drafts.difference`` between 10 % and 90 %.
+    (each checked against the trace), and ``versions.difference`` between 10 % and 90 %.
 ``keystroke``
     A real ``declaration serve`` process and a :class:`declaration.client.DraftClient`:
     ``client.edit`` then ``client.sync()`` per patch, so every keystroke is a revision.
@@ -523,9 +523,9 @@ def service_replay(
 
 
 def history(fixture: Fixture, key: str, trace: Trace, loads: int, seed: int) -> dict[str, Any]:
-    """Time ``drafts.text_at`` for random revisions and ``drafts.difference`` far apart."""
+    """Time ``drafts.text_at`` for random revisions and ``versions.difference`` far apart."""
     from declaration.db import get_database
-    from declaration.services import declarations, drafts
+    from declaration.services import declarations, drafts, versions
 
     rng = random.Random(seed)
     with fixture.app.app_context():
@@ -556,7 +556,7 @@ def history(fixture: Fixture, key: str, trace: Trace, loads: int, seed: int) -> 
             with database.transaction() as s:
                 declaration = declarations.by_key(s, key)
                 t = time.perf_counter()
-                result = drafts.difference(s, declaration, old, new)
+                result = versions.difference(s, declaration, old, new)
                 differences.append(time.perf_counter() - t)
                 segments = len(result)
     ordered = sorted(timings)

@@ -252,7 +252,7 @@ def test_on_gevent_ready_work_runs_first_and_a_loop_never_idle_is_left_at_the_li
 
 
 def test_difference_of_versions_is_computed_through_it(monkeypatch):
-    from declaration.services import drafts
+    from declaration.services import drafts, versions
 
     texts = ("a b", "a c")
     calls = []
@@ -261,8 +261,8 @@ def test_difference_of_versions_is_computed_through_it(monkeypatch):
         calls.append(function.__name__)
         return function(*arguments)
 
-    monkeypatch.setattr(drafts, "off_loop", recording)
+    monkeypatch.setattr(versions, "off_loop", recording)
     monkeypatch.setattr(drafts, "text_at", lambda session, declaration, n: texts[n])
-    segments = drafts.difference(None, None, 0, 1)  # type: ignore[arg-type]
+    segments = versions.difference(None, None, 0, 1)  # type: ignore[arg-type]
     assert calls == ["compare"]
     assert "".join(s.text for s in segments if s.kind != "delete") == "a c"

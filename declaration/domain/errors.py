@@ -142,6 +142,55 @@ class PhaseForbids(DomainError):
     message = N_("In der aktuellen Phase ist das nicht möglich.")
 
 
+class InvalidOperation(DomainError):
+    """An edit that does not fit its base, or comes under somebody else's client id."""
+
+    code = "invalid_operation"
+    status = 422
+    message = N_(
+        "Die Änderung konnte nicht gelesen werden. Bitte laden Sie die Seite neu; "
+        "Ihr Text wird Ihnen dann angeboten."
+    )
+
+
+class InvalidText(DomainError):
+    """An edit that would put control characters into the text (`domain.text`)."""
+
+    code = "invalid_text"
+    status = 422
+    message = N_(
+        "Die Änderung enthält Steuerzeichen, die in einem Text nicht vorkommen dürfen, und "
+        "wurde nicht übernommen. Bitte fügen Sie den Text erneut ein; der Editor entfernt "
+        "sie dann."
+    )
+
+
+class UnknownBase(DomainError):
+    """An edit or a read based on a revision the declaration does not (yet) have."""
+
+    code = "unknown_base"
+    status = 409
+    message = N_("Ihre Ansicht ist nicht auf dem neuesten Stand. Sie wird jetzt abgeglichen.")
+
+
+class TextTooLong(DomainError):
+    """An edit after which the text would exceed the configured limit (``limit``)."""
+
+    code = "text_too_long"
+    status = 413
+    message = N_("Der Text würde zu lang (höchstens %(limit)s Zeichen). Bitte kürzen Sie ihn.")
+
+
+class EditTooLarge(DomainError):
+    """A single batch too large to transform and store in one step."""
+
+    code = "edit_too_large"
+    status = 413
+    message = N_(
+        "Diese Änderung ist zu groß für einen Schritt. Bitte fügen Sie den Text in Teilen ein."
+    )
+
+
 class SeqReused(DomainError):
     """A client sent another batch under a sequence number it had already used.
 

@@ -1,8 +1,12 @@
-"""The text of a declaration: its first draft, the edits that follow, and its history.
+"""The edit path: the first draft, then every change to the text as a numbered revision.
 
-Every edit becomes a numbered revision that stores the operation from its predecessor;
-every K-th revision and every named version also stores the full text (a keyframe).
-`submit_edit` is the server half of the sync protocol (see docs/protocol.md).
+Each revision stores the operation from its predecessor and its hash-chain link
+(`domain.chain`). A revision also stores the full text (a keyframe) when replaying up to it
+would get slow — after `revisions.MAX_OPERATIONS_PER_KEYFRAME` operations, or once more
+characters were written since the last keyframe than the text is long
+(`revisions.needs_keyframe`); naming a version adds one too (`services.versions`).
+`submit_edits` is the server half of the sync protocol (see docs/protocol.md);
+`append_revision` appends a whole new text, for changes that are not keystrokes.
 """
 
 from __future__ import annotations
@@ -17,10 +21,18 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from declaration.concurrency import off_loop
 from declaration.domain import chain, revisions
-from declaration.domain.compare import Segment, compare
-from declaration.domain.errors import N_, Conflict, DomainError, InvalidInput, NotAMember, NotFound
+from declaration.domain.errors import (
+    N_,
+    DomainError,
+    EditTooLarge,
+    InvalidOperation,
+    InvalidText,
+    NotAMember,
+    NotFound,
+    TextTooLong,
+    UnknownBase,
+)
 from declaration.domain.history import size_of
 from declaration.domain.operations import (
     Operation,
@@ -31,7 +43,7 @@ from declaration.domain.operations import (
     stored_lengths,
 )
 from declaration.domain.phases import Phase, check_edit
-from declaration.domain.roles import Role, require_may_name_versions
+from declaration.domain.roles import Role
 from declaration.domain.sync import (
     Outcome,
     SyncError,
@@ -40,63 +52,14 @@ from declaration.domain.sync import (
     integrate,
     is_resend,
 )
-from declaration.domain.text import clean, normalise
-from declaration.models import (
-    Declaration,
-    EditClient,
-    Keyframe,
-    Membership,
-    NamedVersion,
-    Person,
-    Revision,
-)
+from declaration.domain.text import is_clean, normalise
+from declaration.models import Declaration, EditClient, Keyframe, Membership, Person, Revision
 from declaration.prepared import Prepared
-from declaration.services import audit
 
 #: Longest client id accepted (a random id chosen by each connection).
 MAX_CLIENT_ID = 64
 #: Most revisions handed out by one `revisions_since` call; clients ask again for more.
 MAX_REVISIONS_PER_CALL = 2000
-MAX_LABEL = 200
-
-
-class InvalidOperation(DomainError):
-    code = "invalid_operation"
-    status = 422
-    message = N_(
-        "Die Änderung konnte nicht gelesen werden. Bitte laden Sie die Seite neu; "
-        "Ihr Text wird Ihnen dann angeboten."
-    )
-
-
-class InvalidText(DomainError):
-    code = "invalid_text"
-    status = 422
-    message = N_(
-        "Die Änderung enthält Steuerzeichen, die in einem Text nicht vorkommen dürfen, und "
-        "wurde nicht übernommen. Bitte fügen Sie den Text erneut ein; der Editor entfernt "
-        "sie dann."
-    )
-
-
-class UnknownBase(DomainError):
-    code = "unknown_base"
-    status = 409
-    message = N_("Ihre Ansicht ist nicht auf dem neuesten Stand. Sie wird jetzt abgeglichen.")
-
-
-class TextTooLong(DomainError):
-    code = "text_too_long"
-    status = 413
-    message = N_("Der Text würde zu lang (höchstens %(limit)s Zeichen). Bitte kürzen Sie ihn.")
-
-
-class EditTooLarge(DomainError):
-    code = "edit_too_large"
-    status = 413
-    message = N_(
-        "Diese Änderung ist zu groß für einen Schritt. Bitte fügen Sie den Text in Teilen ein."
-    )
 
 
 def author_ref(person_id: int | None) -> str:
@@ -188,21 +151,6 @@ def start(
     return revision
 
 
-def _locked(session: Session, declaration_id: int) -> Declaration:
-    """Load the declaration and hold its row lock until the transaction ends.
-
-    On PostgreSQL this is the lock that serialises edits across processes; SQLite's
-    ``BEGIN IMMEDIATE`` already serialises writers, and the in-process lock of the realtime
-    layer is the fast path in front of both.
-    """
-    declaration = session.scalar(
-        select(Declaration).where(Declaration.id == declaration_id).with_for_update()
-    )
-    if declaration is None:
-        raise NotFound()
-    return declaration
-
-
 def _head(session: Session, declaration: Declaration) -> Revision:
     head = session.scalar(
         select(Revision).where(
@@ -283,16 +231,14 @@ def head_text(session: Session, declaration: Declaration, cache: HeadCache | Non
     return cached
 
 
-# The statements of the edit path, built once: it runs for every batch of keystrokes, and
-# building SQLAlchemy statements per call cost more than executing them (measured with
-# cProfile on the automerge-paper trace). They run on the session's connection with plain
-# parameters, bypassing the ORM.
+# The statements of the edit path run for every batch of keystrokes, where building
+# SQLAlchemy statements per call would cost more than executing them: they are prepared
+# once per dialect and run on the driver's cursor (`declaration.prepared`), bypassing the
+# ORM.
 _DECLARATIONS = cast(Table, Declaration.__table__)
 _REVISIONS = cast(Table, Revision.__table__)
 _CLIENTS = cast(Table, EditClient.__table__)
 _KEYFRAMES = cast(Table, Keyframe.__table__)
-# The statements of the edit path run for every batch of keystrokes: prepared once per
-# dialect and run on the driver's cursor (`declaration.prepared`).
 _LOCK_HEAD = Prepared(
     select(
         _DECLARATIONS.c.head_revision,
@@ -764,6 +710,66 @@ def _write(
     )
 
 
+def append_revision(
+    session: Session,
+    author: Author,
+    declaration: Declaration,
+    text: str,
+    *,
+    at: datetime,
+    max_chars: int,
+    cache: HeadCache | None = None,
+) -> EditResult:
+    """Make ``text`` the newest text, as one revision on top of the head.
+
+    For changes made to the whole text rather than typed on a base (restoring a version):
+    the operation is the difference from the head text (diff-match-patch), so nothing needs
+    rebasing. Like `submit_edits` it takes the declaration's row lock once, checks the phase
+    and the length and appends with the same hash-chain link and keyframe rule. ``text`` is
+    stored as given, not normalised (a restored version must be the exact text its
+    sign-offs bound to); control characters are refused, as in every edit. A text equal to
+    the head makes no revision. The caller commits, then announces the revision.
+    """
+    connection = session.connection()
+    head = _lock_head(connection, declaration.id)
+    check_edit(head.phase, author.role)
+    if not is_clean(text):
+        raise InvalidText()
+    (newest,) = _links(
+        _HISTORY.rows(
+            connection,
+            {
+                "declaration_id": declaration.id,
+                "base": head.head_revision,
+                "head": head.head_revision,
+            },
+        )
+    )
+    current = cache.get(declaration.id, newest.number, newest.link) if cache else None
+    if current is None:
+        current = _text_at(connection, declaration.id, newest.number)
+    op = from_texts(current, text)
+    if op.is_noop:
+        return EditResult(Outcome.UNCHANGED, newest.number, op.to_delta())
+    if len(text) > max_chars:
+        raise TextTooLong(limit=max_chars)
+    row, keyframe, result = _next_revision(
+        declaration.id,
+        head,
+        op,
+        text,
+        previous_link=newest.link,
+        author_id=author.person_id,
+        client_ref=None,
+        seq=None,
+        at=at,
+    )
+    _write(connection, declaration.id, head, [row], [keyframe] if keyframe else [], at)
+    # The head moved underneath the ORM object: it is read again on next use.
+    session.expire(declaration)
+    return result
+
+
 def revisions_since(
     session: Session, declaration: Declaration, since: int, limit: int = MAX_REVISIONS_PER_CALL
 ) -> list[StoredRevision]:
@@ -788,179 +794,3 @@ def revisions_since(
         StoredRevision(r.number, r.operation, r.author_id, r.client_id, r.client_seq, r.created_at)
         for r in rows
     ]
-
-
-def name_version(
-    session: Session,
-    actor: Membership,
-    declaration: Declaration,
-    number: int,
-    label: str,
-    *,
-    at: datetime,
-) -> NamedVersion:
-    """Give revision ``number`` a name; its full text is stored so it opens at once.
-
-    Moderation and mayors only: observers read and comment (`roles.may_name_versions`).
-    """
-    if actor.declaration_id != declaration.id or not actor.active:
-        raise NotFound()
-    require_may_name_versions(actor.role_enum)
-    cleaned = " ".join(normalise(label).split())
-    if not cleaned:
-        raise InvalidInput(N_("Bitte geben Sie der Fassung einen Namen."))
-    if len(cleaned) > MAX_LABEL:
-        raise InvalidInput(N_("Der Name ist zu lang (höchstens 200 Zeichen)."))
-    text = text_at(session, declaration, number)
-    existing = session.scalar(
-        select(NamedVersion).where(
-            NamedVersion.declaration_id == declaration.id, NamedVersion.revision_number == number
-        )
-    )
-    if existing is not None:
-        raise Conflict(
-            N_("Diese Fassung hat bereits einen Namen: „%(label)s“."), label=existing.label
-        )
-    if session.get(Keyframe, (declaration.id, number)) is None:
-        session.add(Keyframe(declaration_id=declaration.id, number=number, text=text))
-        if number == declaration.head_revision:
-            declaration.keyframe_revision, declaration.since_keyframe_chars = number, 0
-    version = NamedVersion(
-        declaration_id=declaration.id,
-        revision_number=number,
-        label=cleaned,
-        created_by_id=actor.person_id,
-        created_at=at,
-    )
-    session.add(version)
-    session.flush()
-    audit.record(
-        session,
-        "version.named",
-        at=at,
-        actor=actor.person,
-        declaration=declaration,
-        revision=number,
-        label=cleaned,
-    )
-    return version
-
-
-def named_versions(session: Session, declaration: Declaration) -> list[NamedVersion]:
-    """Return the named versions of ``declaration``, newest first."""
-    return list(
-        session.scalars(
-            select(NamedVersion)
-            .where(NamedVersion.declaration_id == declaration.id)
-            .order_by(NamedVersion.revision_number.desc())
-        )
-    )
-
-
-def restore(
-    session: Session,
-    actor: Membership,
-    declaration_id: int,
-    number: int,
-    *,
-    at: datetime,
-    max_chars: int,
-    cache: HeadCache | None = None,
-) -> EditResult:
-    """Make the text of revision ``number`` the newest text again, as a new revision.
-
-    Nothing is thrown away: the revisions in between stay in the history. Control
-    characters that an old revision holds (from before they were refused) are left out
-    (`domain.text.clean`); nothing else is changed, not even to NFC, so that restoring a
-    version brings back the exact text its sign-offs bound to.
-    """
-    author = Author.of(actor)
-    if actor.declaration_id != declaration_id:
-        raise NotFound()
-    head = _lock_head(session.connection(), declaration_id)
-    check_edit(head.phase, author.role)
-    declaration = _locked(session, declaration_id)
-    old = clean(text_at(session, declaration, number))
-    newest = _head(session, declaration)
-    current = head_text(session, declaration, cache)
-    op = from_texts(current, old)
-    if op.is_noop:
-        return EditResult(Outcome.UNCHANGED, head.head_revision, op.to_delta())
-    if len(old) > max_chars:
-        raise TextTooLong(limit=max_chars)
-    row, keyframe, result = _next_revision(
-        declaration_id,
-        head,
-        op,
-        old,
-        previous_link=newest.link,
-        author_id=author.person_id,
-        client_ref=None,
-        seq=None,
-        at=at,
-    )
-    _write(session.connection(), declaration_id, head, [row], [keyframe] if keyframe else [], at)
-    session.expire(declaration)
-    audit.record(
-        session,
-        "revision.restored",
-        at=at,
-        actor=actor.person,
-        declaration=declaration,
-        restored=number,
-        revision=result.revision,
-    )
-    return result
-
-
-def replace_text(
-    session: Session,
-    actor: Membership,
-    declaration_id: int,
-    new_text: str,
-    *,
-    base: int,
-    client_id: str,
-    seq: int,
-    at: datetime,
-    max_chars: int,
-    cache: HeadCache | None = None,
-) -> EditResult:
-    """Submit a whole new text made on revision ``base`` as an operation."""
-    declaration = session.get(Declaration, declaration_id)
-    if declaration is None:
-        raise NotFound()
-    base_text = text_at(session, declaration, base)
-    op = from_texts(base_text, normalise(new_text))
-    return submit_edit(
-        session,
-        actor,
-        declaration_id,
-        client_id=client_id,
-        seq=seq,
-        base=base,
-        delta=op.to_delta(),
-        at=at,
-        max_chars=max_chars,
-        cache=cache,
-    )
-
-
-def difference(session: Session, declaration: Declaration, old: int, new: int) -> list[Segment]:
-    """Return the word-level difference between revisions ``old`` and ``new``.
-
-    The comparison runs off the event loop (up to 0.3 s for long texts, see
-    ``domain.compare.TIME_LIMIT``); loading the two texts stays on it (it uses the session).
-    """
-    old_text, new_text = text_at(session, declaration, old), text_at(session, declaration, new)
-    return off_loop(compare, old_text, new_text)
-
-
-def history(
-    session: Session, declaration: Declaration, *, before: int | None = None, limit: int = 200
-) -> Sequence[Revision]:
-    """Return revisions newest first (without their texts loaded), for the timeline."""
-    query = select(Revision).where(Revision.declaration_id == declaration.id)
-    if before is not None:
-        query = query.where(Revision.number < before)
-    return list(session.scalars(query.order_by(Revision.number.desc()).limit(limit)))

@@ -25,7 +25,7 @@ from declaration.domain.sync import Outcome
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
 from declaration.realtime.presence import colour_for
-from declaration.services import declarations, drafts, history
+from declaration.services import declarations, drafts, history, versions
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
 from declaration.web.forms import field, integer_arg, integer_field
 
@@ -61,7 +61,7 @@ def timeline(key: str) -> str:
         declaration=declaration,
         membership=membership,
         sessions=history.timeline(db(), declaration),
-        versions=drafts.named_versions(db(), declaration),
+        versions=versions.named_versions(db(), declaration),
         names=names,
         colour_for=colour_for,
         may_edit=may_edit(declaration.phase_enum, membership.role_enum),
@@ -84,8 +84,8 @@ def compare(key: str) -> str:
         old=old,
         new=new,
         view=view,
-        segments=drafts.difference(db(), declaration, old, new),
-        versions={v.revision_number: v.label for v in drafts.named_versions(db(), declaration)},
+        segments=versions.difference(db(), declaration, old, new),
+        versions={v.revision_number: v.label for v in versions.named_versions(db(), declaration)},
     )
 
 
@@ -97,7 +97,7 @@ def name_version(key: str) -> Response:
     require_may_name_versions(membership.role_enum)
     number = _revision_field(declaration.head_revision)
     try:
-        drafts.name_version(
+        versions.name_version(
             db(), membership, declaration, number, field("label", max_chars=300), at=clock.now()
         )
     except DomainError as error:
@@ -122,9 +122,9 @@ def restore(key: str) -> str | Response:
             "restore.html",
             declaration=declaration,
             number=number,
-            segments=drafts.difference(db(), declaration, head, number),
+            segments=versions.difference(db(), declaration, head, number),
         )
-    result = drafts.restore(
+    result = versions.restore(
         db(),
         membership,
         declaration.id,

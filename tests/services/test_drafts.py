@@ -1,23 +1,22 @@
-"""The drafts service against a real database: revisions, keyframes, versions, history."""
+"""The edit path against a real database: revisions, keyframes, the hash chain, resends."""
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from declaration import clock
-from declaration.domain import chain, revisions, sync
-from declaration.domain.errors import Conflict, DomainError, InvalidInput, SeqReused
+from declaration.db import get_database
+from declaration.domain import chain, revisions
+from declaration.domain.errors import DomainError, InvalidText, SeqReused, TextTooLong
 from declaration.domain.history import size_of
 from declaration.domain.operations import Operation, from_delta, stored_lengths
+from declaration.domain.phases import FrozenEditRefused
 from declaration.domain.sync import Outcome, batch_digest
 from declaration.models import Declaration, EditClient, Keyframe, Revision
-from declaration.services import drafts
+from declaration.services import declarations, drafts
 
 LIMIT = 200_000
 
@@ -99,28 +98,6 @@ def test_any_revision_loads_from_its_keyframe_equal_to_replaying_from_zero(draft
     draft(check)
 
 
-@settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(numbers=st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=5))
-def test_named_versions_become_keyframes_and_load_the_same_text(draft, numbers):
-    def check(s, declaration, actor):
-        head = declaration.head_revision
-        for number in numbers:
-            if number > head:
-                continue
-            before = drafts.text_at(s, declaration, number)
-            if number not in _keyframe_numbers(s, declaration):
-                drafts.name_version(
-                    s, actor, declaration, number, f"Fassung {number}", at=clock.now()
-                )
-            assert drafts.text_at(s, declaration, number) == before
-
-    if draft(lambda s, d, a: d.head_revision) == 0:
-        _random_history(draft, 40, seed=5)
-    draft(check)
-
-
 def test_every_revision_is_linked_into_the_hash_chain(draft):
     _random_history(draft, 20, seed=1)
 
@@ -147,66 +124,6 @@ def test_every_revision_is_linked_into_the_hash_chain(draft):
     draft(check)
 
 
-def test_naming_a_version_needs_a_label_and_happens_once(draft):
-    def check(s, declaration, actor):
-        with pytest.raises(InvalidInput):
-            drafts.name_version(s, actor, declaration, 0, "   ", at=clock.now())
-        drafts.name_version(
-            s, actor, declaration, 0, "Fassung für die Sitzung am 11.11.", at=clock.now()
-        )
-        with pytest.raises(Conflict):
-            drafts.name_version(s, actor, declaration, 0, "Noch einmal", at=clock.now())
-        assert [v.label for v in drafts.named_versions(s, declaration)] == [
-            "Fassung für die Sitzung am 11.11."
-        ]
-
-    draft(check)
-
-
-def test_restoring_an_old_version_appends_a_new_revision_with_its_text(draft):
-    first = draft(lambda s, d, a: drafts.head_text(s, d))
-    _edit(draft, 0, 0, "Entwurf: ", seq=1)
-    _edit(draft, 0, 3, "", seq=2)
-
-    result = draft(lambda s, d, a: drafts.restore(s, a, d.id, 0, at=clock.now(), max_chars=LIMIT))
-
-    assert result.outcome is Outcome.ACCEPTED
-    assert result.revision == 3
-    assert draft(lambda s, d, a: drafts.head_text(s, d)) == first
-    assert draft(lambda s, d, a: drafts.text_at(s, d, 2)).startswith("wurf: ")
-    again = draft(lambda s, d, a: drafts.restore(s, a, d.id, 3, at=clock.now(), max_chars=LIMIT))
-    assert again.outcome is Outcome.UNCHANGED
-
-
-def test_difference_between_two_revisions_is_word_by_word(draft):
-    _edit(draft, 4, 8, "Städte", seq=1)  # "Die Kommunen erklären" -> "Die Städte erklären"
-
-    segments = draft(lambda s, d, a: drafts.difference(s, d, 0, 1))
-
-    assert [(seg.kind, seg.text) for seg in segments if seg.kind != "equal"] == [
-        ("delete", "Kommunen"),
-        ("insert", "Städte"),
-    ]
-
-
-def test_replace_text_sends_the_difference_as_one_revision(draft):
-    result = draft(
-        lambda s, d, a: drafts.replace_text(
-            s,
-            a,
-            d.id,
-            "Die Gemeinden erklären gemeinsam.\n",
-            base=0,
-            client_id="c",
-            seq=1,
-            at=clock.now(),
-            max_chars=LIMIT,
-        )
-    )
-    assert result.revision == 1
-    assert draft(lambda s, d, a: drafts.head_text(s, d)) == "Die Gemeinden erklären gemeinsam.\n"
-
-
 def test_stale_head_cache_entries_are_never_trusted(draft):
     cache = drafts.HeadCache()
     _edit(draft, 0, 0, "A", seq=1)
@@ -217,19 +134,6 @@ def test_stale_head_cache_entries_are_never_trusted(draft):
         assert drafts.head_text(s, declaration, cache) != "falscher Text"
         cache.put(declaration.id, 1, head.link, "aus dem Cache")
         assert drafts.head_text(s, declaration, cache) == "aus dem Cache"
-
-    draft(check)
-
-
-def test_history_lists_revisions_newest_first_with_author_and_time(draft):
-    _edit(draft, 0, 0, "A", seq=1)
-    _edit(draft, 0, 0, "B", seq=2)
-
-    def check(s, declaration, actor):
-        rows = drafts.history(s, declaration)
-        assert [r.number for r in rows] == [2, 1, 0]
-        assert rows[0].author_id == actor.person_id
-        assert rows[0].created_at >= rows[2].created_at - timedelta(seconds=1)
 
     draft(check)
 
@@ -422,38 +326,84 @@ def test_an_edit_inserting_control_characters_is_refused_and_stores_nothing(draf
 
     refused = _submit(draft, _insert(4, inserted), seq=1)
 
-    assert isinstance(refused, drafts.InvalidText)
+    assert isinstance(refused, InvalidText)
     assert (refused.code, refused.status) == ("invalid_text", 422)
     assert _state(draft) == before
     # the number was not used: the cleaned edit goes through under it
     assert _submit(draft, _insert(4, "\tx\n"), seq=1).outcome is Outcome.ACCEPTED
 
 
-def test_replacing_the_whole_text_strips_control_characters(draft):
-    draft(
-        lambda s, d, a: drafts.replace_text(
-            s,
-            a,
-            d.id,
-            "Die Gemeinden\x00 erklären\x0cgemeinsam.\r\n",
-            base=0,
-            client_id="c",
-            seq=1,
-            at=clock.now(),
-            max_chars=LIMIT,
-        )
-    )
-    assert _state(draft)[1] == "Die Gemeinden erklären\ngemeinsam.\n"
+def test_a_first_draft_is_stored_without_control_characters_and_in_nfc(app, make_declaration):
+    key, _ = make_declaration(text="Die Gemeinden\x00 erkla\u0308ren\x0cgemeinsam.\r\n")
+    with app.app_context(), get_database().transaction() as s:
+        declaration = declarations.by_key(s, key)
+        assert drafts.head_text(s, declaration) == "Die Gemeinden erklären\ngemeinsam.\n"
 
 
-def test_restoring_a_revision_that_holds_control_characters_leaves_them_out(draft, monkeypatch):
-    # an old revision from before they were refused
-    monkeypatch.setattr(sync, "is_clean", lambda _text: True)
-    _submit(draft, _insert(4, "al\x00te "), seq=1)
-    monkeypatch.undo()
-    _submit(draft, Operation.edit(len(TEXT) + 6, 0, 3, "").to_delta(), seq=2, base=1)
+# --- a whole new text ------------------------------------------------------------------------
 
-    restored = draft(lambda s, d, a: drafts.restore(s, a, d.id, 1, at=clock.now(), max_chars=LIMIT))
 
-    assert restored.outcome is Outcome.ACCEPTED
-    assert _state(draft)[1] == "Die alte Kommunen erklären gemeinsam.\n"
+def _append(draft, text: str, *, max_chars: int = LIMIT):
+    """Append ``text`` as the newest text; return the result or the refusal."""
+
+    def fn(s, declaration, actor):
+        try:
+            return drafts.append_revision(
+                s, drafts.Author.of(actor), declaration, text, at=clock.now(), max_chars=max_chars
+            )
+        except DomainError as error:
+            return error
+
+    return draft(fn)
+
+
+def test_appending_a_whole_text_makes_one_revision_linked_into_the_chain(draft):
+    _submit(draft, _insert(0, "A"), seq=1)
+
+    result = _append(draft, "Die Gemeinden erklären gemeinsam.\n")
+
+    assert (result.outcome, result.revision) == (Outcome.ACCEPTED, 2)
+    assert from_delta(result.operation, len(TEXT) + 1).apply("A" + TEXT) == result.text
+    assert _state(draft)[:2] == (2, "Die Gemeinden erklären gemeinsam.\n")
+
+    def check(s, declaration, _actor):
+        rows = s.scalars(
+            select(Revision)
+            .where(Revision.declaration_id == declaration.id)
+            .order_by(Revision.number)
+        ).all()
+        entries = [
+            chain.ChainEntry(r.operation, drafts.author_ref(r.author_id), r.created_at, r.link)
+            for r in rows
+        ]
+        assert chain.verify_chain(entries) == rows[-1].link == result.link
+        assert (rows[-1].client_ref, rows[-1].client_seq) == (None, None)
+
+    draft(check)
+
+
+def test_appending_the_head_text_makes_no_revision(draft):
+    result = _append(draft, TEXT)
+    assert (result.outcome, result.revision) == (Outcome.UNCHANGED, 0)
+    assert _state(draft)[:2] == (0, TEXT)
+
+
+def test_appending_follows_the_keyframe_rule(draft):
+    _append(draft, TEXT + "kurz")  # a few characters written: no keyframe
+    long = "x" * (2 * revisions.MIN_CHARS_PER_KEYFRAME)
+    _append(draft, long)  # more written than the text is long: a keyframe
+
+    def check(s, declaration, _actor):
+        assert _keyframe_numbers(s, declaration) == [0, 2]
+        assert (declaration.keyframe_revision, declaration.since_keyframe_chars) == (2, 0)
+        assert drafts.text_at(s, declaration, 2) == long
+
+    draft(check)
+
+
+def test_appending_refuses_control_characters_a_long_text_and_a_closed_phase(draft):
+    assert isinstance(_append(draft, "Die Gemeinden\x00 erklären.\n"), InvalidText)
+    assert isinstance(_append(draft, "x" * 101, max_chars=100), TextTooLong)
+    draft(lambda s, d, a: setattr(d, "phase", "approved"))
+    assert isinstance(_append(draft, "Die Gemeinden erklären.\n"), FrozenEditRefused)
+    assert _state(draft)[:2] == (0, TEXT)

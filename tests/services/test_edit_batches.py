@@ -19,6 +19,7 @@ from declaration.db import get_database
 from declaration.domain import revisions
 from declaration.domain.errors import (
     DomainError,
+    InvalidText,
     NotAMember,
     NotAuthenticated,
     NotFound,
@@ -262,7 +263,7 @@ def test_an_edit_inserting_a_control_character_is_refused_alone_in_its_batch(dra
         return results, drafts.head_text(s, declaration), text
 
     (refused, accepted), text, before = draft(fn)
-    assert isinstance(refused, drafts.InvalidText) and refused.code == "invalid_text"
+    assert isinstance(refused, InvalidText) and refused.code == "invalid_text"
     assert (accepted.outcome, accepted.revision) == (Outcome.ACCEPTED, 1)
     assert text == "B" + before
 

@@ -13,7 +13,7 @@ from declaration.db import get_database
 from declaration.domain.errors import Forbidden
 from declaration.domain.roles import NamingRefused, Role, may_name_versions
 from declaration.models import Membership, NamedVersion
-from declaration.services import declarations, drafts
+from declaration.services import declarations, versions
 
 
 @pytest.mark.parametrize(
@@ -50,12 +50,12 @@ def test_observers_are_refused_and_mayors_name_versions(
         assert actor is not None
         if role is Role.OBSERVER:
             with pytest.raises(NamingRefused) as refused:
-                drafts.name_version(s, actor, declaration, 0, "Erster Entwurf", at=clock.now())
+                versions.name_version(s, actor, declaration, 0, "Erster Entwurf", at=clock.now())
             assert isinstance(refused.value, Forbidden)
             assert refused.value.status == 403
             assert "Beobachter/in" in refused.value.text
         else:
-            drafts.name_version(s, actor, declaration, 0, "Erster Entwurf", at=clock.now())
+            versions.name_version(s, actor, declaration, 0, "Erster Entwurf", at=clock.now())
     with app.app_context(), get_database().transaction() as s:
         labels = s.scalars(
             select(NamedVersion.label).filter_by(declaration_id=declaration_id)
