@@ -32,6 +32,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_MAX_QUEUED_CHARS": ("MAX_QUEUED_CHARS", "int"),
     "DECLARATION_TRUSTED_PROXIES": ("TRUSTED_PROXIES", "int"),
     "DECLARATION_SWEEP_SECONDS": ("SWEEP_SECONDS", "float"),
+    "DECLARATION_DIRECT_FRAMES": ("DIRECT_FRAMES", "bool"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -65,6 +66,12 @@ DEFAULTS: dict[str, Any] = {
     #: Seconds between two checks of a server process's live connections against the
     #: database (removals and logouts made where no message reaches the process).
     "SWEEP_SECONDS": 0.5,
+    #: Under gevent, the greenlet that sends a message writes its WebSocket frame itself
+    #: (realtime/frames.py) instead of handing it to the connection's writer greenlet. It
+    #: replaces a private driver table of python-engineio, so it can be switched off should a
+    #: new python-engineio or gevent-websocket not fit it; MAX_QUEUED_CHARS bounds only
+    #: this path.
+    "DIRECT_FRAMES": True,
     "BABEL_DEFAULT_LOCALE": "de",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
     "LANGUAGES": ("de", "en"),

@@ -62,7 +62,7 @@ def init_realtime(app: Flask) -> SocketIO:
         logger=False,
         engineio_logger=False,
     )
-    if socketio.async_mode == "gevent":
+    if socketio.async_mode == "gevent" and app.config["DIRECT_FRAMES"]:
         from declaration.realtime import frames
 
         if not frames.install(socketio.server.eio, queue_limit=app.config["MAX_QUEUED_CHARS"]):
