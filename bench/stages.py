@@ -106,16 +106,16 @@ def install(recorder: Recorder) -> None:
     import gevent
 
     from declaration import db
-    from declaration.realtime import namespace
+    from declaration.realtime import batching, locks, namespace
     from declaration.services import auth, drafts
 
     cls = namespace.DraftNamespace
     cls.on_edit = recorder.timed("edit", cls.on_edit)  # type: ignore[method-assign]
-    namespace.let_ready_work_run = recorder.timed("gather", namespace.let_ready_work_run)
+    batching.let_ready_work_run = recorder.timed("gather", batching.let_ready_work_run)
     auth.member_roles = recorder.timed("access", auth.member_roles)  # type: ignore[assignment]
     drafts.submit_edits = recorder.timed("submit", drafts.submit_edits)  # type: ignore[assignment]
 
-    hold = namespace.DeclarationLocks.hold
+    hold = locks.DeclarationLocks.hold
 
     @contextmanager
     def timed_hold(self: Any, declaration_id: int) -> Iterator[None]:
@@ -124,7 +124,7 @@ def install(recorder: Recorder) -> None:
             recorder.add("lock", recorder.clock() - began)
             yield
 
-    namespace.DeclarationLocks.hold = timed_hold  # type: ignore[assignment,method-assign]
+    locks.DeclarationLocks.hold = timed_hold  # type: ignore[assignment,method-assign]
 
     write_connection = db.Database.write_connection
 
@@ -153,14 +153,14 @@ def install(recorder: Recorder) -> None:
     # The broadcast begins where its message is built, after the commit; the greenlet
     # that stores a batch is the one that broadcasts it.
     broadcast_began: dict[Any, float] = {}
-    store = cls._store
-    revisions_message = namespace.revisions_message
+    store = batching.EditBatches.store
+    revisions_message = batching.revisions_message
 
-    def timed_store(self: Any, declaration_id: int, batch: Any) -> None:
+    def timed_store(self: Any, declaration_id: int, key: str, batch: Any) -> None:
         me = gevent.getcurrent()
         began = recorder.clock()
         try:
-            store(self, declaration_id, batch)
+            store(self, declaration_id, key, batch)
         finally:
             ended = recorder.clock()
             at = broadcast_began.pop(me, None)
@@ -172,8 +172,8 @@ def install(recorder: Recorder) -> None:
         broadcast_began[gevent.getcurrent()] = recorder.clock()
         return revisions_message(*args, **kwargs)
 
-    cls._store = timed_store  # type: ignore[method-assign]
-    namespace.revisions_message = marked_revisions_message
+    batching.EditBatches.store = timed_store  # type: ignore[method-assign]
+    batching.revisions_message = marked_revisions_message
 
 
 def install_from_environment() -> None:

@@ -205,3 +205,56 @@ class SeqReused(DomainError):
         "geschickt, die schon eine andere Änderung trägt. Ihr Text wird Ihnen angeboten, "
         "damit Sie ihn erneut einfügen können."
     )
+
+
+# -- refusals of the live connection (the ``/draft`` namespace) ------------------------
+
+
+class InvalidPayload(DomainError):
+    """An event's data did not match its payload model."""
+
+    code = "invalid_payload"
+    status = 400
+    message = N_("Die Nachricht an den Server war unvollständig. Bitte laden Sie die Seite neu.")
+
+
+class NotJoined(DomainError):
+    """An event named a declaration the connection has not joined (or left again)."""
+
+    code = "not_joined"
+    status = 409
+    message = N_(
+        "Die Verbindung zur Erklärung wird gerade neu aufgebaut. Bitte einen Moment Geduld."
+    )
+
+
+class TooFast(DomainError):
+    """A connection spent its rate limit; the client sends again shortly."""
+
+    code = "rate_limited"
+    status = 429
+    message = N_("Zu viele Änderungen in kurzer Zeit. Ihre Eingaben werden gleich übertragen.")
+
+
+class UnknownEvent(DomainError):
+    """A client sent an event the protocol does not have."""
+
+    code = "unknown_event"
+    status = 400
+    message = N_("Diese Nachricht kennt der Server nicht. Bitte laden Sie die Seite neu.")
+
+
+class ServerFailed(DomainError):
+    """An event's handler failed unexpectedly; the refusal says so without details."""
+
+    code = "server_error"
+    status = 500
+    message = N_("Auf dem Server ist ein Fehler aufgetreten. Bitte laden Sie die Seite neu.")
+
+
+class StorageFailed(DomainError):
+    """Storing a batch of edits failed; not a refusal, the client sends the batch again."""
+
+    code = "storage_failed"
+    status = 503
+    message = N_("Ihre Änderung konnte gerade nicht gespeichert werden. Sie wird erneut gesendet.")

@@ -1,4 +1,10 @@
-"""Live editing over Socket.IO: the namespace, its payloads and per-declaration locks."""
+"""Live editing over Socket.IO: the namespace, its payloads and per-declaration locks.
+
+Other layers use two things of this package: `init_realtime` and `socketio_of` (the
+application and the command line start the server), and `declaration.realtime.outbound`,
+the one door for announcing something to a declaration's open editors. Everything else
+(the namespace, batching, presence, frames) is internal.
+"""
 
 from __future__ import annotations
 
@@ -73,11 +79,6 @@ def init_realtime(app: Flask) -> SocketIO:
     app.extensions["declaration.draft_namespace"] = namespace
     app.extensions["declaration.evictions"] = Evictions(app, socketio, namespace)
     return socketio
-
-
-def announce_eviction(app: Flask, kind: str, value: int | str) -> None:
-    """Close the live connections of a membership, person or login session (after commit)."""
-    app.extensions["declaration.evictions"].announce(kind, value)
 
 
 def socketio_of(app: Flask) -> SocketIO:

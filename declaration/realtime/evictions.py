@@ -32,7 +32,7 @@ class Evictions:
         self.queue_url: str | None = app.config.get("MESSAGE_QUEUE_URL")
         self.channel = f"{app.config['MESSAGE_QUEUE_CHANNEL']}:evictions"
         #: Each sweep is two indexed queries over the process's connections
-        #: (`namespace.stale_connections`), cheap enough to run twice a second.
+        #: (`services.live.stale_connections`), cheap enough to run twice a second.
         self.sweep_seconds = float(app.config["SWEEP_SECONDS"])
 
     def announce(self, kind: str, value: int | str) -> None:

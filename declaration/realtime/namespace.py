@@ -1,9 +1,11 @@
 """The ``/draft`` Socket.IO namespace: join, edit, resync, presence, leave.
 
 Every handler is short: validate the payload, authorise against the database inside the
-event's one transaction, call one service, answer through the acknowledgement. Broadcasts
-go out only after the commit, and — for edits — while the declaration's lock is still held,
-so this process sends revisions of one declaration in order.
+event's one transaction, call one service, answer through the acknowledgement. The queries
+live in the services (`services.live` among them); edits are handed to the group commit
+(`batching`), which broadcasts them after the commit while the declaration's lock is still
+held, so this process sends revisions of one declaration in order. Messages to a room go
+through `outbound`, the door HTTP views and the command line use too.
 """
 
 from __future__ import annotations
@@ -14,43 +16,43 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import current_app, request, session
+from flask import request, session
 from flask_socketio import Namespace, emit, join_room, leave_room
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from declaration import clock
-from declaration.concurrency import let_ready_work_run
 from declaration.db import get_database
-from declaration.domain.errors import N_, DomainError, NotAuthenticated, NotFound
+from declaration.domain.colours import colour_for
+from declaration.domain.errors import (
+    DomainError,
+    InvalidPayload,
+    NotAuthenticated,
+    NotJoined,
+    ServerFailed,
+    TooFast,
+    UnknownEvent,
+)
 from declaration.domain.phases import may_edit
-from declaration.domain.sync import Outcome
 from declaration.domain.tokens import token_hash
-from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
 from declaration.realtime import limits, payloads
+from declaration.realtime.batching import EditBatches, PendingEdit
 from declaration.realtime.limits import TokenBucket, price_of_chars, price_of_revisions
-from declaration.realtime.locks import DeclarationLocks
-from declaration.realtime.presence import Peer, PresenceRegistry, colour_for
-from declaration.services import auth, declarations, drafts
-from declaration.web.context import SESSION_KEY
+from declaration.realtime.outbound import NAMESPACE, room_of, to_room
+from declaration.realtime.payloads import error_payload
+from declaration.realtime.presence import Peer, PresenceRegistry
+from declaration.services import auth, declarations, drafts, live
+from declaration.sessions import SESSION_KEY
 
 log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=BaseModel)
 
-NAMESPACE = "/draft"
-
 #: Seconds from the first arrival or movement in a declaration to the announcement of all
 #: of them (``peers``): short enough to feel live, long enough that a crowd arriving
 #: together is announced in a few messages instead of one per arrival and reader.
 PRESENCE_INTERVAL = 0.05
-
-#: Seconds the holder of a declaration's lock gives the loop, at most, to read and queue
-#: the edits that have already arrived before it takes the queue (`let_ready_work_run`).
-#: Usually far less is needed (0.7 ms at the median with 50 editors on the benchmark
-#: machine); the limit keeps a loop that never runs out of work from holding up a batch.
-BATCH_GATHERING_LIMIT = 0.005
 
 #: The names the transport uses for a connection's beginning and end. Only the transport
 #: may run their handlers; a client's event of that name is refused like an unknown one.
@@ -61,58 +63,6 @@ CLIENT_EVENTS = frozenset({"join", "leave", "edit", "resync", "presence"})
 
 #: Distinct kinds of refusal logged per connection; beyond, nothing more is logged for it.
 MAX_LOGGED_KINDS = 20
-
-
-class InvalidPayload(DomainError):
-    code = "invalid_payload"
-    status = 400
-    message = N_("Die Nachricht an den Server war unvollständig. Bitte laden Sie die Seite neu.")
-
-
-class NotJoined(DomainError):
-    code = "not_joined"
-    status = 409
-    message = N_(
-        "Die Verbindung zur Erklärung wird gerade neu aufgebaut. Bitte einen Moment Geduld."
-    )
-
-
-class TooFast(DomainError):
-    code = "rate_limited"
-    status = 429
-    message = N_("Zu viele Änderungen in kurzer Zeit. Ihre Eingaben werden gleich übertragen.")
-
-
-class UnknownEvent(DomainError):
-    code = "unknown_event"
-    status = 400
-    message = N_("Diese Nachricht kennt der Server nicht. Bitte laden Sie die Seite neu.")
-
-
-class ServerFailed(DomainError):
-    code = "server_error"
-    status = 500
-    message = N_("Auf dem Server ist ein Fehler aufgetreten. Bitte laden Sie die Seite neu.")
-
-
-class StorageFailed(DomainError):
-    code = "storage_failed"
-    status = 503
-    message = N_("Ihre Änderung konnte gerade nicht gespeichert werden. Sie wird erneut gesendet.")
-
-
-def room_of(declaration_id: int) -> str:
-    return f"declaration:{declaration_id}"
-
-
-def revisions_message(declaration: str, revisions: list[dict[str, Any]]) -> dict[str, Any]:
-    """Return the ``revisions`` broadcast: consecutive new revisions, oldest first.
-
-    Each item has ``rev``, ``op``, ``author`` (membership id), and the ``client_id`` and
-    ``seq`` of the batch it came from (``None`` for a restored version), so its author
-    recognises it as its own.
-    """
-    return {"declaration": declaration, "revisions": revisions}
 
 
 @dataclass
@@ -145,22 +95,6 @@ class Connection:
         return True
 
 
-@dataclass
-class PendingEdit:
-    """An edit waiting for the declaration's lock, and the answer it will get."""
-
-    connection: Connection
-    membership_id: int
-    payload: payloads.Edit
-    sid: str
-    answer: dict[str, Any] | None = None
-
-
-def error_payload(error: DomainError, **extra: Any) -> dict[str, Any]:
-    """Return the acknowledgement of a refused event: stable code, message for people."""
-    return {"ok": False, "error": {"code": error.code, "message": error_text(error)}, **extra}
-
-
 def with_seq(refusal: dict[str, Any], args: tuple[Any, ...]) -> dict[str, Any]:
     """Return ``refusal`` with the ``seq`` of the refused edit, if it had a valid one."""
     data = args[0] if len(args) == 1 else None
@@ -177,11 +111,10 @@ class DraftNamespace(Namespace):
         super().__init__(namespace)
         self.socketio = socketio
         self.connections: dict[str, Connection] = {}
-        self.locks = DeclarationLocks()
         self.presence = PresenceRegistry()
         self.cache = drafts.HeadCache()
-        #: declaration id → edits waiting for its lock (stored together by the holder).
-        self.queues: dict[int, list[PendingEdit]] = {}
+        #: Group commit of edits: the per-declaration queues and locks.
+        self.batches = EditBatches(socketio, self.cache)
         #: declaration id → its key, for broadcasts (authors may have joined by number).
         self.keys: dict[int, str] = {}
 
@@ -358,12 +291,7 @@ class DraftNamespace(Namespace):
 
     def _depart_from(self, connection: Connection, declaration_id: int) -> None:
         if self.presence.leave(declaration_id, connection.peer) is not None:
-            self.socketio.emit(
-                "presence_left",
-                {"peer": connection.peer},
-                to=room_of(declaration_id),
-                namespace=NAMESPACE,
-            )
+            to_room(self.socketio, declaration_id, "presence_left", {"peer": connection.peer})
 
     # -- events -----------------------------------------------------------------------
 
@@ -405,29 +333,26 @@ class DraftNamespace(Namespace):
         join_room(room)
         try:
             with get_database().transaction() as db:
-                found = db.get(Declaration, declaration_id)
-                if found is None:
-                    raise NotFound()  # deleted between the two transactions
-                declaration = found
-                text = drafts.head_text(db, declaration, self.cache)
-                peer.revision = declaration.head_revision
-                answer = {
-                    "ok": True,
-                    "declaration": {
-                        "id": declaration_id,
-                        "key": key,
-                        "title": declaration.title,
-                        "phase": declaration.phase,
-                    },
-                    "text": text,
-                    "revision": declaration.head_revision,
-                    "role": seat.role.value,
-                    "may_edit": may_edit(declaration.phase_enum, seat.role),
-                    "you": peer.public(),
-                }
+                head = live.head_for_join(db, declaration_id, self.cache)
         except BaseException:
             leave_room(room)
             raise
+        text = head.text
+        peer.revision = head.revision
+        answer = {
+            "ok": True,
+            "declaration": {
+                "id": declaration_id,
+                "key": key,
+                "title": head.title,
+                "phase": head.phase.value,
+            },
+            "text": text,
+            "revision": head.revision,
+            "role": seat.role.value,
+            "may_edit": may_edit(head.phase, seat.role),
+            "you": peer.public(),
+        }
         connection.joined[payload.declaration] = declaration_id
         connection.joined[key] = declaration_id
         self.keys[declaration_id] = key
@@ -462,111 +387,12 @@ class DraftNamespace(Namespace):
             raise NotJoined()
         connection.bucket.charge(price_of_chars(len(payload.op)))
         pending = PendingEdit(
-            connection, connection.memberships[declaration_id], payload, request.sid
-        )  # type: ignore[attr-defined]
-        queue = self.queues.setdefault(declaration_id, [])
-        queue.append(pending)
-        with self.locks.hold(declaration_id):
-            # Whoever holds the lock stores everything queued meanwhile in one transaction
-            # (group commit). Batches form while the database driver lets the loop run
-            # (psycopg yields under gevent, and SQLite commits in a thread of its own), and
-            # the holder first lets the loop read and queue the edits that have already
-            # arrived: each batch costs a transaction and a message to every member.
-            if pending.answer is None:
-                let_ready_work_run(BATCH_GATHERING_LIMIT)
-                batch, self.queues[declaration_id] = self.queues[declaration_id], []
-                self._store(declaration_id, batch)
-        assert pending.answer is not None
-        return pending.answer
-
-    def _store(self, declaration_id: int, batch: list[PendingEdit]) -> None:
-        """Store a batch of edits of one declaration, commit, then answer and broadcast.
-
-        The batch is authorised and stored with a fixed number of statements, however
-        many edits it holds (`auth.member_roles`, `drafts.submit_edits`); a refused edit
-        writes nothing and is answered alone while the others commit.
-        """
-        accepted: list[tuple[PendingEdit, drafts.EditResult]] = []
-        max_chars = current_app.config["MAX_TEXT_CHARS"]
-        try:
-            with get_database().write_connection() as db:
-                roles = auth.member_roles(
-                    db, [(item.membership_id, item.connection.session_hash) for item in batch]
-                )
-                requests: list[drafts.EditRequest] = []
-                authorised: list[PendingEdit] = []
-                for item in batch:
-                    role = roles[(item.membership_id, item.connection.session_hash)]
-                    if isinstance(role, DomainError):
-                        item.answer = error_payload(role, seq=item.payload.seq)
-                        continue
-                    payload = item.payload
-                    author = drafts.Author(item.connection.person_id, item.membership_id, role)
-                    requests.append(
-                        drafts.EditRequest(
-                            author, payload.client_id, payload.seq, payload.base, payload.op
-                        )
-                    )
-                    authorised.append(item)
-                results = drafts.submit_edits(
-                    db,
-                    declaration_id,
-                    requests,
-                    at=clock.now(),
-                    max_chars=max_chars,
-                    cache=self.cache,
-                )
-                for item, result in zip(authorised, results, strict=True):
-                    if isinstance(result, DomainError):
-                        item.answer = error_payload(result, seq=item.payload.seq)
-                        continue
-                    if result.outcome is Outcome.ACCEPTED:
-                        accepted.append((item, result))
-                    item.answer = {
-                        "ok": True,
-                        "seq": item.payload.seq,
-                        "rev": result.revision,
-                        "outcome": result.outcome.value,
-                    }
-                if accepted:
-                    # Safe before the commit: entries are keyed by the hash-chain link,
-                    # which no other revision can have.
-                    newest = accepted[-1][1]
-                    assert newest.text is not None and newest.link is not None
-                    self.cache.put(declaration_id, newest.revision, newest.link, newest.text)
-        except Exception:
-            log.exception("storing %s edits of declaration %s failed", len(batch), declaration_id)
-            self.cache.drop(declaration_id)
-            for item in batch:
-                # Not a refusal: the batch stays in flight and the client sends it again.
-                item.answer = error_payload(StorageFailed(), seq=item.payload.seq)
-            return
-        # Committed: the revisions are durable before anyone hears of them, and they go
-        # out in order while this process still holds the declaration's lock. The author
-        # gets its revision too: with several edits stored together, the acknowledgements
-        # are sent by their own handlers later, and a client must never see a newer
-        # revision before its own (it would have to resync to close the apparent gap).
-        # One message for the whole batch: each message costs every member of the room
-        # a frame to send, and at 50 editors sending dominated the server's work.
-        if accepted:
-            self.socketio.emit(
-                "revisions",
-                revisions_message(
-                    self.keys[declaration_id],
-                    [
-                        {
-                            "rev": result.revision,
-                            "op": result.operation,
-                            "author": item.membership_id,
-                            "client_id": item.payload.client_id,
-                            "seq": item.payload.seq,
-                        }
-                        for item, result in accepted
-                    ],
-                ),
-                to=room_of(declaration_id),
-                namespace=NAMESPACE,
-            )
+            connection,
+            connection.memberships[declaration_id],
+            payload,
+            request.sid,  # type: ignore[attr-defined]
+        )
+        return self.batches.submit(declaration_id, self.keys[declaration_id], pending)
 
     def on_resync(self, data: Any) -> Any:
         return self._handle(payloads.Resync, data, self._resync)
@@ -576,7 +402,7 @@ class DraftNamespace(Namespace):
             declaration, _ = self._actor(db, connection, payload.declaration)
             found = drafts.revisions_since(db, declaration, payload.since)
             head = declaration.head_revision
-            authors = _participant_ids(db, declaration.id)
+            authors = live.participant_ids(db, declaration.id)
         connection.bucket.charge(
             price_of_revisions(len(found), sum(len(r.operation) for r in found))
         )
@@ -619,11 +445,11 @@ class DraftNamespace(Namespace):
         self.socketio.sleep(PRESENCE_INTERVAL)
         peers = self.presence.take_announced(declaration_id)
         if peers:  # none if all of them left meanwhile
-            self.socketio.emit(
+            to_room(
+                self.socketio,
+                declaration_id,
                 "peers",
                 {"declaration": self.keys[declaration_id], "peers": peers},
-                to=room_of(declaration_id),
-                namespace=NAMESPACE,
             )
 
 
@@ -654,47 +480,7 @@ def stale_connections(session: Session, connections: dict[str, Connection]) -> l
     and a connection that joins a declaration meanwhile must not look revoked because
     its new membership was not part of the question.
     """
-    from sqlalchemy import select
-
-    from declaration.models import LoginSession
-
     snapshot = {
         sid: (c.session_hash, tuple(c.memberships.values())) for sid, c in connections.items()
     }
-    hashes = {session_hash for session_hash, _ in snapshot.values()}
-    live = set(
-        session.scalars(
-            select(LoginSession.token_hash).where(
-                LoginSession.token_hash.in_(hashes), LoginSession.ended_at.is_(None)
-            )
-        )
-    )
-    membership_ids = {m for _, memberships in snapshot.values() for m in memberships}
-    active = (
-        set(
-            session.scalars(
-                select(Membership.id).where(
-                    Membership.id.in_(membership_ids), Membership.revoked_at.is_(None)
-                )
-            )
-        )
-        if membership_ids
-        else set()
-    )
-    return [
-        sid
-        for sid, (session_hash, memberships) in snapshot.items()
-        if session_hash not in live or any(m not in active for m in memberships)
-    ]
-
-
-def _participant_ids(session: Session, declaration_id: int) -> dict[int | None, int]:
-    """Map person ids to their membership ids in a declaration (authors as clients see them)."""
-    from sqlalchemy import select
-
-    rows = session.execute(
-        select(Membership.person_id, Membership.id).where(
-            Membership.declaration_id == declaration_id
-        )
-    ).all()
-    return {row.person_id: row.id for row in rows}
+    return live.stale_connections(session, snapshot)

@@ -1,10 +1,14 @@
-"""The shapes of socket messages from clients, validated before anything else runs."""
+"""The shapes of socket messages: what clients send, validated before anything else runs,
+and the acknowledgement of a refused event."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from declaration.domain.errors import DomainError
+from declaration.i18n import error_text
 
 #: Upper bound for a delta string; the service also checks it against the text limit.
 MAX_DELTA_CHARS = 1_000_000
@@ -45,3 +49,8 @@ class Presence(Payload):
     cursor: Position | None = None
     #: [anchor, head] of the selection, if any.
     selection: Annotated[list[Position], Field(min_length=2, max_length=2)] | None = None
+
+
+def error_payload(error: DomainError, **extra: Any) -> dict[str, Any]:
+    """Return the acknowledgement of a refused event: stable code, message for people."""
+    return {"ok": False, "error": {"code": error.code, "message": error_text(error)}, **extra}

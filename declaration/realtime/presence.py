@@ -6,15 +6,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Okabe–Ito colours (distinguishable with the common colour-vision deficiencies), always
-#: shown together with the person's name or initials.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#8F6F00", "#000000")
-
-
-def colour_for(participant_id: int) -> str:
-    """Return the stable presence colour of a participant."""
-    return PALETTE[participant_id % len(PALETTE)]
-
 
 @dataclass
 class Peer:

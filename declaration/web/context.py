@@ -32,13 +32,13 @@ from declaration import clock
 from declaration.db import get_database
 from declaration.domain.tokens import token_hash
 from declaration.models import Person
+from declaration.realtime.outbound import announce_eviction
 from declaration.services import auth
+from declaration.sessions import SESSION_KEY
 
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-SESSION_KEY = "sid"
 
 
 #: Methods whose requests only read (apart from views marked with `writes`).
@@ -144,8 +144,6 @@ def log_out() -> None:
         ended = token_hash(sid)
 
         def close_sockets() -> None:
-            from declaration.realtime import announce_eviction
-
             announce_eviction(app, "session", ended)
 
         after_commit(close_sockets)

@@ -9,12 +9,12 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from declaration import clock
+from declaration.domain.colours import colour_for
 from declaration.domain.errors import N_, DomainError, Forbidden, InvalidInput
 from declaration.domain.phases import ALLOWED_TRANSITIONS, PHASE_ORDER, may_edit
 from declaration.domain.roles import may_moderate
 from declaration.i18n import error_text
 from declaration.models import Person
-from declaration.realtime.presence import colour_for
 from declaration.services import declarations, drafts, history
 from declaration.web.context import current_person, db, login_required, rollback
 from declaration.web.forms import field

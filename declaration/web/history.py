@@ -18,13 +18,14 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from declaration import clock
+from declaration.domain.colours import colour_for
 from declaration.domain.errors import N_, DomainError, InvalidInput
 from declaration.domain.phases import Phase, may_edit
 from declaration.domain.roles import may_name_versions, require_may_name_versions, require_moderator
 from declaration.domain.sync import Outcome
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
-from declaration.realtime.presence import colour_for
+from declaration.realtime import outbound
 from declaration.services import declarations, drafts, history, versions
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
 from declaration.web.forms import field, integer_arg, integer_field
@@ -145,27 +146,18 @@ def restore(key: str) -> str | Response:
 def _broadcast_after_commit(
     declaration: Declaration, membership: Membership, result: drafts.EditResult
 ) -> None:
-    from declaration.realtime import socketio_of
-    from declaration.realtime.namespace import NAMESPACE, revisions_message, room_of
-
-    payload = revisions_message(
-        declaration.key,
-        [
-            {
-                "rev": result.revision,
-                "op": result.operation,
-                "author": membership.id,
-                "client_id": None,
-                "seq": None,
-            }
-        ],
-    )
+    revisions = [
+        {
+            "rev": result.revision,
+            "op": result.operation,
+            "author": membership.id,
+            "client_id": None,
+            "seq": None,
+        }
+    ]
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    after_commit(
-        lambda: socketio_of(app).emit(
-            "revisions", payload, to=room_of(declaration.id), namespace=NAMESPACE
-        )
-    )
+    declaration_id, key = declaration.id, declaration.key
+    after_commit(lambda: outbound.announce_revisions(app, declaration_id, key, revisions))
 
 
 @bp.get("/urheberschaft.json")
@@ -213,13 +205,6 @@ def phase(key: str) -> Response:
 
 
 def _announce_phase_after_commit(declaration: Declaration) -> None:
-    from declaration.realtime import socketio_of
-    from declaration.realtime.namespace import NAMESPACE, room_of
-
-    payload = {"declaration": declaration.key, "phase": declaration.phase}
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    after_commit(
-        lambda: socketio_of(app).emit(
-            "phase", payload, to=room_of(declaration.id), namespace=NAMESPACE
-        )
-    )
+    declaration_id, key, new_phase = declaration.id, declaration.key, declaration.phase
+    after_commit(lambda: outbound.announce_phase(app, declaration_id, key, new_phase))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from declaration.realtime import socketio_of
-from declaration.realtime.namespace import NAMESPACE
+from declaration.realtime.outbound import NAMESPACE
 from tests.helpers import login
 
 

@@ -12,9 +12,10 @@ from declaration.db import get_database
 from declaration.domain.operations import Operation, stored_lengths
 from declaration.domain.roles import Role
 from declaration.models import Declaration, Revision
+from declaration.realtime import batching, payloads
 from declaration.realtime import namespace as namespace_module
-from declaration.realtime import payloads
-from declaration.realtime.namespace import NAMESPACE, PendingEdit
+from declaration.realtime.batching import PendingEdit
+from declaration.realtime.outbound import NAMESPACE
 from tests.helpers import declaration_id as id_of
 from tests.helpers import statements_during
 
@@ -508,7 +509,7 @@ def test_edits_queued_together_are_stored_in_one_transaction_and_refused_alone(
         pending(sid_w, conn_w, 2, 0, Operation.edit(2, 2, 0, "Y")),
     ]
     with app.test_request_context():
-        namespace._store(declaration_id, batch)
+        namespace.batches.store(declaration_id, key, batch)
 
     assert batch[0].answer == {"ok": True, "seq": 1, "rev": 1, "outcome": "accepted"}
     assert batch[1].answer["error"]["code"] == "observer_cannot_edit"
@@ -540,14 +541,14 @@ def test_the_lock_holder_lets_edits_that_already_arrived_join_its_batch(
     def loop_runs(limit: float) -> None:
         # What the other participant's handler does when the loop runs it: queue its edit.
         limits.append(limit)
-        if arrived not in namespace.queues[declaration_id]:
-            namespace.queues[declaration_id].append(arrived)
+        if arrived not in namespace.batches.queues[declaration_id]:
+            namespace.batches.queues[declaration_id].append(arrived)
 
-    monkeypatch.setattr(namespace_module, "let_ready_work_run", loop_runs)
+    monkeypatch.setattr(batching, "let_ready_work_run", loop_runs)
 
     answer = _edit(writer, key, seq=1, base=0, op=Operation.edit(2, 0, 0, "X"))
 
-    assert limits == [namespace_module.BATCH_GATHERING_LIMIT]
+    assert limits == [batching.BATCH_GATHERING_LIMIT]
     assert answer == {"ok": True, "seq": 1, "rev": 1, "outcome": "accepted"}
     assert arrived.answer == {"ok": True, "seq": 1, "rev": 2, "outcome": "accepted"}
     messages = _received(listener, "revisions")
