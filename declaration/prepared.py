@@ -25,6 +25,12 @@ supported; ``IN`` lists are written out as one parameter per item, as SQLAlchemy
 What it does not do: statement options, listeners that rewrite statements
 (``retval=True``) and SQL logging of the engine (``echo``). Use it only where a statement
 runs for every edit, join or connection.
+
+Compiling reads SQLAlchemy's compiled statement (its binds, their order, the text of
+``IN`` lists before expansion), which is not a public interface. An engine or connection
+with the execution option `THROUGH_SQLALCHEMY` runs every `Prepared` statement through
+``Connection.execute`` instead: slower, but relying on nothing of SQLAlchemy's inside, the
+way back should a new SQLAlchemy not fit.
 """
 
 from __future__ import annotations
@@ -71,6 +77,11 @@ def _row_type(names: Sequence[str]) -> type:
 #: makes lists as long as a batch, and the check of a batch's authors has two of them:
 #: without a bound, a large crowd would leave thousands of texts behind.
 MAX_EXPANDED = 128
+
+
+#: Execution option (``engine.update_execution_options(**{THROUGH_SQLALCHEMY: True})``)
+#: under which `Prepared` statements run through ``Connection.execute``.
+THROUGH_SQLALCHEMY = "declaration_prepared_through_sqlalchemy"
 
 
 def _item(name: str, index: int) -> str:
@@ -200,6 +211,8 @@ class Prepared:
     def _run(
         self, connection: Connection, parameters: Sequence[Mapping[str, Any]], *, many: bool
     ) -> list[Any]:
+        if connection.get_execution_options().get(THROUGH_SQLALCHEMY):
+            return self._run_through_sqlalchemy(connection, parameters, many=many)
         dialect = connection.dialect
         compiled = self.compiled_for(dialect)
         sql = self._sql(compiled, dialect, parameters[0])
@@ -222,6 +235,24 @@ class Prepared:
             )
             for row in fetched
         ]
+
+    def _run_through_sqlalchemy(
+        self, connection: Connection, parameters: Sequence[Mapping[str, Any]], *, many: bool
+    ) -> list[Any]:
+        """Run the statement with ``Connection.execute``; rows as SQLAlchemy returns them.
+
+        Its rows answer ``row.number`` and compare as tuples, as the named tuples do.
+        """
+        if any(
+            isinstance(value, list | tuple | set | frozenset) and not value
+            for value in parameters[0].values()
+        ):
+            raise ValueError("a list parameter is empty; the caller must not run the query")
+        if many:
+            connection.execute(self.statement, [dict(each) for each in parameters])
+            return []
+        result = connection.execute(self.statement, dict(parameters[0]))
+        return list(result) if result.returns_rows else []
 
 
 def run_on_cursor(connection: Connection, sql: str) -> None:

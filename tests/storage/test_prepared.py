@@ -2,6 +2,8 @@
 
 They must read and write exactly what SQLAlchemy's own execution would (the models' custom
 types included), stay visible to the engine's listeners, and fail the way SQLAlchemy fails.
+The tests that take ``way`` run twice: on the driver's cursor and through SQLAlchemy (the
+execution option `THROUGH_SQLALCHEMY`, the way back should a new SQLAlchemy not fit).
 Run on the suite's database: SQLite, or PostgreSQL with DECLARATION_TEST_DATABASE_URL.
 """
 
@@ -58,6 +60,16 @@ def _revision(declaration: int, number: int, operation: str) -> dict[str, object
     }
 
 
+@pytest.fixture(params=["driver cursor", "through SQLAlchemy"])
+def way(request: pytest.FixtureRequest, app: Flask) -> str:
+    """How `Prepared` statements run in this test: set on the app's engines."""
+    if request.param == "through SQLAlchemy":
+        database = app.extensions["declaration.db"]
+        for engine in {database.engine, database._writing}:
+            engine.update_execution_options(**{prepared_module.THROUGH_SQLALCHEMY: True})
+    return str(request.param)
+
+
 @pytest.fixture
 def declaration(app: Flask, make_declaration: Callable[..., tuple[str, int]]) -> int:
     """A declaration at revision 0 (its first draft), to append revisions to."""
@@ -66,7 +78,7 @@ def declaration(app: Flask, make_declaration: Callable[..., tuple[str, int]]) ->
 
 
 def test_rows_read_through_a_prepared_select_equal_what_sqlalchemy_reads(
-    app: Flask, declaration: int
+    app: Flask, declaration: int, way: str
 ):
     """Custom types (the link's hex digest, microseconds since the epoch) come back as
     SQLAlchemy's result processing gives them, in a tuple with the columns' names."""
@@ -85,7 +97,7 @@ def test_rows_read_through_a_prepared_select_equal_what_sqlalchemy_reads(
 
 
 def test_values_written_through_a_prepared_insert_read_back_through_the_orm(
-    app: Flask, declaration: int
+    app: Flask, declaration: int, way: str
 ):
     row = _revision(declaration, 1, "=33+Magdeburg")
     text = "Die Kommunen erklären gemeinsam: Magdeburg.\n" * 40
@@ -105,7 +117,7 @@ def test_values_written_through_a_prepared_insert_read_back_through_the_orm(
 
 
 def test_timestamps_are_stored_and_read_as_the_dialect_stores_them(
-    app: Flask, make_declaration: Callable[..., tuple[str, int]]
+    app: Flask, make_declaration: Callable[..., tuple[str, int]], way: str
 ):
     """The dialect's own variant of a type takes part: SQLite keeps timestamps as text in
     SQLAlchemy's format, which the generic type would leave to the driver's own."""
@@ -128,7 +140,7 @@ def test_timestamps_are_stored_and_read_as_the_dialect_stores_them(
 
 
 def test_a_list_parameter_matches_each_of_its_items_whatever_its_length(
-    app: Flask, make_person: Callable[..., int]
+    app: Flask, make_person: Callable[..., int], way: str
 ):
     ids = [make_person(f"Bürgermeister {n}") for n in range(4)]
     with app.app_context(), get_database().transaction() as s:
@@ -143,7 +155,7 @@ def test_a_list_parameter_matches_each_of_its_items_whatever_its_length(
 
 
 def test_values_written_into_the_statement_itself_are_bound_as_sqlalchemy_binds_them(
-    app: Flask, make_person: Callable[..., int]
+    app: Flask, make_person: Callable[..., int], way: str
 ):
     make_person("Bürgermeisterin von Merseburg")
     by_name = Prepared(
@@ -157,7 +169,9 @@ def test_values_written_into_the_statement_itself_are_bound_as_sqlalchemy_binds_
         ]
 
 
-def test_a_connection_outside_a_transaction_begins_one_first(app: Flask, declaration: int):
+def test_a_connection_outside_a_transaction_begins_one_first(
+    app: Flask, declaration: int, way: str
+):
     """As ``Connection.execute`` does: on SQLite, which begins only when told to, the write
     would otherwise be committed at once, and the rollback would not take it back."""
     with app.app_context():
@@ -182,7 +196,7 @@ def test_the_sql_texts_kept_for_list_lengths_are_bounded(
             assert len(by_id._expanded) <= 4
 
 
-def test_an_empty_list_is_refused_before_anything_runs(app: Flask):
+def test_an_empty_list_is_refused_before_anything_runs(app: Flask, way: str):
     with app.app_context(), get_database().transaction() as s:
         connection = s.connection()
         with statements_during(app) as seen, pytest.raises(ValueError, match="empty"):
@@ -190,7 +204,7 @@ def test_an_empty_list_is_refused_before_anything_runs(app: Flask):
     assert seen == []
 
 
-def test_the_engines_listeners_see_every_prepared_statement(app: Flask, declaration: int):
+def test_the_engines_listeners_see_every_prepared_statement(app: Flask, declaration: int, way: str):
     """Tests count statements with a ``before_cursor_execute`` listener; prepared ones
     must be counted like the rest, an ``executemany`` once."""
     with (
@@ -207,7 +221,7 @@ def test_the_engines_listeners_see_every_prepared_statement(app: Flask, declarat
 
 
 def test_a_driver_error_is_raised_as_sqlalchemys_and_rolls_the_transaction_back(
-    app: Flask, declaration: int
+    app: Flask, declaration: int, way: str
 ):
     with (
         pytest.raises(exc.IntegrityError),
@@ -220,7 +234,7 @@ def test_a_driver_error_is_raised_as_sqlalchemys_and_rolls_the_transaction_back(
         assert s.get(Revision, (declaration, 1)) is None  # the first insert went with it
 
 
-def test_a_lost_connection_is_invalidated_and_reported(app: Flask, declaration: int):
+def test_a_lost_connection_is_invalidated_and_reported(app: Flask, declaration: int, way: str):
     """As with SQLAlchemy's own execution, a connection that is gone is not handed out
     again: it is invalidated, and the pool opens a new one next time."""
     with app.app_context():
@@ -243,3 +257,19 @@ def test_a_lost_connection_is_invalidated_and_reported(app: Flask, declaration: 
 def test_a_driver_with_another_parameter_style_is_refused_clearly():
     with pytest.raises(NotImplementedError, match="'format'"):
         Prepared(HISTORY).compiled_for(PGDialect_psycopg(paramstyle="format"))
+
+
+def test_through_sqlalchemy_nothing_is_compiled_by_hand(app: Flask, declaration: int):
+    """The execution option sends statements past everything that reads SQLAlchemy's
+    compiled statement; without it they are compiled here."""
+    prepared = Prepared(HISTORY)
+    parameters = {"declaration_id": declaration, "base": 0}
+    with app.app_context():
+        engine = get_database().engine
+        with engine.connect() as connection:
+            connection.execution_options(**{prepared_module.THROUGH_SQLALCHEMY: True})
+            assert [row.number for row in prepared.rows(connection, parameters)] == [0]
+        assert prepared._compiled == {}
+        with engine.connect() as connection:
+            assert [row.number for row in prepared.rows(connection, parameters)] == [0]
+        assert prepared._compiled != {}
