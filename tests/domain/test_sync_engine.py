@@ -19,13 +19,13 @@ from declaration.domain.sync import (
     GapDetected,
     Outcome,
     Revision,
-    ServerDocument,
     SyncError,
     UncleanInsert,
     batch_digest,
     is_resend,
     rebase,
 )
+from tests.domain.server_model import ServerDocument
 
 # --- server -----------------------------------------------------------------------------
 
