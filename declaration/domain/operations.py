@@ -319,25 +319,6 @@ class Operation:
                 parts.append(f"-{-op}")
         return "\t".join(parts)
 
-    def to_diffs(self, base_text: str) -> list[tuple[int, str]]:
-        """Return the operation as diff-match-patch diffs over ``base_text``.
-
-        Useful for the library's patch functions, e.g. offering a refused passage back.
-        """
-        self._check_base(base_text)
-        diffs: list[tuple[int, str]] = []
-        position = 0
-        for op in self._ops:
-            if isinstance(op, str):
-                diffs.append((diff_match_patch.DIFF_INSERT, op))
-            elif op > 0:
-                diffs.append((diff_match_patch.DIFF_EQUAL, base_text[position : position + op]))
-                position += op
-            else:
-                diffs.append((diff_match_patch.DIFF_DELETE, base_text[position : position - op]))
-                position -= op
-        return diffs
-
 
 def _decode_insert(body: str, index: int) -> str:
     if _SURROGATE.search(body):

@@ -22,7 +22,7 @@ the tests' in-memory server (``tests/domain/server_model.py``) without a databas
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -220,11 +220,6 @@ class ClientDocument:
         return self._sent
 
     @property
-    def has_unsent(self) -> bool:
-        """Whether local edits wait for the next batch."""
-        return self._pending is not None
-
-    @property
     def is_synchronised(self) -> bool:
         """Whether every local edit is confirmed by the server."""
         return self._sent is None and self._pending is None
@@ -324,17 +319,6 @@ class ClientDocument:
             op, self._pending = transform(op, self._pending)
         self._text = op.apply(self._text)
         return op
-
-    def catch_up(self, revisions: Iterable[Revision]) -> Operation:
-        """Apply fetched revisions in order; return their combined effect on the local text."""
-        combined = Operation.identity(len(self._text))
-        for revision in revisions:
-            local = self.on_remote(
-                revision.number, revision.operation, revision.client_id, revision.seq
-            )
-            if local is not None:
-                combined = compose(combined, local)
-        return combined
 
     def on_reconnect(self) -> Batch | None:
         """Return the batch in flight to send again, unchanged, after a reconnect.

@@ -380,8 +380,3 @@ def test_from_delta_raises_only_operation_errors(delta: str) -> None:
 def test_to_delta_refuses_unpaired_surrogates() -> None:
     with pytest.raises(OperationError):
         Operation.edit(0, 0, 0, "\udc00").to_delta()
-
-
-def test_to_diffs_gives_library_diffs_over_the_base() -> None:
-    op = Operation.edit(4, 1, 2, "X")
-    assert op.to_diffs("abcd") == [(0, "a"), (1, "X"), (-1, "bc"), (0, "d")]

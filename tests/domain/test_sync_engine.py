@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pytest
@@ -26,6 +27,13 @@ from declaration.domain.sync import (
     rebase,
 )
 from tests.domain.server_model import ServerDocument
+
+
+def catch_up(client: ClientDocument, revisions: Iterable[Revision]) -> None:
+    """Apply fetched revisions in order, as the clients do with a resync's answer."""
+    for revision in revisions:
+        client.on_remote(revision.number, revision.operation, revision.client_id, revision.seq)
+
 
 # --- server -----------------------------------------------------------------------------
 
@@ -242,7 +250,7 @@ def test_own_revision_in_the_history_counts_as_acknowledgement() -> None:
     batch = client.take_batch()
     assert batch is not None
     server.submit("a", batch.seq, batch.base, batch.operation)  # the ack gets lost
-    client.catch_up(server.revisions_since(client.revision))
+    catch_up(client, server.revisions_since(client.revision))
     assert client.is_synchronised
     assert client.revision == 1
     assert not client.on_ack(batch.seq, 1)  # the late ack confirms nothing more
@@ -259,7 +267,7 @@ def test_ack_after_missing_revisions_raises_gap_detected_and_works_after_catchin
     result = server.submit("a", batch.seq, batch.base, batch.operation)
     with pytest.raises(GapDetected):
         client.on_ack(batch.seq, result.revision)
-    client.catch_up(server.revisions_since(client.revision))
+    catch_up(client, server.revisions_since(client.revision))
     assert client.is_synchronised
     assert client.text == server.text == "Bab!"
 
@@ -275,7 +283,7 @@ def test_unchanged_batch_is_confirmed_once_the_client_has_caught_up() -> None:
     assert result.outcome is Outcome.UNCHANGED
     with pytest.raises(GapDetected):
         client.on_ack(batch.seq, result.revision, unchanged=True)
-    client.catch_up(server.revisions_since(client.revision))
+    catch_up(client, server.revisions_since(client.revision))
     assert client.on_ack(batch.seq, result.revision, unchanged=True)
     assert client.is_synchronised
     assert client.text == server.text == "one"
@@ -471,7 +479,7 @@ class Simulation:
     def catch_up(self, index: int) -> None:
         client = self.clients[index]
         was_in_flight = client.doc.in_flight
-        client.doc.catch_up(self.server.revisions_since(client.doc.revision))
+        catch_up(client.doc, self.server.revisions_since(client.doc.revision))
         self.observe(index, was_in_flight)
 
     def deliver_to_client(self, index: int) -> None:
