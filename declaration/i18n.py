@@ -17,14 +17,14 @@ def select_locale() -> str:
     """Return the language the participant chose, German if none."""
     chosen = session.get("lang")
     languages: tuple[str, ...] = current_app.config["LANGUAGES"]
-    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+    return str(chosen) if chosen in languages else str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def long_date(value: date | None) -> str:
     """Return "3. Dezember 2026" (or "December 3, 2026")."""
     if value is None:
         return ""
-    return format_date(value, format="long")
+    return str(format_date(value, format="long"))
 
 
 def long_datetime(value: datetime | None) -> str:
@@ -32,15 +32,15 @@ def long_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
     if str(get_locale()) == "de":
-        return format_datetime(value, format="d. MMMM y, HH:mm 'Uhr'")
-    return format_datetime(value, format="MMMM d, y, h:mm a")
+        return str(format_datetime(value, format="d. MMMM y, HH:mm 'Uhr'"))
+    return str(format_datetime(value, format="MMMM d, y, h:mm a"))
 
 
 def error_text(error: DomainError) -> str:
     """Return the participant-facing message of ``error`` in the current language."""
     from flask_babel import gettext
 
-    return gettext(error.text, **error.params)  # type: ignore[arg-type]
+    return str(gettext(error.text, **error.params))
 
 
 def init_app(app: Flask) -> None:

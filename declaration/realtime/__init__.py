@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_socketio import SocketIO
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class SocketAwareSessionInterface(SecureCookieSessionInterface):
     Returning that copy here skips the work and changes nothing that handlers see.
     """
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         saved: Any = request.environ.get("saved_session")
         if saved is not None:
             return saved  # type: ignore[no-any-return]

@@ -60,7 +60,7 @@ class Evictions:
         client = redis.Redis.from_url(str(self.queue_url))
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(self.channel)
-        for message in pubsub.listen():
+        for message in pubsub.listen():  # type: ignore[no-untyped-call]
             try:
                 data = json.loads(message["data"])
                 self.namespace.evict(Eviction(str(data["kind"]), data["value"]))

@@ -220,7 +220,7 @@ class DirectWebSocketWSGI(WebSocketWSGI):  # type: ignore[misc]
         websocket = environ.get("wsgi.websocket")
         engine_socket = getattr(self.app, "__self__", None)
         queue = getattr(engine_socket, "queue", None)
-        if websocket is None or not isinstance(queue, DirectQueue):
+        if websocket is None or engine_socket is None or not isinstance(queue, DirectQueue):
             return super().__call__(environ, start_response)
 
         def is_open() -> bool:

@@ -104,7 +104,7 @@ def with_seq(refusal: dict[str, Any], args: tuple[Any, ...]) -> dict[str, Any]:
     return refusal
 
 
-class DraftNamespace(Namespace):
+class DraftNamespace(Namespace):  # type: ignore[misc]
     """Live editing of declarations."""
 
     def __init__(self, socketio: Any, namespace: str = NAMESPACE) -> None:
@@ -131,7 +131,7 @@ class DraftNamespace(Namespace):
         from a connected socket. So a lifecycle name from a connected socket is a
         client's, and goes through the door with all the others.
         """
-        sid = args[0] if args else None
+        sid = str(args[0]) if args else ""
         if isinstance(event, str) and event in LIFECYCLE_EVENTS and not self._is_connected(sid):
             return super().trigger_event(event, *args)
         data = args[1:]

@@ -109,7 +109,7 @@ def _uploaded_text() -> str | None:
         raise InvalidInput(N_("Bitte laden Sie eine Markdown- oder Textdatei (.md, .txt) hoch."))
     raw = upload.read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
     try:
-        return raw.decode("utf-8-sig")
+        return str(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise InvalidInput(
             N_("Die Datei ist keine UTF-8-Textdatei. Bitte speichern Sie sie als UTF-8.")
