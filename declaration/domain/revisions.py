@@ -18,12 +18,10 @@ from __future__ import annotations
 
 from typing import Final
 
-#: Most operations replayed to load any revision. The storage/loading trade-off: on the
-#: automerge-paper replay (100 kB text, 260k revisions) keyframes cost 17.5 bytes per
-#: revision at 1,000 and 14.6 at 1,200, and loading the slowest 1 % of random revisions
-#: took 13.3 ms on PostgreSQL at 1,000 and 16.1 ms at 1,200 (docs/benchmarks.md). 1,200
-#: brings PostgreSQL to 147.8 bytes per revision, under the 150 budget, and keeps loads
-#: under their 20 ms budget.
+#: Most operations replayed to load any revision: the trade-off between the bytes that
+#: keyframes add per revision and the time to load the slowest revisions. Fewer keyframes
+#: store less and load slower; this bound keeps both within their budgets on the storage
+#: benchmark (`python -m bench storage`, bench/results/storage.json).
 MAX_OPERATIONS_PER_KEYFRAME: Final = 1200
 #: Below this many characters written, a keyframe is never forced by the amount written.
 MIN_CHARS_PER_KEYFRAME: Final = 2000

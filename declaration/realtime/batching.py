@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds the holder of a declaration's lock gives the loop, at most, to read and queue
 #: the edits that have already arrived before it takes the queue (`let_ready_work_run`).
-#: Usually far less is needed (0.7 ms at the median with 50 editors on the benchmark
-#: machine); the limit keeps a loop that never runs out of work from holding up a batch.
+#: Usually a small part of it is needed; the limit keeps a loop that never runs out of
+#: work from holding up a batch.
 BATCH_GATHERING_LIMIT = 0.005
 
 
