@@ -86,12 +86,10 @@ test-postgres: setup
 	DECLARATION_TEST_DATABASE_URL='$(DECLARATION_TEST_DATABASE_URL)' $(BIN)/pytest -m 'not browser' $(PYTEST_ARGS)
 
 # The realtime tests once more with the frames left to engineio's writer greenlets
-# (DECLARATION_DIRECT_FRAMES=0): the way back should realtime/frames.py, which replaces a
-# private driver table of python-engineio, not fit a new version. The deselected test
-# checks the default (direct frames on).
+# (DECLARATION_DIRECT_FRAMES=0): the way back, should realtime/frames.py (which replaces a
+# private driver table of python-engineio) not fit a new version.
 test-engineio-frames: setup
 	env -u DECLARATION_TEST_DATABASE_URL DECLARATION_DIRECT_FRAMES=0 $(BIN)/pytest tests/realtime \
-		--deselect tests/realtime/test_frames.py::test_the_server_on_gevent_writes_frames_directly \
 		$(PYTEST_ARGS)
 
 test: lint test-js test-sqlite test-postgres test-engineio-frames

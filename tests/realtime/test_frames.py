@@ -20,8 +20,7 @@ import pytest
 from engineio import packet
 from geventwebsocket.websocket import WebSocket
 
-from declaration import create_app
-from declaration.realtime import frames, socketio_of
+from declaration.realtime import frames
 from declaration.realtime.frames import ConnectionWriter, DirectQueue, FrameOf, text_frame
 
 
@@ -251,23 +250,6 @@ def test_install_replaces_the_drivers_of_one_gevent_server_only():
     assert server._async["websocket"] is frames.DirectWebSocketWSGI
     assert not isinstance(untouched.create_queue(), DirectQueue)
     assert frames.install(engineio.Server(async_mode="threading")) is False
-
-
-def test_the_server_on_gevent_writes_frames_directly(database_url, tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": database_url,
-            "INSTANCE_PATH": str(tmp_path),
-            "SOCKETIO_ASYNC_MODE": "gevent",
-        }
-    )
-    try:
-        queue = socketio_of(app).server.eio._async["queue"]
-        assert issubclass(queue, DirectQueue)
-        assert queue.limit == app.config["MAX_QUEUED_CHARS"]
-    finally:
-        app.extensions["declaration.db"].dispose()
 
 
 #: What both tests over a real connection start with: gevent's patches, then a server with
