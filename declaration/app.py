@@ -87,7 +87,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = settings.sqlite_url(instance_path)
 
-    app.extensions["declaration.db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["declaration.db"] = Database(
+        app.config["DATABASE_URL"], prepared_statements=bool(app.config["PREPARED_STATEMENTS"])
+    )
     logging.getLogger("declaration").setLevel(logging.INFO)
 
     from declaration import i18n, security

@@ -32,6 +32,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_MAX_QUEUED_CHARS": ("MAX_QUEUED_CHARS", "int"),
     "DECLARATION_TRUSTED_PROXIES": ("TRUSTED_PROXIES", "int"),
     "DECLARATION_SWEEP_SECONDS": ("SWEEP_SECONDS", "float"),
+    "DECLARATION_PREPARED_STATEMENTS": ("PREPARED_STATEMENTS", "bool"),
     "DECLARATION_DIRECT_FRAMES": ("DIRECT_FRAMES", "bool"),
 }
 
@@ -66,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     #: Seconds between two checks of a server process's live connections against the
     #: database (removals and logouts made where no message reaches the process).
     "SWEEP_SECONDS": 0.5,
+    #: Run the edit path's statements prepared on the driver's cursor (`prepared.py`, which
+    #: relies on the text SQLAlchemy compiles); off, they go through SQLAlchemy as usual.
+    "PREPARED_STATEMENTS": True,
     #: Under gevent, the greenlet that sends a message writes its WebSocket frame itself
     #: (realtime/frames.py) instead of handing it to the connection's writer greenlet. It
     #: replaces a private driver table of python-engineio, so it can be switched off should a

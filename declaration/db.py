@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from declaration.concurrency import wait_for_disk
-from declaration.prepared import run_on_cursor
+from declaration.prepared import THROUGH_SQLALCHEMY, run_on_cursor
 
 #: Connections to a SQLite file per process for reading transactions, requests and commands.
 SQLITE_CONNECTIONS = 2
@@ -127,9 +127,12 @@ def make_engine(url: str) -> Engine:
 class Database:
     """The engine and session factory of one application."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, prepared_statements: bool = True) -> None:
         self.url = url
         self.engine = make_engine(url)
+        if not prepared_statements:
+            # Before any engine is derived from it: they copy its options when made.
+            self.engine.update_execution_options(**{THROUGH_SQLALCHEMY: True})
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         #: The engine for write transactions: on SQLite they take the write lock at BEGIN.
         self._writing = (

@@ -273,3 +273,31 @@ def test_through_sqlalchemy_nothing_is_compiled_by_hand(app: Flask, declaration:
         with engine.connect() as connection:
             assert [row.number for row in prepared.rows(connection, parameters)] == [0]
         assert prepared._compiled != {}
+
+
+def test_the_setting_sends_the_applications_statements_through_sqlalchemy(
+    database_url: str, tmp_path
+):
+    """PREPARED_STATEMENTS off (DECLARATION_PREPARED_STATEMENTS=false) is the way back: every
+    engine of the application, the writers' too, runs prepared statements as usual."""
+    from declaration import create_app
+
+    for setting, through in ((True, None), (False, True)):
+        app = create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": database_url,
+                "INSTANCE_PATH": str(tmp_path / str(setting)),
+                "PREPARED_STATEMENTS": setting,
+            }
+        )
+        try:
+            database = app.extensions["declaration.db"]
+            with database.write_connection() as connection:
+                options = connection.get_execution_options()
+                assert options.get(prepared_module.THROUGH_SQLALCHEMY) is through
+            with database.transaction() as session:
+                options = session.connection().get_execution_options()
+                assert options.get(prepared_module.THROUGH_SQLALCHEMY) is through
+        finally:
+            app.extensions["declaration.db"].dispose()
