@@ -5,13 +5,16 @@ Everything here talks to 127.0.0.1 only and every wait is bounded in time.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -280,3 +283,42 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print("| " + " | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) + " |")
+
+
+def resolve_commit(revision: str) -> str:
+    """The short id of the commit ``revision`` names."""
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "--verify", f"{revision}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.strip()
+
+
+def extract_commit(revision: str, directory: Path) -> Path:
+    """Unpack the server's source of ``revision`` into ``directory`` and return ``directory``.
+
+    The package and its templates come from the commit. What is built rather than
+    committed comes from the working tree: the compiled translations are copied, the
+    static folder (the bundled scripts) is linked.
+    """
+    short = resolve_commit(revision)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", short, "declaration", "templates"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(directory, filter="data")
+    for compiled in (ROOT / "declaration" / "translations").glob("*/LC_MESSAGES/*.mo"):
+        target = directory / compiled.relative_to(ROOT)
+        if target.parent.exists():
+            shutil.copy2(compiled, target)
+    static = directory / "static"
+    if (ROOT / "static").exists() and not static.exists():
+        static.symlink_to(ROOT / "static", target_is_directory=True)
+    return directory

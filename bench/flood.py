@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import multiprocessing
 import os
@@ -63,9 +62,7 @@ import random
 import select
 import shutil
 import signal
-import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -80,9 +77,9 @@ import websocket
 
 from bench.common import (
     RESULTS,
-    ROOT,
     SAMPLE,
     cpu_seconds,
+    extract_commit,
     free_port,
     machine,
     machine_busy_seconds,
@@ -92,6 +89,7 @@ from bench.common import (
     pin,
     print_table,
     reporting_errors,
+    resolve_commit,
     rss_kb,
     server_process,
     split_cpus,
@@ -823,45 +821,6 @@ def declaration_text(chars: int) -> str:
     if chars <= 0:
         return sample
     return (sample * (chars // len(sample) + 1))[:chars]
-
-
-def resolve_commit(revision: str) -> str:
-    """The short id of the commit ``revision`` names."""
-    return subprocess.run(
-        ["git", "rev-parse", "--short", "--verify", f"{revision}^{{commit}}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout.strip()
-
-
-def extract_commit(revision: str, directory: Path) -> Path:
-    """Unpack the server's source of ``revision`` into ``directory`` and return ``directory``.
-
-    The package and its templates come from the commit. What is built rather than
-    committed comes from the working tree: the compiled translations are copied, the
-    static folder (the bundled scripts) is linked.
-    """
-    short = resolve_commit(revision)
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", short, "declaration", "templates"],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(directory, filter="data")
-    for compiled in (ROOT / "declaration" / "translations").glob("*/LC_MESSAGES/*.mo"):
-        target = directory / compiled.relative_to(ROOT)
-        if target.parent.exists():
-            shutil.copy2(compiled, target)
-    static = directory / "static"
-    if (ROOT / "static").exists() and not static.exists():
-        static.symlink_to(ROOT / "static", target_is_directory=True)
-    return directory
 
 
 def source_version() -> str:

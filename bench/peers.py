@@ -35,6 +35,7 @@ with a quantile table of its latencies for ``python -m bench.plots``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import functools
 import importlib
@@ -60,6 +61,7 @@ from bench.common import (
     ROOT,
     SAMPLE,
     cpu_seconds,
+    extract_commit,
     free_port,
     machine_busy_seconds,
     monotonic,
@@ -67,6 +69,7 @@ from bench.common import (
     percentile,
     pin,
     print_table,
+    resolve_commit,
     rss_kb,
     split_cpus,
     wait_until_quiet,
@@ -563,7 +566,19 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the temporary folders (logs)")
-    p.add_argument("--output", type=Path, default=RESULTS / f"{NAME}.json", help="results JSON")
+    p.add_argument(
+        "--server-commit",
+        default=None,
+        metavar="REV",
+        help="run our server from this commit (with --servers ours), e.g. for the figures "
+        "before a change; its records go to peers-reference.json",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help=f"results JSON (default: {NAME}.json, or {NAME}-reference.json with --server-commit)",
+    )
     p.add_argument("--no-save", action="store_true", help="do not write results JSON")
     return p
 
@@ -607,6 +622,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         inline=True,
         loadgen=args.loadgen,
     )
+    reference: str | None = None
+    if args.server_commit:
+        if args.servers != ["ours"]:
+            print("--server-commit runs our server only: add --servers ours", file=sys.stderr)
+            return 2
+        reference = resolve_commit(args.server_commit)
+        source = Path(tempfile.mkdtemp(prefix="bench-peers-source-"))
+        atexit.register(shutil.rmtree, source, ignore_errors=True)
+        settings = replace(settings, source=extract_commit(reference, source))
     if args.loadgen == "node" and (missing := node_missing()) is not None:
         print(f"the Node load generator cannot run: {missing}", file=sys.stderr)
         return 2
@@ -633,10 +657,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
         now_iso(),
     )
+    if reference is not None:
+        for item in records:
+            item["commit"] = reference  # the server's code, not the working tree's
+            item["server_commit"] = reference
     print_results(records)
     print(f"\n{monotonic() - started:.0f} s in all", file=sys.stderr)
     if not args.no_save:
-        path = write_records(args.output, records, ("server", "workload", "clients"))
+        output = args.output or RESULTS / (
+            f"{NAME}-reference.json" if reference else f"{NAME}.json"
+        )
+        path = write_records(output, records, ("server", "workload", "clients"))
         print(f"\nwritten to {path}")
     return 0 if all(r["converged"] for r in records) else 1
 

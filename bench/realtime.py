@@ -463,6 +463,9 @@ class Settings:
     stages: Path | None = None
     #: False: the what-if of commits that do not wait for the disk (`bench.unsynced`).
     fsync: bool = True
+    #: The server's package from another commit (`common.extract_commit`), or None: the
+    #: working tree's. The database and the clients always come from the working tree.
+    source: Path | None = None
 
 
 def default_workers(clients: int, settings: Settings) -> int:
@@ -571,6 +574,9 @@ def server_options(settings: Settings, instance: Path) -> dict[str, Any]:
     """
     preloads: list[str] = []
     environment: dict[str, str] = {}
+    if settings.source is not None:
+        # Imports nothing, so it may come before the stage timing's gevent patches.
+        preloads.append(f"import sys; sys.path.insert(0, {str(settings.source)!r})")
     if settings.stages is not None:
         from bench import stages
 

@@ -496,6 +496,61 @@ def storm_section(storm: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
+def before_and_after_section(
+    peers: Sequence[dict[str, Any]], reference: Sequence[dict[str, Any]]
+) -> str:
+    """Our server at an older commit beside ours now, under the same workload.
+
+    Written only where ``python -m bench peers --servers ours --server-commit REV`` left
+    records; a refactoring shows here that it cost nothing (or what it cost).
+    """
+    older = [r for r in reference if r.get("peer") == "ours"]
+    if not older:
+        return ""
+    current = {(r.get("workload"), r.get("clients")): r for r in peers if r.get("peer") == "ours"}
+    rows = []
+    for before in sorted(older, key=lambda r: int(r.get("clients") or 0)):
+        now = current.get((before.get("workload"), before.get("clients")))
+        for record in (before, now):
+            if record is None:
+                continue
+            rows.append(
+                [
+                    number(record.get("clients")),
+                    f"`{record.get('commit')}`",
+                    str(record.get("date") or "")[:16].replace("T", " "),
+                    number(record.get("p50_ms")),
+                    number(record.get("p99_ms")),
+                    number(record.get("edits_per_cpu_s"), 0),
+                    number(record.get("rss_per_client_kb"), 0),
+                    number(record.get("runs")),
+                ]
+            )
+    commits = "/".join(sorted({str(r.get("server_commit") or r.get("commit")) for r in older}))
+    return "\n\n".join(
+        [
+            "## Our server before and after a change",
+            "The peers' workload against our server at an earlier commit "
+            f"(`python -m bench peers --servers ours --server-commit {commits}`), each beside "
+            "the newest record of our server now; the two were measured one after the other.",
+            table(
+                [
+                    "clients",
+                    "server at",
+                    "measured (UTC)",
+                    "p50 ms",
+                    "p99 ms",
+                    "edits / CPU-s",
+                    "RSS / client kB",
+                    "runs",
+                ],
+                rows,
+                "rllrrrrr",
+            ),
+        ]
+    )
+
+
 def flood_section(flood: Sequence[dict[str, Any]], reference: Sequence[dict[str, Any]] = ()) -> str:
     """One table per database and text length: each kind of flood, the others' round trips.
 
@@ -600,6 +655,8 @@ class Results:
     flood: list[dict[str, Any]] = field(default_factory=list)
     #: The same floods against an older server (``--server-commit``), shown beside them.
     flood_reference: list[dict[str, Any]] = field(default_factory=list)
+    #: Our server at an older commit under the peers' workload (``--server-commit``).
+    peers_reference: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, results: Path) -> Results:
@@ -613,6 +670,9 @@ class Results:
             flood_reference=newest(
                 load(results, "flood-reference"), "database", "text_chars", "kind"
             ),
+            peers_reference=newest(
+                load(results, "peers-reference"), "server", "workload", "clients"
+            ),
         )
 
 
@@ -620,12 +680,13 @@ def render(results: Results, plots: Sequence[Path]) -> str:
     """The generated part of the doc, between the markers (markers excluded)."""
     sections = [
         peers_section(results.peers, plots),
+        before_and_after_section(results.peers, results.peers_reference),
         targets_section(targets(results.peers, results.storage, results.storm, results.flood)),
         storage_section(results.storage),
         storm_section(results.storm),
         flood_section(results.flood, results.flood_reference),
     ]
-    return "\n\n".join(sections)
+    return "\n\n".join(section for section in sections if section)
 
 
 def splice(doc: str, generated: str) -> str:

@@ -204,3 +204,28 @@ def test_the_command_names_the_servers_when_they_are_not_the_default(tmp_path):
     assert f"`.venv/bin/python -m bench peers --runs 3 --servers {servers}`:" in generated
     assert "| 20 | ours, not waiting for the disk (what-if) | 3.5 |" in generated
     assert "| 20 | 9.0 | 1.80× | 0.90× | 400 |" in generated  # the ratios stay ours
+
+
+def test_our_server_at_an_earlier_commit_stands_beside_ours_now(tmp_path):
+    before = _peer("ours", 50, 31.0, 440.0, commit="0ld0001", server_commit="0ld0001")
+    results = _results(tmp_path, peers=PEERS, **{"peers-reference": [before]})
+
+    generated = report.render(report.Results.read(results), plots=[])
+
+    section = generated[generated.index("## Our server before and after a change") :]
+    assert "--servers ours --server-commit 0ld0001" in section
+    rows = [line for line in section.splitlines() if line.startswith("| 50 |")]
+    assert rows[0].startswith("| 50 | `0ld0001` |") and "| 31.0 |" in rows[0]
+    assert rows[1].startswith("| 50 | `abc1234` |") and "| 30.0 |" in rows[1]
+
+
+def test_without_an_earlier_commit_there_is_no_before_and_after(tmp_path):
+    generated = report.render(report.Results.read(_results(tmp_path, peers=PEERS)), plots=[])
+    assert "before and after" not in generated
+
+
+def test_an_earlier_commit_is_run_for_our_server_alone(capsys):
+    from bench import peers
+
+    assert peers.main(["--servers", "ours,yjs", "--server-commit", "HEAD", "--no-save"]) == 2
+    assert "--servers ours" in capsys.readouterr().err
