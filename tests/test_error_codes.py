@@ -11,8 +11,7 @@ import pkgutil
 import re
 from pathlib import Path
 
-import declaration.domain
-import declaration.services
+import declaration
 from declaration import client
 from declaration.domain.errors import REFUSING_CODES, DomainError
 
@@ -35,18 +34,32 @@ def _documented_refusing() -> set[str]:
     return {code for code, refusing in rows if refusing == "yes"}
 
 
-def _domain_error_codes() -> set[str]:
-    """The ``code`` of every DomainError subclass in the domain and the services."""
-    for package in (declaration.domain, declaration.services):
-        for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+def _refusal_classes() -> list[type[DomainError]]:
+    """Every DomainError subclass anywhere in the package (all its modules imported)."""
+    for module in pkgutil.walk_packages(declaration.__path__, "declaration."):
+        if not module.name.startswith("declaration.migrations"):
             importlib.import_module(module.name)
-    codes: set[str] = set()
+    found: list[type[DomainError]] = []
     pending = [DomainError]
     while pending:
         cls = pending.pop()
-        codes.add(cls.code)
+        found.append(cls)
         pending.extend(cls.__subclasses__())
-    return codes
+    return found
+
+
+def _domain_error_codes() -> set[str]:
+    """The ``code`` of every DomainError subclass."""
+    return {cls.code for cls in _refusal_classes()}
+
+
+def test_every_refusal_is_defined_in_the_one_vocabulary() -> None:
+    elsewhere = [
+        f"{cls.__module__}.{cls.__name__}"
+        for cls in _refusal_classes()
+        if cls.__module__ != "declaration.domain.errors"
+    ]
+    assert elsewhere == []
 
 
 def test_python_client_drops_exactly_the_refusing_codes() -> None:

@@ -136,10 +136,45 @@ class PasswordLoginLocked(RateLimited):
         self.retry_after = retry_after
 
 
+class NamingRefused(Forbidden):
+    code = "observer_cannot_name_version"
+    message = N_(
+        "Als Beobachter/in können Sie Fassungen lesen und kommentieren, aber nicht benennen."
+    )
+
+
 class PhaseForbids(DomainError):
     code = "phase_forbids"
     status = 409
     message = N_("In der aktuellen Phase ist das nicht möglich.")
+
+
+class EditRefused(PhaseForbids):
+    code = "phase_forbids_edit"
+    message = N_("In dieser Phase kann der Text nicht geändert werden.")
+
+
+class ReviewEditRefused(EditRefused):
+    code = "review_moderator_only"
+    message = N_("In der Abstimmung kann nur die Moderation den Text ändern.")
+
+
+class FrozenEditRefused(EditRefused):
+    code = "text_frozen"
+    message = N_(
+        "Die Erklärung ist freigegeben und kann nicht mehr geändert werden. "
+        "Wenden Sie sich an die Moderation, falls eine Korrektur nötig ist."
+    )
+
+
+class ObserverEditRefused(EditRefused):
+    code = "observer_cannot_edit"
+    message = N_("Als Beobachter/in können Sie den Text lesen und kommentieren, aber nicht ändern.")
+
+
+class TransitionRefused(PhaseForbids):
+    code = "phase_transition_refused"
+    message = N_("Dieser Phasenwechsel ist nicht möglich.")
 
 
 class InvalidOperation(DomainError):

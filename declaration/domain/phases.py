@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import enum
 
-from declaration.domain.errors import N_, PhaseForbids
+from declaration.domain.errors import (
+    N_,
+    EditRefused,
+    FrozenEditRefused,
+    ObserverEditRefused,
+    ReviewEditRefused,
+    TransitionRefused,
+)
 from declaration.domain.roles import Role
 
 
@@ -44,34 +51,6 @@ ALLOWED_TRANSITIONS: frozenset[tuple[Phase, Phase]] = frozenset(
         (Phase.APPROVED, Phase.PUBLISHED),
     }
 )
-
-
-class EditRefused(PhaseForbids):
-    code = "phase_forbids_edit"
-    message = N_("In dieser Phase kann der Text nicht geändert werden.")
-
-
-class ReviewEditRefused(EditRefused):
-    code = "review_moderator_only"
-    message = N_("In der Abstimmung kann nur die Moderation den Text ändern.")
-
-
-class FrozenEditRefused(EditRefused):
-    code = "text_frozen"
-    message = N_(
-        "Die Erklärung ist freigegeben und kann nicht mehr geändert werden. "
-        "Wenden Sie sich an die Moderation, falls eine Korrektur nötig ist."
-    )
-
-
-class ObserverEditRefused(EditRefused):
-    code = "observer_cannot_edit"
-    message = N_("Als Beobachter/in können Sie den Text lesen und kommentieren, aber nicht ändern.")
-
-
-class TransitionRefused(PhaseForbids):
-    code = "phase_transition_refused"
-    message = N_("Dieser Phasenwechsel ist nicht möglich.")
 
 
 def check_edit(phase: Phase, role: Role) -> None:

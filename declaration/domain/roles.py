@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from declaration.domain.errors import N_, Forbidden, ModeratorOnly
+from declaration.domain.errors import N_, ModeratorOnly, NamingRefused
 
 
 class Role(enum.StrEnum):
@@ -53,13 +53,6 @@ def may_name_versions(role: Role) -> bool:
     that shapes the text, which observers only read and comment on.
     """
     return role in (Role.MODERATOR, Role.MAYOR)
-
-
-class NamingRefused(Forbidden):
-    code = "observer_cannot_name_version"
-    message = N_(
-        "Als Beobachter/in können Sie Fassungen lesen und kommentieren, aber nicht benennen."
-    )
 
 
 def require_may_name_versions(role: Role) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from declaration.domain import dates, keys, phases, text, tokens
+from declaration.domain import dates, errors, keys, text, tokens
 from declaration.domain.errors import ModeratorOnly
 from declaration.domain.phases import Phase, check_edit, check_transition, may_edit
 from declaration.domain.roles import Role, may_sign, require_moderator
@@ -30,24 +30,24 @@ def test_who_may_edit_in_which_phase(phase, role, allowed):
 
 
 def test_edit_refusals_say_why():
-    with pytest.raises(phases.ReviewEditRefused) as review:
+    with pytest.raises(errors.ReviewEditRefused) as review:
         check_edit(Phase.REVIEW, Role.MAYOR)
     assert review.value.code == "review_moderator_only"
-    with pytest.raises(phases.FrozenEditRefused) as frozen:
+    with pytest.raises(errors.FrozenEditRefused) as frozen:
         check_edit(Phase.APPROVED, Role.MODERATOR)
     assert "freigegeben" in frozen.value.text
-    with pytest.raises(phases.ObserverEditRefused):
+    with pytest.raises(errors.ObserverEditRefused):
         check_edit(Phase.DRAFTING, Role.OBSERVER)
 
 
 def test_only_the_moderation_moves_the_phase_along_the_allowed_steps():
     check_transition(Phase.DRAFTING, Phase.REVIEW, Role.MODERATOR)
     check_transition(Phase.REVIEW, Phase.DRAFTING, Role.MODERATOR)
-    with pytest.raises(phases.TransitionRefused):
+    with pytest.raises(errors.TransitionRefused):
         check_transition(Phase.DRAFTING, Phase.REVIEW, Role.MAYOR)
-    with pytest.raises(phases.TransitionRefused):
+    with pytest.raises(errors.TransitionRefused):
         check_transition(Phase.DRAFTING, Phase.APPROVED, Role.MODERATOR)
-    with pytest.raises(phases.TransitionRefused):
+    with pytest.raises(errors.TransitionRefused):
         check_transition(Phase.APPROVED, Phase.DRAFTING, Role.MODERATOR)
 
 

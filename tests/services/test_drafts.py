@@ -10,10 +10,15 @@ from sqlalchemy import select, update
 from declaration import clock
 from declaration.db import get_database
 from declaration.domain import chain, revisions
-from declaration.domain.errors import DomainError, InvalidText, SeqReused, TextTooLong
+from declaration.domain.errors import (
+    DomainError,
+    FrozenEditRefused,
+    InvalidText,
+    SeqReused,
+    TextTooLong,
+)
 from declaration.domain.history import size_of
 from declaration.domain.operations import Operation, from_delta, stored_lengths
-from declaration.domain.phases import FrozenEditRefused
 from declaration.domain.sync import Outcome, batch_digest
 from declaration.models import Declaration, EditClient, Keyframe, Revision
 from declaration.services import declarations, drafts

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from declaration import clock
 from declaration.db import get_database
-from declaration.domain.errors import Forbidden
-from declaration.domain.roles import NamingRefused, Role, may_name_versions
+from declaration.domain.errors import Forbidden, NamingRefused
+from declaration.domain.roles import Role, may_name_versions
 from declaration.models import Membership, NamedVersion
 from declaration.services import declarations, versions
 
