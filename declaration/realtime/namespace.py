@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import request, session
-from flask_socketio import Namespace, emit, join_room, leave_room
+from flask_socketio import Namespace, join_room, leave_room
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
@@ -248,7 +248,7 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
 
     def _depart(self, connection: Connection, declaration_id: int) -> None:
         if self.presence.leave(declaration_id, connection.peer) is not None:
-            emit("presence_left", {"peer": connection.peer}, to=room_of(declaration_id))
+            to_room(self.socketio, declaration_id, "presence_left", {"peer": connection.peer})
 
     # -- eviction ---------------------------------------------------------------------
 
@@ -266,7 +266,7 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
             server.emit("access_revoked", {"reason": eviction.kind}, to=sid, namespace=NAMESPACE)
             for declaration_id in set(connection.joined.values()):
                 server.leave_room(sid, room_of(declaration_id), namespace=NAMESPACE)
-                self._depart_from(connection, declaration_id)
+                self._depart(connection, declaration_id)
             connection.joined.clear()
             connection.memberships.clear()
             self.connections.pop(sid, None)
@@ -288,10 +288,6 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
         for sid in stale:
             closed += self.evict(Eviction("sid", sid))
         return closed
-
-    def _depart_from(self, connection: Connection, declaration_id: int) -> None:
-        if self.presence.leave(declaration_id, connection.peer) is not None:
-            to_room(self.socketio, declaration_id, "presence_left", {"peer": connection.peer})
 
     # -- events -----------------------------------------------------------------------
 
