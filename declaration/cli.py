@@ -161,7 +161,7 @@ def declarations_create(
         _fail(error)
         return
     if ended:
-        from declaration.realtime.outbound import announce_eviction
+        from declaration.outbound import announce_eviction
 
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         for session_hash in ended:
@@ -288,7 +288,7 @@ def participants_revoke(declaration_key: str, participant: str) -> None:
         return
     # Connected sockets close at once with a message queue, else at the server's next sweep
     # (within a second).
-    from declaration.realtime.outbound import announce_eviction
+    from declaration.outbound import announce_eviction
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     announce_eviction(app, "membership", membership_id)

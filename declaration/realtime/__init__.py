@@ -1,9 +1,9 @@
 """Live editing over Socket.IO: the namespace, its payloads and per-declaration locks.
 
-Other layers use two things of this package: `init_realtime` and `socketio_of` (the
-application and the command line start the server), and `declaration.realtime.outbound`,
-the one door for announcing something to a declaration's open editors. Everything else
-(the namespace, batching, presence, frames) is internal.
+Other layers use only `init_realtime` and `socketio_of` (the application and the command
+line start the server). Announcing something to a declaration's open editors goes through
+`declaration.outbound`, which lies below this package and the web layer alike. Everything
+else (the namespace, batching, presence, frames) is internal.
 """
 
 from __future__ import annotations

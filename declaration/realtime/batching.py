@@ -19,9 +19,9 @@ from declaration.concurrency import let_ready_work_run
 from declaration.db import get_database
 from declaration.domain.errors import DomainError, StorageFailed
 from declaration.domain.sync import Outcome
+from declaration.outbound import revisions_message, to_room
 from declaration.realtime import payloads
 from declaration.realtime.locks import DeclarationLocks
-from declaration.realtime.outbound import revisions_message, to_room
 from declaration.realtime.payloads import error_payload
 from declaration.services import drafts, live
 

@@ -36,10 +36,10 @@ from declaration.domain.errors import (
 from declaration.domain.phases import may_edit
 from declaration.domain.tokens import token_hash
 from declaration.models import Declaration, Membership
+from declaration.outbound import NAMESPACE, room_of, to_room
 from declaration.realtime import limits, payloads
 from declaration.realtime.batching import EditBatches, PendingEdit
 from declaration.realtime.limits import TokenBucket, price_of_chars, price_of_revisions
-from declaration.realtime.outbound import NAMESPACE, room_of, to_room
 from declaration.realtime.payloads import error_payload
 from declaration.realtime.presence import Peer, PresenceRegistry
 from declaration.services import auth, declarations, drafts, live

@@ -32,7 +32,7 @@ from declaration import clock
 from declaration.db import get_database
 from declaration.domain.tokens import token_hash
 from declaration.models import Person
-from declaration.realtime.outbound import announce_eviction
+from declaration.outbound import announce_eviction
 from declaration.services import auth
 from declaration.sessions import SESSION_KEY
 

@@ -17,7 +17,7 @@ from flask import (
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from declaration import clock
+from declaration import clock, outbound
 from declaration.domain.colours import colour_for
 from declaration.domain.errors import N_, DomainError, InvalidInput
 from declaration.domain.phases import Phase, may_edit
@@ -25,7 +25,6 @@ from declaration.domain.roles import may_name_versions, require_may_name_version
 from declaration.domain.sync import Outcome
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
-from declaration.realtime import outbound
 from declaration.services import declarations, drafts, history, versions
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
 from declaration.web.forms import field, integer_arg, integer_field

@@ -24,7 +24,7 @@ from declaration.domain.roles import Role, require_moderator
 from declaration.i18n import error_text
 from declaration.mailer import deliver_after_commit
 from declaration.models import Declaration, Membership, OutboxMail
-from declaration.realtime.outbound import announce_eviction
+from declaration.outbound import announce_eviction
 from declaration.services import declarations, participants
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
 from declaration.web.forms import field

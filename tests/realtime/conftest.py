@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from declaration.outbound import NAMESPACE
 from declaration.realtime import socketio_of
-from declaration.realtime.outbound import NAMESPACE
 from tests.helpers import login
 
 

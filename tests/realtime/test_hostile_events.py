@@ -13,8 +13,8 @@ import pytest
 
 from declaration import clock
 from declaration.db import get_database
+from declaration.outbound import NAMESPACE
 from declaration.realtime import limits
-from declaration.realtime.outbound import NAMESPACE
 from declaration.services import declarations, participants
 
 TEXT = "Präambel\nDie Kommunen erklären.\n"

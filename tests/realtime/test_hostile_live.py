@@ -18,7 +18,7 @@ import socketio
 from socketio import packet
 
 from declaration.client import SESSION_COOKIE
-from declaration.realtime.outbound import NAMESPACE
+from declaration.outbound import NAMESPACE
 from tests.live import server_process
 
 pytestmark = pytest.mark.slow

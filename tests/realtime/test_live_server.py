@@ -16,7 +16,7 @@ from declaration.db import get_database
 from declaration.domain.operations import Operation
 from declaration.domain.roles import Role
 from declaration.models import Declaration
-from declaration.realtime.outbound import NAMESPACE
+from declaration.outbound import NAMESPACE
 from declaration.services import declarations, drafts
 from tests.live import CuttableProxy
 

@@ -12,10 +12,10 @@ from declaration.db import get_database
 from declaration.domain.operations import Operation, stored_lengths
 from declaration.domain.roles import Role
 from declaration.models import Declaration, Revision
+from declaration.outbound import NAMESPACE
 from declaration.realtime import batching, payloads
 from declaration.realtime import namespace as namespace_module
 from declaration.realtime.batching import PendingEdit
-from declaration.realtime.outbound import NAMESPACE
 from tests.helpers import declaration_id as id_of
 from tests.helpers import statements_during
 

@@ -2,9 +2,11 @@
 
 HTTP views, the command line and the ``/draft`` namespace all announce through here, so
 whatever changes a declaration (an edit, a restored version, a phase move, and the comments
-and sign-offs to come) reaches its open editors the same way, and the web layer never
-depends on the namespace's internals. Callers announce only **after** their transaction
-committed: a message is a hint that the database already holds what it names.
+and sign-offs to come) reaches its open editors the same way. It lies below both the web
+and the realtime layer and imports neither: it finds the Socket.IO server and the eviction
+service the realtime layer registered on the application. Callers announce only **after**
+their transaction committed: a message is a hint that the database already holds what it
+names.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-
-from declaration.realtime import socketio_of
 
 #: The Socket.IO namespace of live editing.
 NAMESPACE = "/draft"
@@ -41,7 +41,7 @@ def to_room(socketio: Any, declaration_id: int, event: str, payload: dict[str, A
 
 def announce(app: Flask, declaration_id: int, event: str, payload: dict[str, Any]) -> None:
     """Send ``event`` to everyone who joined the declaration (after commit)."""
-    to_room(socketio_of(app), declaration_id, event, payload)
+    to_room(app.extensions["socketio"], declaration_id, event, payload)
 
 
 def announce_revisions(
