@@ -322,3 +322,19 @@ def extract_commit(revision: str, directory: Path) -> Path:
     if (ROOT / "static").exists() and not static.exists():
         static.symlink_to(ROOT / "static", target_is_directory=True)
     return directory
+
+
+def results_path(name: str, output: Path | None, server_commit: str | None) -> Path:
+    """Where a benchmark's records go: ``--output`` if given, else ``RESULTS/NAME.json``.
+
+    A run of an older server (``--server-commit``) is a reference, kept beside the current
+    figures in ``NAME-reference.json`` and never in their place.
+    """
+    if output is not None:
+        return output
+    return RESULTS / (f"{name}-reference.json" if server_commit else f"{name}.json")
+
+
+def stop_on_signal(signum: int, frame: Any) -> None:
+    """SIGTERM handler of a benchmark: unwinds, so its servers are terminated."""
+    raise SystemExit(f"stopped by signal {signum}")

@@ -76,7 +76,6 @@ from typing import Any
 import websocket
 
 from bench.common import (
-    RESULTS,
     SAMPLE,
     cpu_seconds,
     extract_commit,
@@ -90,9 +89,11 @@ from bench.common import (
     print_table,
     reporting_errors,
     resolve_commit,
+    results_path,
     rss_kb,
     server_process,
     split_cpus,
+    stop_on_signal,
     wait_until_quiet,
     write_records,
 )
@@ -1191,14 +1192,6 @@ def _kinds(raw: str) -> list[str]:
     return chosen
 
 
-def results_path(output: Path | None, server_commit: str | None) -> Path:
-    """Where a run's records go: a run of an older server is a reference, kept beside the
-    current figures (``flood-reference.json``) and never in their place."""
-    if output is not None:
-        return output
-    return RESULTS / (f"{NAME}-reference.json" if server_commit else f"{NAME}.json")
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench flood",
@@ -1263,13 +1256,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _stop(signum: int, frame: Any) -> None:
-    raise SystemExit(f"stopped by signal {signum}")  # unwinds: the server is terminated
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, stop_on_signal)
     if not 1 <= args.duration <= 120 or not 1 <= args.clients <= 50 or not 0 < args.rate <= 20:
         print("--duration 1..120, --clients 1..50, --rate (0, 20]", file=sys.stderr)
         return 2
@@ -1307,7 +1296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print_results(records)
     if not args.no_save:
-        output = results_path(args.output, args.server_commit)
+        output = results_path(NAME, args.output, args.server_commit)
         path = write_records(output, records, ("database", "text_chars", "kind"))
         print(f"\nwritten to {path}")
     return 0

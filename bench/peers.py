@@ -57,7 +57,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    RESULTS,
     ROOT,
     SAMPLE,
     cpu_seconds,
@@ -70,8 +69,10 @@ from bench.common import (
     pin,
     print_table,
     resolve_commit,
+    results_path,
     rss_kb,
     split_cpus,
+    stop_on_signal,
     wait_until_quiet,
     write_records,
 )
@@ -583,10 +584,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _stop(signum: int, frame: Any) -> None:
-    raise SystemExit(f"stopped by signal {signum}")  # unwinds: servers are terminated
-
-
 def schedule(
     counts: Sequence[int], servers: Sequence[str], runs: int
 ) -> list[tuple[int, int, str]]:
@@ -604,7 +601,7 @@ def schedule(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, stop_on_signal)
     if not 1 <= args.runs <= 20 or not 1 <= args.seconds <= 600 or not 0 < args.rate <= 50:
         print("--runs 1..20, --seconds 1..600, --rate (0, 50]", file=sys.stderr)
         return 2
@@ -664,9 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_results(records)
     print(f"\n{monotonic() - started:.0f} s in all", file=sys.stderr)
     if not args.no_save:
-        output = args.output or RESULTS / (
-            f"{NAME}-reference.json" if reference else f"{NAME}.json"
-        )
+        output = results_path(NAME, args.output, reference)
         path = write_records(output, records, ("server", "workload", "clients"))
         print(f"\nwritten to {path}")
     return 0 if all(r["converged"] for r in records) else 1

@@ -74,6 +74,7 @@ from bench.common import (
     rss_kb,
     server_process,
     split_cpus,
+    stop_on_signal,
     wait_until_quiet,
     write_records,
 )
@@ -996,13 +997,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _stop(signum: int, frame: Any) -> None:
-    raise SystemExit(f"stopped by signal {signum}")  # unwinds: the server is terminated
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, stop_on_signal)
     if not 1 <= args.runs <= 20 or not 1 <= args.seconds <= 600 or not 0 < args.rate <= 50:
         print("--runs 1..20, --seconds 1..600, --rate (0, 50]", file=sys.stderr)
         return 2

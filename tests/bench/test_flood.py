@@ -13,7 +13,7 @@ import pytest
 from socketio import packet
 
 from bench import flood, report
-from bench.common import SAMPLE
+from bench.common import SAMPLE, results_path
 from declaration.domain.operations import Operation
 
 KEY = "k7fm2q9xat"
@@ -303,9 +303,9 @@ def test_the_baseline_is_no_flood_and_does_not_decide_the_target():
 def test_a_run_against_an_older_server_is_a_reference_beside_the_current_figures(
     tmp_path: Path,
 ):
-    assert flood.results_path(None, None).name == "flood.json"
-    assert flood.results_path(None, "e0c16f7").name == "flood-reference.json"
-    assert flood.results_path(tmp_path / "x.json", "e0c16f7") == tmp_path / "x.json"
+    assert results_path("flood", None, None).name == "flood.json"
+    assert results_path("flood", None, "e0c16f7").name == "flood-reference.json"
+    assert results_path("flood", tmp_path / "x.json", "e0c16f7") == tmp_path / "x.json"
     results = tmp_path / "results"
     results.mkdir()
     (results / "flood.json").write_text(json.dumps([_record("edit", 12.0)]), "utf-8")
