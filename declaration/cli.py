@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from declaration.domain.errors import DomainError
 from declaration.domain.roles import Role
 from declaration.mailer import deliver_now
 from declaration.models import Person
-from declaration.services import declarations, demo, participants
+from declaration.services import comments, declarations, demo, participants
 from declaration.web.links import invitation_link
 
 
@@ -297,9 +298,69 @@ def participants_revoke(declaration_key: str, participant: str) -> None:
     click.echo(f"{name} nimmt nicht mehr teil.")
 
 
+@click.group("comments")
+def comments_group() -> None:
+    """Read the comments of a declaration."""
+
+
+def _shortened(text: str, limit: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@comments_group.command("list")
+@click.argument("declaration_key")
+@click.option("--json", "as_json", is_flag=True, help="Print the threads as JSON.")
+@with_appcontext
+def comments_list(declaration_key: str, as_json: bool) -> None:
+    """List the comment threads in text order, with state, author, passage and replies.
+
+    The operator reads as the moderation does: hidden comments are shown, marked hidden.
+    """
+    try:
+        with get_database().transaction() as session:
+            declaration = declarations.by_key(session, declaration_key)
+            head, threads = comments.threads(session, declaration, comments.OPERATOR)
+    except DomainError as error:
+        _fail(error)
+        return
+    if as_json:
+        click.echo(
+            json.dumps({"revision": head, "comments": threads}, ensure_ascii=False, indent=2)
+        )
+        return
+    if not threads:
+        click.echo("Noch keine Kommentare.")
+        return
+    for thread in threads:
+        if thread["quote"] is None:
+            where = "zur ganzen Erklärung"
+        elif thread["start"] is None:
+            where = f"ohne Textstelle (seit Änderung Nr. {thread['detached_revision']})"
+        else:
+            where = f"Zeichen {thread['start']}–{thread['end']}"
+        click.echo(f"{thread['id']:>5}  {thread['state']:<9} {thread['author']['name']} · {where}")
+        if thread["quote"] is not None:
+            click.echo(f"       „{_shortened(thread['quote'])}“")
+        for entry in [thread, *thread["replies"]]:
+            body = "Kommentar gelöscht" if entry["deleted"] else _shortened(entry["body"] or "")
+            prefix = "       " if entry is thread else "         ↳ "
+            click.echo(
+                f"{prefix}{entry['author']['name'] if entry is not thread else ''}"
+                f"{': ' if entry is not thread else ''}{body}"
+            )
+
+
 def register_commands(app: Flask) -> None:
     """Add the project's commands to ``flask``/``declaration``."""
-    for command in (serve_command, db_group, demo_command, declarations_group, participants_group):
+    for command in (
+        serve_command,
+        db_group,
+        demo_command,
+        declarations_group,
+        participants_group,
+        comments_group,
+    ):
         app.cli.add_command(command)
 
 

@@ -121,6 +121,9 @@ class DraftClient:
         self._sio.on("disconnect", self._on_disconnect, namespace=NAMESPACE)
         self._sio.on("revisions", self._on_revisions, namespace=NAMESPACE)
         self._sio.on("access_revoked", self._on_access_revoked, namespace=NAMESPACE)
+        self._sio.on("comments_changed", self._on_comments_changed, namespace=NAMESPACE)
+        #: Threads announced as changed (``comments_changed``), in the order heard.
+        self.changed_threads: list[int] = []
 
     # -- login and opening ------------------------------------------------------------
 
@@ -229,6 +232,94 @@ class DraftClient:
         self._closing = True
         self._sio.disconnect()
         self.http.close()
+
+    # -- comments ---------------------------------------------------------------------
+
+    def comment(self, start: int | None, end: int | None, body: str) -> int:
+        """Comment on ``[start, end)`` of the current text (None, None: the whole text).
+
+        Positions are code points of :attr:`text`. Local edits are confirmed first, so
+        that the positions name the same passage in the server's text; the server carries
+        them over revisions that arrive meanwhile. Returns the new thread's id.
+        """
+        data: dict[str, Any] = {"declaration": self._key, "body": body}
+        if start is not None or end is not None:
+            self.sync()
+            with self._changed:
+                revision = self._document().revision
+            data.update({"revision": revision, "start": start, "end": end})
+        return int(self._call("comment", data)["id"])
+
+    def reply(self, comment_id: int, body: str) -> int:
+        """Answer in the thread of ``comment_id``; return the reply's id."""
+        data = {"declaration": self._key, "comment": comment_id, "body": body}
+        return int(self._call("reply", data)["id"])
+
+    def edit_comment(self, comment_id: int, body: str) -> None:
+        """Change the text of one's own comment or reply."""
+        self._call("comment_edit", {"declaration": self._key, "comment": comment_id, "body": body})
+
+    def delete_comment(self, comment_id: int) -> None:
+        """Delete one's own comment or reply ("Kommentar gelöscht" stays in the thread)."""
+        self._call("comment_delete", {"declaration": self._key, "comment": comment_id})
+
+    def resolve(self, comment_id: int) -> None:
+        """Mark the thread as done (erledigt)."""
+        self._call("resolve", {"declaration": self._key, "comment": comment_id})
+
+    def reopen(self, comment_id: int) -> None:
+        """Open a resolved thread again."""
+        self._call("reopen", {"declaration": self._key, "comment": comment_id})
+
+    def hide(self, comment_id: int, reason: str) -> None:
+        """Hide a comment from the other participants, with a reason (moderation only)."""
+        data = {"declaration": self._key, "comment": comment_id, "reason": reason}
+        self._call("hide", data)
+
+    def unhide(self, comment_id: int) -> None:
+        """Show a hidden comment to everyone again (moderation only)."""
+        self._call("unhide", {"declaration": self._key, "comment": comment_id})
+
+    def mark_read(self, comment_id: int) -> None:
+        """Note that the thread of ``comment_id`` was read up to its newest reply."""
+        self._call("comment_read", {"declaration": self._key, "comment": comment_id})
+
+    def comments(self, ids: list[int] | None = None) -> list[dict[str, Any]]:
+        """Return the threads (or those of ``ids``) in text order, as this participant sees them.
+
+        Each has ``id``, ``start``, ``end`` (None when detached or on the whole text),
+        ``revision`` (the head the positions refer to), ``quote``, ``state`` (``open``,
+        ``resolved``, ``detached`` or ``hidden``), ``author``, ``body``, ``unread`` and
+        ``replies``; docs/protocol.md lists every field.
+        """
+        data: dict[str, Any] = {"declaration": self._key}
+        if ids is not None:
+            data["ids"] = ids
+        return list(self._call("comments", data)["comments"])
+
+    def wait_for_thread(self, thread_id: int, timeout: float | None = None) -> None:
+        """Wait until the server announced a change of ``thread_id``."""
+        self._wait(lambda: thread_id in self.changed_threads, "waiting for a comment", timeout)
+
+    def _on_comments_changed(self, data: Any) -> None:
+        with self._changed:
+            if isinstance(data, dict) and isinstance(data.get("ids"), list):
+                self.changed_threads.extend(i for i in data["ids"] if isinstance(i, int))
+            self._changed.notify_all()
+
+    def _call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Send ``event``, wait for its answer, raise ClientError when it is a refusal."""
+        self._wait(lambda: self._joined, "joining the declaration")
+        try:
+            answer = self._sio.call(event, data, namespace=NAMESPACE, timeout=self.timeout)
+        except socketio.exceptions.TimeoutError:
+            raise ClientError(f"timed out waiting for the answer to {event}", "timeout") from None
+        except socketio.exceptions.BadNamespaceError:
+            raise ClientError("not connected", "not_connected") from None
+        if not isinstance(answer, dict) or not answer.get("ok"):
+            error = (answer or {}).get("error") or {} if isinstance(answer, dict) else {}
+            raise ClientError(str(error.get("message", f"{event} refused")), error.get("code"))
+        return answer
 
     # -- protocol ---------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_SWEEP_SECONDS": ("SWEEP_SECONDS", "float"),
     "DECLARATION_PREPARED_STATEMENTS": ("PREPARED_STATEMENTS", "bool"),
     "DECLARATION_DIRECT_FRAMES": ("DIRECT_FRAMES", "bool"),
+    "DECLARATION_ANCHOR_MAPPING": ("ANCHOR_MAPPING", "str"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -76,6 +77,10 @@ DEFAULTS: dict[str, Any] = {
     #: new python-engineio or gevent-websocket not fit it; MAX_QUEUED_CHARS bounds only
     #: this path.
     "DIRECT_FRAMES": True,
+    #: When comments' anchors are carried through new revisions: ``lazy`` when the
+    #: comments are read (an edit never touches them), ``eager`` in every edit's
+    #: transaction. bench/comments.py measures both (services/comments.py).
+    "ANCHOR_MAPPING": "lazy",
     "BABEL_DEFAULT_LOCALE": "de",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
     "LANGUAGES": ("de", "en"),

@@ -34,6 +34,16 @@ def revisions_message(declaration: str, revisions: list[dict[str, Any]]) -> dict
     return {"declaration": declaration, "revisions": revisions}
 
 
+def comments_message(declaration: str, ids: list[int], revision: int) -> dict[str, Any]:
+    """Return the ``comments_changed`` broadcast: these threads changed (ask for them).
+
+    Only the ids go to the room: what a thread shows depends on who reads it (a hidden
+    comment is still readable to its author), so each client asks with ``comments``.
+    ``revision`` is the head when they changed.
+    """
+    return {"declaration": declaration, "ids": ids, "revision": revision}
+
+
 def to_room(socketio: Any, declaration_id: int, event: str, payload: dict[str, Any]) -> None:
     """Send ``event`` to everyone who joined the declaration, through ``socketio``."""
     socketio.emit(event, payload, to=room_of(declaration_id), namespace=NAMESPACE)
@@ -54,6 +64,19 @@ def announce_revisions(
 def announce_phase(app: Flask, declaration_id: int, declaration_key: str, phase: str) -> None:
     """Announce the declaration's new phase to its open editors (after commit)."""
     announce(app, declaration_id, "phase", {"declaration": declaration_key, "phase": phase})
+
+
+def announce_comments(
+    app: Flask, declaration_id: int, declaration_key: str, ids: list[int], revision: int
+) -> None:
+    """Announce threads changed outside the namespace (a restore re-attached them)."""
+    if ids:
+        announce(
+            app,
+            declaration_id,
+            "comments_changed",
+            comments_message(declaration_key, ids, revision),
+        )
 
 
 def announce_eviction(app: Flask, kind: str, value: int | str) -> None:

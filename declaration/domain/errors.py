@@ -242,6 +242,59 @@ class SeqReused(DomainError):
     )
 
 
+# -- comments ------------------------------------------------------------------------
+
+
+class CommentsClosed(PhaseForbids):
+    """Comments are part of drafting and review; the approved text is not discussed."""
+
+    code = "comments_closed"
+    status = 409
+    message = N_(
+        "Die Erklärung ist freigegeben. Kommentare sind nicht mehr möglich. "
+        "Wenden Sie sich an die Moderation, falls eine Korrektur nötig ist."
+    )
+
+
+class CommentEmpty(InvalidInput):
+    code = "comment_empty"
+    message = N_("Der Kommentar ist leer. Bitte schreiben Sie etwas.")
+
+
+class CommentTooLong(InvalidInput):
+    code = "comment_too_long"
+    message = N_(
+        "Der Kommentar ist zu lang: höchstens %(limit)s Zeichen sind möglich. "
+        "Bitte kürzen Sie ihn oder teilen Sie ihn auf."
+    )
+
+
+class ReasonRequired(InvalidInput):
+    code = "reason_required"
+    message = N_("Bitte geben Sie einen Grund an (höchstens %(limit)s Zeichen).")
+
+
+class InvalidPassage(InvalidInput):
+    """A comment's passage is empty or outside the text of the revision it names."""
+
+    code = "invalid_passage"
+    message = N_(
+        "Diese Textstelle gibt es in der Fassung nicht. Markieren Sie die Stelle bitte neu."
+    )
+
+
+class NotYourComment(Forbidden):
+    code = "not_your_comment"
+    message = N_("Sie können nur Ihre eigenen Kommentare bearbeiten oder löschen.")
+
+
+class CommentGone(Conflict):
+    """The comment was deleted by its author; nothing more can be done with it."""
+
+    code = "comment_deleted"
+    message = N_("Dieser Kommentar wurde gelöscht.")
+
+
 # -- refusals of the live connection (the ``/draft`` namespace) ------------------------
 
 

@@ -2,6 +2,7 @@
 
 from declaration.models.audit import AuditEvent
 from declaration.models.base import Base
+from declaration.models.comment import Comment, CommentRead
 from declaration.models.declaration import Declaration, Membership
 from declaration.models.invitation import Invitation, LinkPurpose
 from declaration.models.mail import OutboxMail
@@ -12,6 +13,8 @@ from declaration.models.throttle import LoginThrottle
 __all__ = [
     "AuditEvent",
     "Base",
+    "Comment",
+    "CommentRead",
     "Declaration",
     "EditClient",
     "Invitation",

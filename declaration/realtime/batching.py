@@ -109,6 +109,7 @@ class EditBatches:
                     at=clock.now(),
                     max_chars=max_chars,
                     cache=self.cache,
+                    anchors=current_app.config["ANCHOR_MAPPING"],
                 )
                 for item, result in zip(batch, results, strict=True):
                     if isinstance(result, DomainError):

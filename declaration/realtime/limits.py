@@ -30,7 +30,7 @@ REVISIONS_PER_TOKEN = 10
 #: What an event costs before its size is known, where that is more than one token: a join
 #: or a resync opens transactions and checks access in several queries, a keystroke batch
 #: joins a transaction that stores many. A participant reconnecting pays both once.
-EVENT_PRICES = {"join": 5.0, "resync": 5.0}
+EVENT_PRICES = {"join": 5.0, "resync": 5.0, "comments": 5.0}
 
 #: Events refused as too fast within ``FLOOD_WINDOW`` seconds, after which the connection
 #: is closed: a client that keeps sending although the answers say "too fast" is flooding.

@@ -35,14 +35,14 @@ from declaration.domain.errors import (
 )
 from declaration.domain.phases import may_edit
 from declaration.domain.tokens import token_hash
-from declaration.models import Declaration, Membership
-from declaration.outbound import NAMESPACE, room_of, to_room
+from declaration.models import Comment, Declaration, Membership
+from declaration.outbound import NAMESPACE, comments_message, room_of, to_room
 from declaration.realtime import limits, payloads
 from declaration.realtime.batching import EditBatches, PendingEdit
 from declaration.realtime.limits import TokenBucket, price_of_chars, price_of_revisions
 from declaration.realtime.payloads import error_payload
 from declaration.realtime.presence import Peer, PresenceRegistry
-from declaration.services import auth, declarations, drafts, live
+from declaration.services import auth, comments, declarations, drafts, live
 from declaration.sessions import SESSION_KEY
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,29 @@ PRESENCE_INTERVAL = 0.05
 LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
 
 #: Events clients may send, each handled by the method ``on_<name>``.
-CLIENT_EVENTS = frozenset({"join", "leave", "edit", "resync", "presence"})
+CLIENT_EVENTS = frozenset(
+    {
+        "join",
+        "leave",
+        "edit",
+        "resync",
+        "presence",
+        "comments",
+        "comment",
+        "reply",
+        "comment_edit",
+        "comment_delete",
+        "resolve",
+        "reopen",
+        "hide",
+        "unhide",
+        "comment_read",
+    }
+)
+
+#: What a comment event does, given the transaction, the declaration, the actor's
+#: membership and the payload: the comment it acted on (its thread is announced).
+CommentAction = Callable[[Session, Declaration, Membership, Any], Comment]
 
 #: Distinct kinds of refusal logged per connection; beyond, nothing more is logged for it.
 MAX_LOGGED_KINDS = 20
@@ -432,6 +454,93 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
             self._announce(declaration_id, peer)
         return {"ok": True}
 
+    # -- comments ---------------------------------------------------------------------
+
+    def on_comments(self, data: Any) -> Any:
+        return self._handle(payloads.Comments, data, self._comments)
+
+    def _comments(self, connection: Connection, payload: payloads.Comments) -> dict[str, Any]:
+        """Answer with the threads (all, or those named) as this participant sees them.
+
+        Clients ask after joining and after every reconnect, so they get what they missed,
+        and after ``comments_changed`` for the threads it names.
+        """
+        self._joined_id(connection, payload.declaration)
+        with get_database().transaction() as db:
+            declaration, membership = self._actor(db, connection, payload.declaration)
+            head, threads = comments.threads(
+                db, declaration, comments.Reader.of(membership), ids=payload.ids
+            )
+        connection.bucket.charge(price_of_chars(sum(len(t["quote"] or "") for t in threads)))
+        return {"ok": True, "revision": head, "comments": threads}
+
+    def on_comment(self, data: Any) -> Any:
+        return self._handle(payloads.NewComment, data, self._comment_event(_add_comment))
+
+    def on_reply(self, data: Any) -> Any:
+        return self._handle(payloads.Reply, data, self._comment_event(_reply))
+
+    def on_comment_edit(self, data: Any) -> Any:
+        return self._handle(payloads.CommentEdit, data, self._comment_event(_edit_comment))
+
+    def on_comment_delete(self, data: Any) -> Any:
+        return self._handle(payloads.CommentRef, data, self._comment_event(_delete_comment))
+
+    def on_resolve(self, data: Any) -> Any:
+        return self._handle(payloads.CommentRef, data, self._comment_event(_resolve))
+
+    def on_reopen(self, data: Any) -> Any:
+        return self._handle(payloads.CommentRef, data, self._comment_event(_reopen))
+
+    def on_hide(self, data: Any) -> Any:
+        return self._handle(payloads.Hide, data, self._comment_event(_hide))
+
+    def on_unhide(self, data: Any) -> Any:
+        return self._handle(payloads.CommentRef, data, self._comment_event(_unhide))
+
+    def on_comment_read(self, data: Any) -> Any:
+        return self._handle(payloads.CommentRef, data, self._comment_read)
+
+    def _comment_read(self, connection: Connection, payload: payloads.CommentRef) -> dict[str, Any]:
+        self._joined_id(connection, payload.declaration)
+        with get_database().transaction() as db:
+            declaration, membership = self._actor(db, connection, payload.declaration)
+            thread = comments.mark_read(db, membership, declaration, payload.comment)
+        return {"ok": True, "thread": thread}
+
+    def _comment_event(self, action: CommentAction) -> Callable[[Connection, Any], dict[str, Any]]:
+        """Run ``action`` in one transaction, then announce its thread to the room.
+
+        The answer carries the thread as the actor now sees it; the others hear only
+        which thread changed (`outbound.comments_message`) and ask for it.
+        """
+
+        def handler(connection: Connection, payload: Any) -> dict[str, Any]:
+            declaration_id = self._joined_id(connection, payload.declaration)
+            with get_database().transaction() as db:
+                declaration, membership = self._actor(db, connection, payload.declaration)
+                comment = action(db, declaration, membership, payload)
+                thread_id = comment.thread_id or comment.id
+                head, threads = comments.threads(
+                    db, declaration, comments.Reader.of(membership), ids=[thread_id]
+                )
+                key = declaration.key
+            to_room(
+                self.socketio,
+                declaration_id,
+                "comments_changed",
+                comments_message(key, [thread_id], head),
+            )
+            return {"ok": True, "id": comment.id, "revision": head, "thread": threads[0]}
+
+        return handler
+
+    def _joined_id(self, connection: Connection, key: str) -> int:
+        declaration_id = connection.joined.get(key)
+        if declaration_id is None:
+            raise NotJoined()
+        return declaration_id
+
     def _announce(self, declaration_id: int, peer: Peer) -> None:
         """Announce ``peer`` (arrived or moved) with the others of the next moment."""
         if self.presence.announce(declaration_id, peer):
@@ -447,6 +556,63 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
                 "peers",
                 {"declaration": self.keys[declaration_id], "peers": peers},
             )
+
+
+def _add_comment(
+    db: Session, declaration: Declaration, membership: Membership, p: payloads.NewComment
+) -> Comment:
+    return comments.add(
+        db,
+        membership,
+        declaration,
+        p.body,
+        at=clock.now(),
+        revision=p.revision,
+        start=p.start,
+        end=p.end,
+    )
+
+
+def _reply(
+    db: Session, declaration: Declaration, membership: Membership, p: payloads.Reply
+) -> Comment:
+    return comments.reply(db, membership, declaration, p.comment, p.body, at=clock.now())
+
+
+def _edit_comment(
+    db: Session, declaration: Declaration, membership: Membership, p: payloads.CommentEdit
+) -> Comment:
+    return comments.edit(db, membership, declaration, p.comment, p.body, at=clock.now())
+
+
+def _delete_comment(
+    db: Session, declaration: Declaration, membership: Membership, p: payloads.CommentRef
+) -> Comment:
+    return comments.delete(db, membership, declaration, p.comment, at=clock.now())
+
+
+def _resolve(
+    db: Session, declaration: Declaration, membership: Membership, p: payloads.CommentRef
+) -> Comment:
+    return comments.resolve(db, membership, declaration, p.comment, at=clock.now())
+
+
+def _reopen(
+    db: Session, declaration: Declaration, membership: Membership, p: payloads.CommentRef
+) -> Comment:
+    return comments.reopen(db, membership, declaration, p.comment, at=clock.now())
+
+
+def _hide(
+    db: Session, declaration: Declaration, membership: Membership, p: payloads.Hide
+) -> Comment:
+    return comments.hide(db, membership, declaration, p.comment, p.reason, at=clock.now())
+
+
+def _unhide(
+    db: Session, declaration: Declaration, membership: Membership, p: payloads.CommentRef
+) -> Comment:
+    return comments.unhide(db, membership, declaration, p.comment, at=clock.now())
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,56 @@ class Presence(Payload):
     selection: Annotated[list[Position], Field(min_length=2, max_length=2)] | None = None
 
 
+#: Upper bound for a comment's text in a message. The service refuses more than
+#: `domain.comments.MAX_COMMENT_CHARS` with a message saying the limit; this bound only
+#: keeps absurd messages from being validated at all.
+MAX_BODY_CHARS = 100_000
+CommentId = Annotated[int, Field(ge=1, le=2**53)]
+Body = Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+Revision = Annotated[int, Field(ge=0, le=2**53)]
+
+
+class Comments(Payload):
+    declaration: DeclarationRef
+    #: Only these threads (or the threads of these replies); all when omitted.
+    ids: Annotated[list[CommentId], Field(max_length=500)] | None = None
+
+
+class NewComment(Payload):
+    declaration: DeclarationRef
+    body: Body
+    #: The passage ``[start, end)`` in the text of ``revision``; all three or none (a
+    #: comment on the whole declaration).
+    revision: Revision | None = None
+    start: Position | None = None
+    end: Position | None = None
+
+
+class Reply(Payload):
+    declaration: DeclarationRef
+    comment: CommentId
+    body: Body
+
+
+class CommentEdit(Payload):
+    declaration: DeclarationRef
+    comment: CommentId
+    body: Body
+
+
+class CommentRef(Payload):
+    """A comment to delete, resolve, reopen, show again or mark as read."""
+
+    declaration: DeclarationRef
+    comment: CommentId
+
+
+class Hide(Payload):
+    declaration: DeclarationRef
+    comment: CommentId
+    reason: Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+
+
 def error_payload(error: DomainError, **extra: Any) -> dict[str, Any]:
     """Return the acknowledgement of a refused event: stable code, message for people."""
     return {"ok": False, "error": {"code": error.code, "message": error_text(error)}, **extra}

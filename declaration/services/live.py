@@ -15,11 +15,12 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
+from declaration.domain.anchors import operation_of
 from declaration.domain.errors import DomainError, NotFound
 from declaration.domain.phases import Phase
 from declaration.domain.sync import Outcome
 from declaration.models import Declaration, LoginSession, Membership
-from declaration.services import auth, drafts
+from declaration.services import auth, comments, drafts
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ def store_edits(
     at: datetime,
     max_chars: int,
     cache: drafts.HeadCache | None = None,
+    anchors: str = comments.LAZY,
 ) -> list[drafts.EditResult | DomainError]:
     """Authorise and store batches that queued for one declaration (group commit).
 
@@ -130,7 +132,9 @@ def store_edits(
     Each submission gets its result or its refusal, in order; a refused one writes
     nothing and does not affect the others. The newest accepted text goes into ``cache``
     (safe before the commit: entries are keyed by the hash-chain link, which no other
-    revision can have). The caller commits, then acknowledges and broadcasts.
+    revision can have). With ``anchors`` eager, comments' anchors are carried through
+    the new revisions in the same transaction (`comments.carry_on_edit`). The caller
+    commits, then acknowledges and broadcasts.
     """
     roles = auth.member_roles(connection, [(s.membership_id, s.session_hash) for s in submissions])
     refusals: dict[int, DomainError] = {}
@@ -155,6 +159,12 @@ def store_edits(
     accepted = [
         r for r in results if isinstance(r, drafts.EditResult) and r.outcome is Outcome.ACCEPTED
     ]
+    if accepted and anchors == comments.EAGER:
+        comments.carry_on_edit(
+            connection,
+            declaration_id,
+            [(r.revision, operation_of(r.operation)) for r in accepted],
+        )
     if accepted and cache is not None:
         newest = accepted[-1]
         assert newest.text is not None and newest.link is not None

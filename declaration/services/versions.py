@@ -8,6 +8,7 @@ the history: the old text becomes a new revision through the edit path
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from declaration.domain.roles import require_may_name_versions
 from declaration.domain.sync import Outcome
 from declaration.domain.text import clean, normalise
 from declaration.models import Declaration, Keyframe, Membership, NamedVersion
-from declaration.services import audit, drafts
+from declaration.services import audit, comments, drafts
 
 #: Longest name of a version, in characters after collapsing white space.
 MAX_LABEL = 200
@@ -104,6 +105,13 @@ def difference(session: Session, declaration: Declaration, old: int, new: int) -
     return off_loop(compare, old_text, new_text)
 
 
+@dataclass(frozen=True)
+class Restored(drafts.EditResult):
+    """A restore's revision, and the comment threads it re-attached or detached."""
+
+    comments: tuple[int, ...] = ()
+
+
 def restore(
     session: Session,
     actor: Membership,
@@ -113,7 +121,7 @@ def restore(
     at: datetime,
     max_chars: int,
     cache: drafts.HeadCache | None = None,
-) -> drafts.EditResult:
+) -> Restored:
     """Make the text of revision ``number`` the newest text again, as a new revision.
 
     Nothing is thrown away: the revisions in between stay in the history. Control
@@ -121,6 +129,9 @@ def restore(
     (`domain.text.clean`); nothing else is changed, not even to NFC, so that restoring a
     version brings back the exact text its sign-offs bound to. The old text is read before
     `drafts.append_revision` takes the row lock: revisions up to the head never change.
+
+    Comments whose passage the restored text holds again are re-attached, those whose
+    passage it lacks are detached (`comments.after_restore`); the caller announces both.
     """
     author = drafts.Author.of(actor)
     if actor.declaration_id != declaration_id:
@@ -132,7 +143,9 @@ def restore(
     result = drafts.append_revision(
         session, author, declaration, old, at=at, max_chars=max_chars, cache=cache
     )
+    changed: list[int] = []
     if result.outcome is Outcome.ACCEPTED:
+        changed = comments.after_restore(session, declaration, result.revision, old)
         audit.record(
             session,
             "revision.restored",
@@ -142,4 +155,4 @@ def restore(
             restored=number,
             revision=result.revision,
         )
-    return result
+    return Restored(**vars(result), comments=tuple(changed))

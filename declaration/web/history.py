@@ -25,7 +25,7 @@ from declaration.domain.roles import may_name_versions, require_may_name_version
 from declaration.domain.sync import Outcome
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
-from declaration.services import declarations, drafts, history, versions
+from declaration.services import declarations, history, versions
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
 from declaration.web.forms import field, integer_arg, integer_field
 
@@ -143,7 +143,7 @@ def restore(key: str) -> str | Response:
 
 
 def _broadcast_after_commit(
-    declaration: Declaration, membership: Membership, result: drafts.EditResult
+    declaration: Declaration, membership: Membership, result: versions.Restored
 ) -> None:
     revisions = [
         {
@@ -156,7 +156,13 @@ def _broadcast_after_commit(
     ]
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     declaration_id, key = declaration.id, declaration.key
-    after_commit(lambda: outbound.announce_revisions(app, declaration_id, key, revisions))
+    threads, revision = list(result.comments), result.revision
+
+    def announce() -> None:
+        outbound.announce_revisions(app, declaration_id, key, revisions)
+        outbound.announce_comments(app, declaration_id, key, threads, revision)
+
+    after_commit(announce)
 
 
 @bp.get("/urheberschaft.json")

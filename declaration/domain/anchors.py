@@ -1,0 +1,141 @@
+"""Where a comment sits in the text, carried exactly through every later revision.
+
+A comment on a passage stores the passage's range and the revision the range refers to.
+Every revision is an exact operation, so the range follows the text deterministically: it is
+mapped through each later operation with the same position mapping the transform uses
+(`Operation.transform_position`). Text inserted inside the passage widens it; text inserted
+at either edge stays outside it (at the start it shifts the passage, at the end it follows
+it), so typing next to a commented sentence never pulls the new words into the comment.
+Deleting part of the passage shrinks it. When nothing of the passage is left, the comment is
+*detached*: it keeps its quote and the revision where it lost its place, and is never
+attached to other text by the mapping again.
+
+Only after a wholesale replacement (restoring an old version) is the quote searched for
+again (`refind`, diff-match-patch's ``match_main``), because a restore may bring back a
+passage that earlier revisions deleted.
+
+Positions are code points, like everything in `domain.operations`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from diff_match_patch import diff_match_patch
+
+from declaration.domain.operations import Operation, from_delta, stored_lengths
+
+#: Longest piece of a quote handed to the fuzzy search. Bitap's cost grows with the
+#: pattern's length; a longer quote is found by its first and last piece instead.
+FUZZY_PIECE = 32
+#: How different a found passage may be from the quote (diff-match-patch's 0.0 = exact,
+#: 1.0 = anything): a quarter of the characters, so a restored passage with a corrected
+#: typo is found again and an unrelated sentence is not.
+FUZZY_THRESHOLD = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A comment's place: ``[start, end)`` in the text of ``revision``.
+
+    A detached anchor has ``start == end``, the point where the passage was last, and
+    ``detached_at``, the revision that removed the last of it.
+    """
+
+    start: int
+    end: int
+    revision: int
+    detached_at: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start <= self.end:
+            raise ValueError(f"anchor range [{self.start}, {self.end}) is not a range")
+        if self.detached_at is None and self.start == self.end:
+            raise ValueError("an attached anchor covers at least one character")
+
+    @property
+    def detached(self) -> bool:
+        return self.detached_at is not None
+
+    def carry(self, op: Operation, revision: int) -> Anchor:
+        """Return this anchor in the text ``op`` makes, which is revision ``revision``."""
+        if self.detached_at is not None:
+            point = op.transform_position(self.start, -1)
+            return Anchor(point, point, revision, self.detached_at)
+        start = op.transform_position(self.start, 1)
+        end = op.transform_position(self.end, -1)
+        if end <= start:
+            point = op.transform_position(self.start, -1)
+            return Anchor(point, point, revision, revision)
+        return Anchor(start, end, revision)
+
+
+def carry_all(
+    anchors: Sequence[Anchor], operations: Iterable[tuple[int, Operation]]
+) -> list[Anchor]:
+    """Carry every anchor through the numbered operations (oldest first).
+
+    An operation with number ``n`` turns revision ``n - 1`` into ``n``; an anchor is moved
+    only by operations newer than its own revision, so anchors read at different revisions
+    can be carried together.
+    """
+    carried = list(anchors)
+    for number, op in operations:
+        for index, anchor in enumerate(carried):
+            if anchor.revision == number - 1:
+                carried[index] = anchor.carry(op, number)
+    return carried
+
+
+def operation_of(delta: str) -> Operation:
+    """Parse a stored revision's delta (its lengths follow from the delta itself)."""
+    return from_delta(delta, stored_lengths(delta)[0])
+
+
+def refind(text: str, quote: str, near: int) -> tuple[int, int] | None:
+    """Find ``quote`` in ``text`` again, preferring the occurrence nearest ``near``.
+
+    An exact occurrence wins. Otherwise diff-match-patch's ``match_main`` looks for a
+    passage that differs from the quote by at most `FUZZY_THRESHOLD`; a quote longer than
+    `FUZZY_PIECE` is located by its first and last piece, which must both be found, in
+    order, spanning about the quote's length. Returns the passage's range or None.
+    """
+    if not quote or not text:
+        return None
+    near = max(0, min(near, len(text)))
+    exact = _nearest_exact(text, quote, near)
+    if exact is not None:
+        return exact, exact + len(quote)
+    matcher = diff_match_patch()
+    matcher.Match_Threshold = FUZZY_THRESHOLD
+    # Location matters little after a restore: the passage may have moved far.
+    matcher.Match_Distance = max(1000, len(text))
+    if len(quote) <= FUZZY_PIECE:
+        found = matcher.match_main(text, quote, near)
+        if found < 0:
+            return None
+        return found, min(len(text), found + len(quote))
+    head, tail = quote[:FUZZY_PIECE], quote[-FUZZY_PIECE:]
+    first = matcher.match_main(text, head, near)
+    if first < 0:
+        return None
+    expected_tail = first + len(quote) - len(tail)
+    last = matcher.match_main(text, tail, min(len(text), expected_tail))
+    if last < 0 or last < first + len(head) // 2:
+        return None
+    end = min(len(text), last + len(tail))
+    span = end - first
+    if abs(span - len(quote)) > len(quote) * FUZZY_THRESHOLD:
+        return None
+    return first, end
+
+
+def _nearest_exact(text: str, quote: str, near: int) -> int | None:
+    """Return the start of the exact occurrence of ``quote`` nearest ``near``."""
+    after = text.find(quote, near)
+    before = text.rfind(quote, 0, near + len(quote) - 1) if near > 0 else -1
+    candidates = [index for index in (before, after) if index >= 0]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda index: abs(index - near))
