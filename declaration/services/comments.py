@@ -517,7 +517,7 @@ def threads(
             roots.append(row)
         else:
             replies.setdefault(row.thread_id, []).append(row)
-    views = []
+    views: list[tuple[tuple[bool, int, int], dict[str, Any]]] = []
     for root in roots:
         answers = replies.get(root.id, [])
         last_read = int(reads.get(root.id, 0))
@@ -527,9 +527,11 @@ def threads(
         view = _view(root, reader, people)
         view["replies"] = [_view(answer, reader, people) for answer in answers]
         view["unread"] = unread
-        views.append(view)
-    views.sort(key=lambda v: (v["start"] is not None, v["start"] or 0, v["id"]))
-    return head, views
+        # General threads first, then by place; a detached one where its passage was.
+        place = (root.anchor_start is not None, root.anchor_start or 0, root.id)
+        views.append((place, view))
+    views.sort(key=lambda item: item[0])
+    return head, [view for _, view in views]
 
 
 def _people(
