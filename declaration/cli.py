@@ -139,7 +139,7 @@ def declarations_create(
             moderator.may_create_declarations = True
             session.flush()
             day = deadline.date() if deadline is not None else None  # type: ignore[attr-defined]
-            declaration = declarations.create(
+            declaration = declarations.create_from_markdown(
                 session,
                 None,
                 declarations.NewDeclaration(
@@ -318,7 +318,7 @@ def comments_list(declaration_key: str, as_json: bool) -> None:
     The operator reads as the moderation does: hidden comments are shown, marked hidden.
     """
     try:
-        with get_database().transaction() as session:
+        with get_database().transaction(write=True) as session:
             declaration = declarations.by_key(session, declaration_key)
             head, threads = comments.threads(session, declaration, comments.OPERATOR)
     except DomainError as error:

@@ -4,8 +4,8 @@ A *thread* is a comment on a passage (or on the whole declaration) and its repli
 participant may comment while the declaration is drafted or reviewed, observers included:
 discussing the text is how they take part. Only the author edits or deletes a comment; a
 deleted one leaves its place in the thread ("Kommentar gelöscht"). The moderation may hide
-a comment with a reason; its author (and the moderation) still see it, marked hidden, the
-others see only that and why it was hidden.
+a comment with a reason; its author (and the moderation) still see it, marked hidden; the
+others see who wrote it and when, and why it was hidden, but not its text.
 """
 
 from __future__ import annotations

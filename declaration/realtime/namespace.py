@@ -463,15 +463,25 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
         """Answer with the threads (all, or those named) as this participant sees them.
 
         Clients ask after joining and after every reconnect, so they get what they missed,
-        and after ``comments_changed`` for the threads it names.
+        and after ``comments_changed`` for the threads it names. A reading transaction:
+        the anchors are carried to the head in memory, and written back in a write
+        transaction of its own only when they lag far behind (`comments.WRITE_BACK_LAG`).
         """
-        self._joined_id(connection, payload.declaration)
+        declaration_id = self._joined_id(connection, payload.declaration)
         with get_database().transaction() as db:
             declaration, membership = self._actor(db, connection, payload.declaration)
             head, threads = comments.threads(
-                db, declaration, comments.Reader.of(membership), ids=payload.ids
+                db,
+                declaration,
+                comments.Reader.of(membership),
+                ids=payload.ids,
+                write_back=False,
             )
-        connection.bucket.charge(price_of_chars(sum(len(t["quote"] or "") for t in threads)))
+            lag = comments.anchor_lag(db, declaration_id, head)
+        if lag >= comments.WRITE_BACK_LAG:
+            with get_database().transaction(write=True) as db:
+                comments.carry_to_head(db, declaration_id, head)
+        connection.bucket.charge(price_of_chars(_chars_of(threads)))
         return {"ok": True, "revision": head, "comments": threads}
 
     def on_comment(self, data: Any) -> Any:
@@ -503,10 +513,10 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
 
     def _comment_read(self, connection: Connection, payload: payloads.CommentRef) -> dict[str, Any]:
         self._joined_id(connection, payload.declaration)
-        with get_database().transaction() as db:
+        with get_database().transaction(write=True) as db:
             declaration, membership = self._actor(db, connection, payload.declaration)
             thread = comments.mark_read(db, membership, declaration, payload.comment)
-        return {"ok": True, "thread": thread}
+        return {"ok": True, "id": thread}
 
     def _comment_event(self, action: CommentAction) -> Callable[[Connection, Any], dict[str, Any]]:
         """Run ``action`` in one transaction, then announce its thread to the room.
@@ -517,7 +527,9 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
 
         def handler(connection: Connection, payload: Any) -> dict[str, Any]:
             declaration_id = self._joined_id(connection, payload.declaration)
-            with get_database().transaction() as db:
+            # What the event writes, and the thread sent back, cost in proportion.
+            connection.bucket.charge(price_of_chars(len(getattr(payload, "body", ""))))
+            with get_database().transaction(write=True) as db:
                 declaration, membership = self._actor(db, connection, payload.declaration)
                 comment = action(db, declaration, membership, payload)
                 thread_id = comment.thread_id or comment.id
@@ -525,6 +537,9 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
                     db, declaration, comments.Reader.of(membership), ids=[thread_id]
                 )
                 key = declaration.key
+            made_at = getattr(payload, "revision", None)
+            if made_at is not None:  # carried over the revisions since (read, parsed)
+                connection.bucket.charge(price_of_revisions(max(0, head - made_at), 0))
             to_room(
                 self.socketio,
                 declaration_id,
@@ -556,6 +571,15 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
                 "peers",
                 {"declaration": self.keys[declaration_id], "peers": peers},
             )
+
+
+def _chars_of(threads: list[dict[str, Any]]) -> int:
+    """Return the characters of text in ``threads`` (quotes, comments and replies)."""
+    return sum(
+        len(thread["quote"] or "")
+        + sum(len(entry["body"] or "") for entry in (thread, *thread["replies"]))
+        for thread in threads
+    )
 
 
 def _add_comment(
