@@ -91,3 +91,31 @@ def first_heading(markdown: str) -> str | None:
             if title:
                 return title
     return None
+
+
+#: A web address in plain text: ``http://`` or ``https://`` up to white space or a quote
+#: or angle bracket; trailing punctuation that usually ends a sentence is left outside.
+_LINK = re.compile(r"https?://[^\s<>\"'\u00a0]+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}»“”’"
+
+
+def split_links(text: str) -> list[tuple[str, bool]]:
+    """Split plain text into pieces, each marked whether it is a web address.
+
+    Joining the pieces gives ``text`` back. Only ``http`` and ``https`` addresses count:
+    a ``javascript:`` or ``data:`` address in a comment stays text.
+    """
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for match in _LINK.finditer(text):
+        link = match.group(0).rstrip(_TRAILING)
+        if len(link) <= len("https://"):
+            continue
+        start, end = match.start(), match.start() + len(link)
+        if start > position:
+            pieces.append((text[position:start], False))
+        pieces.append((link, True))
+        position = end
+    if position < len(text):
+        pieces.append((text[position:], False))
+    return pieces

@@ -321,12 +321,22 @@ def _operations(
 _ANCHORED = and_(Comment.thread_id.is_(None), Comment.anchor_start.is_not(None))
 
 
-def carry_to_head(session: Session, declaration_id: int, head: int) -> None:
-    """Carry every thread's anchor to revision ``head`` and write the new ones back.
+#: Revisions the oldest anchor may lag behind the head before a read writes the carried
+#: anchors back in a write transaction of its own (`anchor_lag`): reads then stay cheap,
+#: and reading never takes the writer's turn for a few revisions.
+WRITE_BACK_LAG = 200
 
-    Each row is written only if nobody wrote it meanwhile (``anchor_revision`` unchanged):
-    the mapping is deterministic, so a concurrent reader writes the same anchor, and a
-    restore that moved it further is never overwritten with an older one.
+
+def carry_to_head(
+    session: Session, declaration_id: int, head: int, *, write: bool = True
+) -> dict[int, Anchor]:
+    """Carry every thread's anchor to revision ``head``; return those that moved, by id.
+
+    With ``write`` the new anchors are written back, each row only if nobody wrote it
+    meanwhile (``anchor_revision`` unchanged): the mapping is deterministic, so a
+    concurrent reader writes the same anchor, and a restore that moved it further is
+    never overwritten with an older one. Without, nothing is written (a reading
+    transaction must not write: on SQLite it would fail once another writer committed).
     """
     rows = session.execute(
         select(
@@ -338,17 +348,29 @@ def carry_to_head(session: Session, declaration_id: int, head: int) -> None:
         ).where(Comment.declaration_id == declaration_id, _ANCHORED, Comment.anchor_revision < head)
     ).all()
     if not rows:
-        return
+        return {}
     anchors = [
         Anchor(r.anchor_start, r.anchor_end, r.anchor_revision, r.detached_revision) for r in rows
     ]
     oldest = min(anchor.revision for anchor in anchors)
     carried = carry_all(anchors, _operations(session, declaration_id, oldest, head))
-    _write_anchors(session.connection(), [row.id for row in rows], anchors, carried)
-    # The ORM may hold these rows from earlier in the transaction.
-    for comment in session.identity_map.values():
-        if isinstance(comment, Comment) and comment.declaration_id == declaration_id:
-            session.expire(comment)
+    if write:
+        _write_anchors(session.connection(), [row.id for row in rows], anchors, carried)
+        # The ORM may hold these rows from earlier in the transaction.
+        for comment in session.identity_map.values():
+            if isinstance(comment, Comment) and comment.declaration_id == declaration_id:
+                session.expire(comment)
+    return {row.id: anchor for row, anchor in zip(rows, carried, strict=True)}
+
+
+def anchor_lag(session: Session, declaration_id: int, head: int) -> int:
+    """Return how many revisions the oldest stored anchor lags behind ``head``."""
+    oldest = session.scalar(
+        select(func.min(Comment.anchor_revision)).where(
+            Comment.declaration_id == declaration_id, _ANCHORED
+        )
+    )
+    return 0 if oldest is None else max(0, head - int(oldest))
 
 
 def _write_anchors(
@@ -475,14 +497,16 @@ def threads(
     reader: Reader,
     *,
     ids: Iterable[int] | None = None,
+    write_back: bool = True,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Return the head revision and the threads (or those of ``ids``) as ``reader`` sees them.
 
-    Anchors are carried to the head first; positions in the answer refer to it. Threads
-    come in text order, general ones first; replies oldest first.
+    Anchors are carried to the head first (and written back with ``write_back``, which
+    needs a write transaction); positions in the answer refer to the head. Threads come
+    in text order, general ones first; replies oldest first.
     """
     head = declaration.head_revision
-    carry_to_head(session, declaration.id, head)
+    moved = carry_to_head(session, declaration.id, head, write=write_back)
     query = select(Comment).where(Comment.declaration_id == declaration.id)
     wanted: set[int] | None = None
     if ids is not None:
@@ -524,11 +548,12 @@ def threads(
         unread = sum(
             1 for c in (root, *answers) if c.id > last_read and c.author_id != reader.person_id
         )
-        view = _view(root, reader, people)
+        view = _view(root, reader, people, moved.get(root.id))
         view["replies"] = [_view(answer, reader, people) for answer in answers]
         view["unread"] = unread
         # General threads first, then by place; a detached one where its passage was.
-        place = (root.anchor_start is not None, root.anchor_start or 0, root.id)
+        anchor = moved.get(root.id) or _anchor_of(root)
+        place = (anchor is not None, anchor.start if anchor else 0, root.id)
         views.append((place, view))
     views.sort(key=lambda item: item[0])
     return head, [view for _, view in views]
@@ -563,7 +588,12 @@ def _when(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def _view(comment: Comment, reader: Reader, people: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def _view(
+    comment: Comment,
+    reader: Reader,
+    people: dict[int, dict[str, Any]],
+    carried: Anchor | None = None,
+) -> dict[str, Any]:
     unknown = {"participant": None, "name": "", "municipality": ""}
     author = people.get(comment.author_id or -1, unknown)
     hidden = comment.hidden_at is not None
@@ -571,7 +601,7 @@ def _view(comment: Comment, reader: Reader, people: dict[int, dict[str, Any]]) -
         viewer_id=reader.person_id, author_id=comment.author_id, role=reader.role
     )
     deleted = comment.deleted_at is not None
-    anchor = _anchor_of(comment)
+    anchor = carried or _anchor_of(comment)
     view: dict[str, Any] = {
         "id": comment.id,
         "thread": comment.thread_id,
@@ -598,7 +628,7 @@ def _view(comment: Comment, reader: Reader, people: dict[int, dict[str, Any]]) -
                 "revision": None if anchor is None else anchor.revision,
                 "quote": comment.quote,
                 "made_revision": comment.made_revision,
-                "detached_revision": comment.detached_revision,
+                "detached_revision": None if anchor is None else anchor.detached_at,
                 "state": rules.state_of(
                     hidden=hidden,
                     detached=anchor is not None and anchor.detached,
@@ -636,6 +666,20 @@ def counts_since(
     ).all()
     found = {bool(is_thread): int(count) for is_thread, count in rows}
     return found.get(True, 0), found.get(False, 0)
+
+
+def threads_at(
+    session: Session, declaration: Declaration, reader: Reader, revision: int
+) -> list[dict[str, Any]]:
+    """Return the threads that existed when revision ``revision`` was the head.
+
+    As ``reader`` sees them now (state, replies, hiding); for the history, which shows
+    what was being discussed about a version.
+    """
+    ids = [thread.id for thread in existing_at(session, declaration.id, revision)]
+    if not ids:
+        return []
+    return threads(session, declaration, reader, ids=ids, write_back=False)[1]
 
 
 def existing_at(session: Session, declaration_id: int, revision: int) -> list[Comment]:

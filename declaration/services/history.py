@@ -12,6 +12,7 @@ from declaration.domain.history import EditingSession, Span, Step, attribute, gr
 from declaration.domain.history import size_of as op_size
 from declaration.domain.operations import Operation, from_delta, stored_lengths
 from declaration.models import Declaration, Membership, Person, Revision
+from declaration.services import comments
 
 #: Revisions read for the timeline at most (the newest ones).
 TIMELINE_REVISIONS = 5000
@@ -35,6 +36,13 @@ class SinceVisit:
     authors: list[str]
     inserted: int
     deleted: int
+    #: Threads and replies the others wrote since.
+    comments: int = 0
+    replies: int = 0
+
+    @property
+    def text_changed(self) -> bool:
+        return self.head > self.revision
 
 
 def authors(session: Session, declaration: Declaration) -> dict[int | None, Author]:
@@ -106,13 +114,23 @@ def revision_at(session: Session, declaration: Declaration, moment: datetime) ->
 
 
 def since_visit(
-    session: Session, declaration: Declaration, previous_visit: datetime | None
+    session: Session,
+    declaration: Declaration,
+    previous_visit: datetime | None,
+    person_id: int | None = None,
 ) -> SinceVisit | None:
-    """Summarise the changes since ``previous_visit`` (None when there are none)."""
+    """Summarise the changes since ``previous_visit`` (None when there are none).
+
+    Counts the text's changes and, for ``person_id``, the comments and replies the others
+    wrote meanwhile.
+    """
     if previous_visit is None:
         return None
     start = revision_at(session, declaration, previous_visit)
-    if start >= declaration.head_revision:
+    threads = replies = 0
+    if person_id is not None:
+        threads, replies = comments.counts_since(session, declaration.id, person_id, previous_visit)
+    if start >= declaration.head_revision and not threads and not replies:
         return None
     names = authors(session, declaration)
     inserted = deleted = 0
@@ -124,4 +142,4 @@ def since_visit(
         name = names.get(row.author_id, names[None]).name
         if name not in who:
             who.append(name)
-    return SinceVisit(start, declaration.head_revision, who, inserted, deleted)
+    return SinceVisit(start, declaration.head_revision, who, inserted, deleted, threads, replies)

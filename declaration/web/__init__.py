@@ -6,7 +6,7 @@ from flask import Flask
 from werkzeug.routing import BaseConverter, ValidationError
 
 from declaration.domain.numbers import MAX_DIGITS, database_id
-from declaration.web import context, errors
+from declaration.web import context, errors, plaintext
 
 
 class DatabaseIdConverter(BaseConverter):
@@ -48,6 +48,7 @@ def init_web(app: Flask) -> None:
     app.url_map.converters["id"] = DatabaseIdConverter
     context.init_app(app)
     errors.init_app(app)
+    plaintext.init_app(app)
     app.register_blueprint(auth_bp)
     app.register_blueprint(declarations_bp)
     app.register_blueprint(participants_bp)

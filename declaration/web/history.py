@@ -25,7 +25,7 @@ from declaration.domain.roles import may_name_versions, require_may_name_version
 from declaration.domain.sync import Outcome
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
-from declaration.services import declarations, history, versions
+from declaration.services import comments, declarations, history, versions
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
 from declaration.web.forms import field, integer_arg, integer_field
 
@@ -73,7 +73,7 @@ def timeline(key: str) -> str:
 @login_required
 def compare(key: str) -> str:
     """Compare two versions word by word, inline or side by side."""
-    declaration, _ = _open(key)
+    declaration, membership = _open(key)
     head = declaration.head_revision
     new = _revision_arg("bis", head, head)
     old = _revision_arg("von", max(0, new - 1), head)
@@ -86,6 +86,7 @@ def compare(key: str) -> str:
         view=view,
         segments=versions.difference(db(), declaration, old, new),
         versions={v.revision_number: v.label for v in versions.named_versions(db(), declaration)},
+        threads=comments.threads_at(db(), declaration, comments.Reader.of(membership), new),
     )
 
 
