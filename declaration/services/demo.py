@@ -107,7 +107,7 @@ def _create(
     session.add(moderator)
     session.flush()
     deadline = (at + timedelta(days=21)).date()
-    declaration = declarations.create(
+    declaration = declarations.create_from_markdown(
         session,
         None,
         declarations.NewDeclaration(

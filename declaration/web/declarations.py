@@ -85,7 +85,7 @@ def create() -> str | Response | tuple[str, int]:
     try:
         text = _uploaded_text() or form["text"]
         deadline = _parse_deadline(form["deadline"])
-        declaration = declarations.create(
+        declaration = declarations.create_from_markdown(
             db(),
             person,
             declarations.NewDeclaration(

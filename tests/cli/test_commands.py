@@ -7,6 +7,7 @@ from pathlib import Path
 
 from declaration.db import get_database
 from declaration.models import Declaration, Membership
+from declaration.services import drafts
 from tests.helpers import login
 
 LINK = re.compile(r"http://localhost/einladung/(\S+)")
@@ -28,6 +29,27 @@ def test_demo_loads_the_merseburger_erklaerung_with_six_links(app):
     landed = login(mayor, links[1])
     assert landed.status_code == 302
     assert mayor.get(landed.location).status_code == 200
+
+
+def test_demo_stores_each_paragraph_of_the_wrapped_sample_on_one_line(app):
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+
+    with app.app_context(), get_database().transaction() as s:
+        text = drafts.head_text(s, s.query(Declaration).one())
+    lines = text.split("\n")
+    assert lines[:3] == [
+        "# Merseburger Erklärung zur Umsetzung des Onlinezugangsgesetzes in den Kommunen",
+        "",
+        "*Entwurf der Arbeitsgruppe „Digitale Verwaltung/Serviceportale“ im Open Government Labor*",
+    ]
+    assert (
+        "Mit dieser Erklärung fassen wir die Erfahrungen unserer Städte und Gemeinden zusammen "
+        "und benennen, was wir von Bund und Land erwarten, damit die Digitalisierung der "
+        "Verwaltung vor Ort gelingt."
+    ) in lines
+    assert "## 2. Unsere Forderungen" in lines
+    assert [line[:2] for line in lines if line[:1].isdigit()] == ["1.", "2.", "3.", "4.", "5."]
+    assert all(line.endswith((".", ":", "*", "2021")) for line in lines if line[:1] not in "#")
 
 
 def test_demo_on_every_start_gives_fresh_links_and_keeps_the_data(app):
@@ -102,6 +124,30 @@ def test_declarations_create_invite_list_and_revoke(app, tmp_path: Path):
     assert revoked.exit_code == 0, revoked.output
     assert login(app.test_client(), link).status_code == 410
     assert "Thomas Richter" not in runner.invoke(args=["participants", "list", key]).output
+
+
+def test_declarations_create_stores_each_paragraph_of_the_file_on_one_line(app, tmp_path: Path):
+    draft = tmp_path / "entwurf.md"
+    draft.write_text(
+        "# Wiesentaler Erklärung\r\n\r\nWir erklären gemeinsam,\r\n"
+        "dass wir handeln.\r\n\r\n- Erster Punkt, der\r\n  weitergeht\r\n- Zweiter\r\n",
+        encoding="utf-8",
+    )
+
+    created = app.test_cli_runner().invoke(
+        args=[
+            *("declarations", "create", "--file", str(draft)),
+            *("--moderator-email", "mod@mitz.example", "--moderator-name", "Katrin Vogt"),
+        ]
+    )
+
+    assert created.exit_code == 0, created.output
+    with app.app_context(), get_database().transaction() as s:
+        text = drafts.head_text(s, s.query(Declaration).one())
+    assert text == (
+        "# Wiesentaler Erklärung\n\nWir erklären gemeinsam, dass wir handeln.\n\n"
+        "- Erster Punkt, der weitergeht\n- Zweiter\n"
+    )
 
 
 def test_invite_with_mail_without_server_points_to_the_outbox(app, make_declaration):

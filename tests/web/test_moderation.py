@@ -208,6 +208,46 @@ def test_moderator_creates_a_declaration_from_pasted_markdown(app, client, moder
     assert "15. Dezember 2026" in page
 
 
+def test_a_pasted_wrapped_paragraph_is_stored_on_one_line(app, client, moderator_token):
+    _, moderator_link = moderator_token()
+    login(client, moderator_link)
+    pasted = "# Lindenau\r\n\r\nDie Gemeinde erklärt\r\n  gemeinsam mit allen.\r\n## Punkte\r\n"
+
+    response = post(client, "/erklaerungen/neu", {"title": "", "text": pasted})
+
+    assert response.status_code == 302
+    key = response.location.split("/")[2]
+    with app.app_context(), get_database().transaction() as s:
+        declaration = s.query(Declaration).filter_by(key=key).one()
+        assert s.get(Keyframe, (declaration.id, 0)).text == (
+            "# Lindenau\n\nDie Gemeinde erklärt gemeinsam mit allen.\n## Punkte\n"
+        )
+
+
+def test_an_uploaded_wrapped_file_is_stored_with_one_line_per_paragraph(
+    app, client, moderator_token
+):
+    _, moderator_link = moderator_token()
+    login(client, moderator_link)
+    wrapped = "# Aus der Datei\n\nErster Absatz,\nzweite Zeile.\n\n1. Punkt,\n   weiter\n2. Ende\n"
+    upload = (io.BytesIO(wrapped.encode()), "entwurf.md")
+
+    response = post(
+        client,
+        "/erklaerungen/neu",
+        {"title": "", "text": "", "file": upload},
+        content_type="multipart/form-data",
+    )
+
+    assert response.status_code == 302
+    key = response.location.split("/")[2]
+    with app.app_context(), get_database().transaction() as s:
+        declaration = s.query(Declaration).filter_by(key=key).one()
+        assert s.get(Keyframe, (declaration.id, 0)).text == (
+            "# Aus der Datei\n\nErster Absatz, zweite Zeile.\n\n1. Punkt, weiter\n2. Ende\n"
+        )
+
+
 def test_moderator_creates_a_declaration_from_an_uploaded_file(app, client, moderator_token):
     _, moderator_link = moderator_token()
     login(client, moderator_link)
