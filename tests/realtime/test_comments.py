@@ -82,6 +82,7 @@ def test_an_observer_may_comment_and_reply(moderator_token, invite, socket_clien
 
     assert reply["ok"], reply
     assert [r["body"] for r in reply["thread"]["replies"]] == ["Nachtrag"]
+    assert [m["ids"] for m in _received(moderator, "comments_changed")] == [[thread], [thread]]
 
 
 def test_nobody_edits_or_deletes_another_persons_comment(moderator_token, invite, socket_client):
