@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from declaration.domain.roles import Role
-from declaration.models import Declaration, Person
-from declaration.services import auth, declarations, participants
+from declaration.models import Declaration, Membership, Person
+from declaration.services import auth, comments, declarations, drafts, participants
 
 SAMPLE = Path(__file__).resolve().parent.parent / "demo" / "merseburger-erklaerung.md"
 
@@ -120,8 +120,9 @@ def _create(
         max_text_chars=max_text_chars,
         moderator=moderator,
     )
+    mayors: dict[str, Membership] = {}
     for name, office, municipality, email in MAYORS:
-        participants.invite(
+        mayors[name] = participants.invite(
             session,
             None,
             declaration,
@@ -132,5 +133,69 @@ def _create(
             validity=validity,
             link_for=link_for,
             send_mail=False,
-        )
+        ).membership
+    _discuss(session, declaration, moderator, mayors, at=at)
     return declaration
+
+
+#: The demo's discussion: (who, passage or None for the whole text, comment, replies).
+DISCUSSION: tuple[tuple[str, str | None, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Thomas Richter",
+        "nicht nur Anschubfinanzierungen",
+        "Sollen wir hier einen Betrag je Einwohnerin und Einwohner nennen? Dann wird die "
+        "Forderung greifbarer.",
+        (("Katrin Vogt", "Gute Frage – ich nehme sie für unsere nächste Sitzung auf."),),
+    ),
+    (
+        "Sabine Krüger",
+        "Herstellerabhängigkeiten sind abzubauen",
+        "Vorschlag: „sind schrittweise abzubauen“ – sonst klingt es, als könnten die Kommunen "
+        "das allein.",
+        (),
+    ),
+    (
+        "Martin Hoffmann",
+        None,
+        "Richten wir die Erklärung an die kommunalen Spitzenverbände oder direkt an die "
+        "Landesregierung? Das sollten wir vor der Abstimmung klären.",
+        (),
+    ),
+)
+
+
+def _discuss(
+    session: Session,
+    declaration: Declaration,
+    moderator: Person,
+    mayors: dict[str, Membership],
+    *,
+    at: datetime,
+) -> None:
+    """Start the discussion the demo shows: comments on passages, a reply, a general one."""
+    members = {
+        **mayors,
+        moderator.name: declarations.membership_of(session, moderator, declaration),
+    }
+    text = drafts.head_text(session, declaration)
+    for author, passage, body, replies in DISCUSSION:
+        start = end = None
+        if passage is not None:
+            wanted = " ".join(passage.split())
+            start = text.find(wanted)
+            if start < 0:  # the sample was edited: comment on the whole text instead
+                start = None
+            else:
+                end = start + len(wanted)
+        thread = comments.add(
+            session,
+            members[author],
+            declaration,
+            body,
+            at=at,
+            revision=declaration.head_revision if start is not None else None,
+            start=start,
+            end=end,
+        )
+        for replier, answer in replies:
+            comments.reply(session, members[replier], declaration, thread.id, answer, at=at)

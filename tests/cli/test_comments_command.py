@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from declaration import clock
 from declaration.db import get_database
-from declaration.models import Membership
+from declaration.models import Declaration, Membership
 from declaration.services import comments, declarations, drafts
 
 TEXT = "Präambel\nDie Kommunen erklären gemeinsam. Der Bund muss handeln.\n"
@@ -70,3 +70,20 @@ def test_comments_list_of_an_unknown_declaration_says_so(app):
 
     assert result.exit_code == 1
     assert "gibt es nicht" in result.output
+
+
+def test_the_demo_starts_with_a_discussion_on_its_passages(app):
+    app.test_cli_runner().invoke(args=["demo"])
+    with app.app_context(), get_database().transaction() as s:
+        key = s.scalars(select(Declaration.key)).one()
+
+    data = json.loads(app.test_cli_runner().invoke(args=["comments", "list", key, "--json"]).output)
+
+    quotes = [c["quote"] for c in data["comments"]]
+    assert quotes == [
+        None,
+        "nicht nur Anschubfinanzierungen",
+        "Herstellerabhängigkeiten sind abzubauen",
+    ]
+    assert all(c["state"] == "open" for c in data["comments"])
+    assert [r["author"]["name"] for r in data["comments"][1]["replies"]] == ["Katrin Vogt"]
