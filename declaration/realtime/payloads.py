@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from declaration.domain.errors import DomainError
+from declaration.domain.numbers import MAX_INTEGER
 from declaration.i18n import error_text
 
 #: Upper bound for a delta string; the service also checks it against the text limit.
@@ -55,7 +56,9 @@ class Presence(Payload):
 #: `domain.comments.MAX_COMMENT_CHARS` with a message saying the limit; this bound only
 #: keeps absurd messages from being validated at all.
 MAX_BODY_CHARS = 100_000
-CommentId = Annotated[int, Field(ge=1, le=2**53)]
+#: A comment's row id: bounded like every number that reaches the database
+#: (`domain.numbers`), so a larger one is refused here instead of failing the query.
+CommentId = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
 Body = Annotated[str, Field(max_length=MAX_BODY_CHARS)]
 Revision = Annotated[int, Field(ge=0, le=2**53)]
 
