@@ -7,6 +7,7 @@
 import { io } from "socket.io-client";
 import { OperationError } from "../ot/operation.js";
 import { ClientDocument, GapDetected } from "../ot/client.js";
+import { RevisionLog } from "./anchors.js";
 
 // Error codes after which a batch is dropped and handed back to its author.
 const REFUSING = new Set([
@@ -29,7 +30,8 @@ export class SyncClient {
    *   start from the text of the first join answer (the load generator of bench/load)
    * @param {number} options.revision its revision
    * @param {object} options.handlers callbacks: remote(op), reset(text), state(name),
-   *   refused(code, message, passages), joined(answer), peer(peer), peerLeft(peerId), phase()
+   *   refused(code, message, passages), joined(answer), peer(peer), peerLeft(peerId), phase(),
+   *   and optionally commentsChanged(data) and revision(number) (the confirmed revision moved)
    * @param {string} [options.url] the namespace's address
    * @param {object} [options.socketOptions] added to socket.io-client's options
    * @param {Storage | null} [options.storage] where unconfirmed edits are kept (null: nowhere)
@@ -54,6 +56,10 @@ export class SyncClient {
     this.me = null;
     // Revisions broadcast during a resync, applied after its answer.
     this.held = [];
+    // The latest revisions' operations: comments read at an older revision are carried
+    // through them to ours (editor/comments.js).
+    this.log = new RevisionLog(500);
+    this.reportedRevision = this.revision;
     this.socket = io(url, {
       transports: ["websocket", "polling"],
       reconnectionDelay: 250,
@@ -70,6 +76,7 @@ export class SyncClient {
     });
     this.socket.on("presence_left", (data) => handlers.peerLeft(data.peer));
     this.socket.on("phase", () => this.join());
+    this.socket.on("comments_changed", (data) => handlers.commentsChanged?.(data));
     this.socket.on("access_revoked", () => {
       // Removed or logged out elsewhere: stop for good instead of reconnecting.
       this.socket.disconnect();
@@ -134,12 +141,15 @@ export class SyncClient {
 
   onEditAnswer(seq, answer) {
     if (answer && answer.ok) {
+      const before = this.doc.revision;
+      const batch = this.doc.inflight;
       try {
         this.doc.onAck(seq, answer.rev, { unchanged: answer.outcome === "unchanged" });
       } catch (error) {
         if (error instanceof GapDetected) { this.resync(); return; }
         throw error;
       }
+      if (this.doc.revision === before + 1 && batch) this.log.add(this.doc.revision, batch);
       this.persist();
       this.pump();
       this.reportState();
@@ -198,13 +208,15 @@ export class SyncClient {
 
   applyRemote(data) {
     let local;
+    const before = this.doc.revision;
     try {
       local = this.doc.onRemote(data.rev, data.op, data.client_id || "", data.seq == null ? -1 : data.seq);
     } catch (error) {
       if (error instanceof GapDetected || error instanceof OperationError) { this.resync(); return; }
       throw error;
     }
-    if (local) this.handlers.remote(local, data.author);
+    if (this.doc.revision === before + 1) this.log.add(data.rev, data.op);
+    if (local) this.handlers.remote(local, data.author, data.rev);
   }
 
   resync() {
@@ -268,10 +280,32 @@ export class SyncClient {
   }
 
   reportState() {
+    if (this.revision !== this.reportedRevision) {
+      this.reportedRevision = this.revision;
+      this.handlers.revision?.(this.revision);
+    }
     let state = "connected";
     if (!this.connected) state = "offline";
     else if (!this.joined || this.resyncing || this.hasUnconfirmed) state = "syncing";
     this.handlers.state(state);
+  }
+
+  /**
+   * Send `event` with `payload` (the declaration added) and resolve with the answer. While
+   * not joined, or without an answer in time, resolve with a refusal of code "offline".
+   * @param {string} event
+   * @param {object} payload
+   * @param {number} [timeout] milliseconds
+   * @returns {Promise<any>}
+   */
+  request(event, payload, timeout = 15000) {
+    const offline = { ok: false, error: { code: "offline", message: "" } };
+    if (!this.joined) return Promise.resolve(offline);
+    return new Promise((resolve) => {
+      this.socket.timeout(timeout).emit(event, { declaration: this.key, ...payload }, (error, answer) => {
+        resolve(error || !answer ? offline : answer);
+      });
+    });
   }
 
   presence(cursor, selection) {

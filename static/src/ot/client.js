@@ -168,6 +168,16 @@ export class ClientDocument {
     return this._sent;
   }
 
+  /** The batch in flight rebased to `revision` (an operation over `serverText`), or null. */
+  get inflight() {
+    return this._inflight;
+  }
+
+  /** Local edits not sent yet (over the text the batch in flight makes), or null. */
+  get pending() {
+    return this._pending;
+  }
+
   /** Whether local edits wait for the next batch. */
   get hasUnsent() {
     return this._pending !== null;
