@@ -1,4 +1,4 @@
-// The declaration workspace: the live editor, presence, refusals, read-only states.
+// The declaration workspace: the live editor, presence, comments, refusals, read-only states.
 
 import { Annotation, Compartment, EditorState, Transaction } from "@codemirror/state";
 import { EditorView, keymap, drawSelection } from "@codemirror/view";
@@ -12,8 +12,9 @@ import { paragraphNumbers } from "./paragraphs.js";
 import { buildToolbar, formattingKeymap } from "./toolbar.js";
 import { peersField, setPeers } from "./presence.js";
 import { authorshipDecorations, authorshipField, setAuthorship } from "./authorship.js";
-import { enhanceTabs, paintSwatches } from "./rail.js";
+import { enhanceTabs, paintSwatches, peopleMenu, railDrawer } from "./rail.js";
 import { showRefusal } from "./refusals.js";
+import { CommentsPanel, commentExtensions, remoteRevision } from "./comments.js";
 
 const remote = Annotation.define();
 
@@ -39,6 +40,7 @@ function start() {
   const peers = new Map();
   let view = null;
   let toolbar = null;
+  let comments = null;
   let mayEdit = workspace.dataset.mayEdit === "true";
   let me = null;
 
@@ -102,15 +104,18 @@ function start() {
     revision: Number(workspace.dataset.revision),
     handlers: {
       state: setState,
-      remote(op) {
+      remote(op, _author, revision) {
         const changes = operationToChanges(view.state.doc.toString(), op);
-        view.dispatch({ changes, annotations: [remote.of(true), Transaction.addToHistory.of(false)] });
+        view.dispatch({
+          changes,
+          annotations: [remote.of(true), Transaction.addToHistory.of(false), remoteRevision.of(revision ?? null)],
+        });
         if (view.state.doc.toString() !== sync.text) {
           console.warn("editor and sync state differ; taking the sync state");
           replaceAll(sync.text);
         }
       },
-      reset: (text) => replaceAll(text),
+      reset: (text) => { replaceAll(text); comments?.reset(); },
       refused(code, message, passages) {
         showRefusal(document.getElementById("refusals"), strings, message, passages);
       },
@@ -124,7 +129,11 @@ function start() {
         workspace.dataset.phase = answer.declaration.phase;
         setEditable(answer.may_edit, reason);
         renderPeers();
+        toolbar.setCommenting(["drafting", "review"].includes(answer.declaration.phase));
+        comments.joined(answer);
       },
+      commentsChanged: (data) => comments?.changed(data),
+      revision: () => comments?.advanced(),
       joinRefused(error) {
         setEditable(false, error.message);
       },
@@ -169,6 +178,10 @@ function start() {
         paragraphNumbers(),
         peersField,
         authorshipField,
+        commentExtensions({
+          onHighlightClick: (id) => comments?.select(id, { fromText: true }),
+          onUpdate: () => comments?.editorUpdated(),
+        }),
         editable.of([EditorView.editable.of(mayEdit), EditorState.readOnly.of(!mayEdit)]),
         EditorView.cspNonce.of(document.querySelector('meta[name="csp-nonce"]')?.content || ""),
         EditorView.contentAttributes.of({ "aria-label": strings.editorLabel, "aria-multiline": "true" }),
@@ -188,8 +201,36 @@ function start() {
       ],
     }),
   });
-  toolbar = buildToolbar(document.getElementById("toolbar"), view, strings);
+  const tabs = enhanceTabs(document.querySelector(".ws-rail"));
+  const drawer = railDrawer({
+    workspace,
+    rail: document.getElementById("rail"),
+    toggle: document.getElementById("rail-toggle"),
+    close: document.getElementById("rail-close"),
+  });
+  peopleMenu(document.getElementById("people-menu"), presenceList);
+  comments = new CommentsPanel({
+    root: document.getElementById("comments"),
+    view,
+    sync,
+    strings,
+    lang: document.documentElement.lang || "de",
+    reveal: ({ openDrawer = true } = {}) => {
+      tabs.select("panel-comments");
+      if (openDrawer) drawer.open();
+    },
+  });
+  toolbar = buildToolbar(document.getElementById("toolbar"), view, strings, { onComment: () => comments.startNew() });
   toolbar.setEnabled(mayEdit);
+  toolbar.setCommenting(["drafting", "review"].includes(workspace.dataset.phase));
+  // Ctrl+Alt+M comments the selection, also where the text cannot be edited (and so the
+  // editor's own keymap never sees the key). AltGr (Ctrl+Alt on Windows) types "µ" instead.
+  document.addEventListener("keydown", (event) => {
+    if (!event.ctrlKey || !event.altKey || event.shiftKey || event.metaKey || event.code !== "KeyM") return;
+    if (event.getModifierState && event.getModifierState("AltGraph")) return;
+    event.preventDefault();
+    comments.startNew();
+  });
   setState("connecting");
   if (sync.restored) {
     showRefusal(document.getElementById("refusals"), strings, strings.restoredLocal, [], { info: true });
@@ -225,7 +266,6 @@ function start() {
       if (sync.hasUnconfirmed && !window.confirm(strings.unsentOnLogout)) event.preventDefault();
     });
   }
-  enhanceTabs(document.querySelector(".ws-rail"));
   paintSwatches(document);
 
   if ("serviceWorker" in navigator) {
@@ -245,6 +285,7 @@ function start() {
     get revision() { return sync.revision; },
     get synchronised() { return !sync.hasUnconfirmed && sync.joined && !sync.resyncing; },
     get connection() { return workspace.dataset.connection; },
+    get comments() { return comments.snapshot(); },
   });
 }
 

@@ -1,5 +1,6 @@
-// A small formatting toolbar with keyboard shortcuts. It follows the ARIA toolbar pattern:
-// one tab stop, arrow keys move between the buttons.
+// A small formatting toolbar with keyboard shortcuts, and "Kommentieren". It follows the
+// ARIA toolbar pattern: one tab stop, arrow keys move between the buttons that can be used
+// (in read-only states only "Kommentieren" can).
 
 import { EditorSelection } from "@codemirror/state";
 import { undo, redo } from "@codemirror/commands";
@@ -95,7 +96,13 @@ function numberedListIcon() {
   return svg;
 }
 
-export function buildToolbar(container, view, strings) {
+/**
+ * @param {HTMLElement} container
+ * @param {import("@codemirror/view").EditorView} view
+ * @param {Record<string, string>} strings
+ * @param {{onComment?: () => void}} [options] what "Kommentieren" does
+ */
+export function buildToolbar(container, view, strings, { onComment } = {}) {
   container.setAttribute("role", "toolbar");
   container.setAttribute("aria-label", strings.toolbar);
   container.setAttribute("aria-controls", "editor");
@@ -115,24 +122,50 @@ export function buildToolbar(container, view, strings) {
     container.append(button);
     return button;
   });
+  // Observers comment too, and in the review everyone may: this button is not formatting.
+  const comment = document.createElement("button");
+  comment.type = "button";
+  comment.className = "toolbar__button toolbar__button--comment";
+  comment.textContent = strings.comment;
+  comment.setAttribute("aria-keyshortcuts", "Control+Alt+M");
+  comment.title = `${strings.comment} (${strings.commentShortcut})`;
+  comment.tabIndex = -1;
+  comment.hidden = !onComment;
+  comment.addEventListener("mousedown", (event) => event.preventDefault());
+  comment.addEventListener("click", () => onComment && onComment());
+  container.append(comment);
+  const all = [...buttons, comment];
+  const usable = () => all.filter((button) => !button.disabled && !button.hidden);
+  const fixTabStop = () => {
+    const candidates = usable();
+    const current = candidates.find((button) => button.tabIndex === 0) || candidates[0];
+    for (const button of all) button.tabIndex = button === current ? 0 : -1;
+  };
   container.addEventListener("keydown", (event) => {
-    const index = buttons.indexOf(document.activeElement);
+    const candidates = usable();
+    const index = candidates.indexOf(document.activeElement);
     if (index < 0) return;
     let next = null;
-    if (event.key === "ArrowRight") next = (index + 1) % buttons.length;
-    if (event.key === "ArrowLeft") next = (index - 1 + buttons.length) % buttons.length;
+    if (event.key === "ArrowRight") next = (index + 1) % candidates.length;
+    if (event.key === "ArrowLeft") next = (index - 1 + candidates.length) % candidates.length;
     if (event.key === "Home") next = 0;
-    if (event.key === "End") next = buttons.length - 1;
+    if (event.key === "End") next = candidates.length - 1;
     if (next === null) return;
     event.preventDefault();
-    buttons[index].tabIndex = -1;
-    buttons[next].tabIndex = 0;
-    buttons[next].focus();
+    candidates[index].tabIndex = -1;
+    candidates[next].tabIndex = 0;
+    candidates[next].focus();
   });
   container.hidden = false;
+  fixTabStop();
   return {
     setEnabled(enabled) {
       for (const button of buttons) button.disabled = !enabled;
+      fixTabStop();
+    },
+    setCommenting(allowed) {
+      comment.hidden = !allowed || !onComment;
+      fixTabStop();
     },
   };
 }
