@@ -293,3 +293,36 @@ describe("what the panel writes", () => {
     assert.equal(fill("seit Änderung Nr. {number}", { number: 12 }), "seit Änderung Nr. 12");
   });
 });
+
+describe("the sync client keeps what the comments need", () => {
+  test("every revision, remote or its own, goes into the log; the page hears of each", async () => {
+    const { SyncClient } = await import("../../static/src/editor/sync.js");
+    const noop = () => {};
+    const revisions = [];
+    const client = new SyncClient({
+      key: "k", text: "ab", revision: 1, url: "http://127.0.0.1:9/draft",
+      socketOptions: { autoConnect: false }, storage: null,
+      handlers: {
+        state: noop, remote: noop, reset: noop, refused: noop, joined: noop, joinRefused: noop,
+        peer: noop, peerLeft: noop, accessRevoked: noop, revision: (rev) => revisions.push(rev),
+      },
+    });
+    const sent = [];
+    client.socket.emit = (event, data, answer) => {
+      sent.push([event, data, answer]);
+      if (event === "join") answer({ ok: true, text: "ab", revision: 1 });
+    };
+    client.join();
+    client.onRevisions({ revisions: [{ rev: 2, op: Operation.edit(2, 0, 0, "x").toDelta(), client_id: "o", seq: 1 }] });
+    client.localEdit(Operation.edit(3, 3, 0, "!"));
+    const [, batch, answer] = sent.find(([event]) => event === "edit");
+    assert.equal(batch.base, 2);
+    answer({ ok: true, rev: 3 });
+    assert.deepEqual(revisions, [2, 3]);
+    const steps = client.log.steps(1, 3);
+    assert.equal(steps.length, 2);
+    assert.equal(steps[1].op.apply(steps[0].op.apply("ab")), "xab!");
+    // a passage read at revision 1 is carried to the client's text
+    assert.deepEqual(carryRange(0, 2, steps), { range: [1, 3] });
+  });
+});
