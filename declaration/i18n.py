@@ -37,10 +37,20 @@ def long_datetime(value: datetime | None) -> str:
 
 
 def error_text(error: DomainError) -> str:
-    """Return the participant-facing message of ``error`` in the current language."""
-    from flask_babel import gettext
+    """Return the participant-facing message of ``error`` in the current language.
 
-    return str(gettext(error.text, **error.params))
+    Numbers among its parameters are written as the language writes them ("5.000" in
+    German, "5,000" in English).
+    """
+    from flask_babel import format_decimal, gettext
+
+    params = {
+        name: format_decimal(value)
+        if isinstance(value, int) and not isinstance(value, bool)
+        else value
+        for name, value in error.params.items()
+    }
+    return str(gettext(error.text, **params))
 
 
 def init_app(app: Flask) -> None:

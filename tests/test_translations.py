@@ -36,3 +36,19 @@ def test_every_interface_text_has_an_english_translation():
     assert missing == [], (
         f"untranslated (run pybabel extract/update, then translate): {missing[:10]}"
     )
+
+
+def test_numbers_in_refusals_are_written_as_the_language_writes_them(app):
+    from declaration.domain.errors import CommentTooLong
+    from declaration.i18n import error_text
+
+    with app.test_request_context():
+        german = error_text(CommentTooLong(limit=5000))
+    with app.test_request_context():
+        from flask import session
+
+        session["lang"] = "en"
+        english = error_text(CommentTooLong(limit=5000))
+
+    assert "5.000" in german
+    assert "5,000" in english

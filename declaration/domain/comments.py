@@ -51,9 +51,14 @@ def state_of(*, hidden: bool, detached: bool, resolved: bool) -> CommentState:
     return CommentState.OPEN
 
 
+def comments_open(phase: Phase) -> bool:
+    """Return whether comments are written in ``phase``: while drafting and in review."""
+    return phase in (Phase.DRAFTING, Phase.REVIEW)
+
+
 def check_may_comment(phase: Phase) -> None:
     """Refuse comments (and replies, edits, resolutions) once the text is approved."""
-    if phase not in (Phase.DRAFTING, Phase.REVIEW):
+    if not comments_open(phase):
         raise CommentsClosed()
 
 
@@ -67,7 +72,7 @@ def body_of(text: str) -> str:
     if not body:
         raise CommentEmpty()
     if len(body) > MAX_COMMENT_CHARS:
-        raise CommentTooLong(limit=f"{MAX_COMMENT_CHARS:,}".replace(",", "."))
+        raise CommentTooLong(limit=MAX_COMMENT_CHARS)
     return body
 
 
@@ -75,7 +80,7 @@ def reason_of(text: str) -> str:
     """Return the reason for hiding a comment, which must be stated."""
     reason = clean(text).strip()
     if not reason or len(reason) > MAX_REASON_CHARS:
-        raise ReasonRequired(limit=f"{MAX_REASON_CHARS:,}".replace(",", "."))
+        raise ReasonRequired(limit=MAX_REASON_CHARS)
     return reason
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from declaration import clock
 from declaration.db import get_database
 from declaration.domain.colours import colour_for
+from declaration.domain.comments import comments_open
 from declaration.domain.errors import (
     DomainError,
     InvalidPayload,
@@ -369,6 +370,7 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
             "revision": head.revision,
             "role": seat.role.value,
             "may_edit": may_edit(head.phase, seat.role),
+            "may_comment": comments_open(head.phase),
             "you": peer.public(),
         }
         connection.joined[payload.declaration] = declaration_id

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from declaration import clock
 from declaration.domain.colours import colour_for
+from declaration.domain.comments import comments_open
 from declaration.domain.errors import N_, DomainError, Forbidden, InvalidInput
 from declaration.domain.phases import ALLOWED_TRANSITIONS, PHASE_ORDER, may_edit
 from declaration.domain.roles import may_moderate
@@ -58,8 +59,9 @@ def show(key: str) -> str:
         text=drafts.head_text(db(), declaration),
         may_moderate=may_moderate(role),
         may_edit=may_edit(phase, role),
+        may_comment=comments_open(phase),
         next_phases=[p for p in PHASE_ORDER if (phase, p) in ALLOWED_TRANSITIONS],
-        since=history.since_visit(db(), declaration, previous_visit),
+        since=history.since_visit(db(), declaration, previous_visit, membership.person_id),
         previous_visit=previous_visit,
         sessions=history.timeline(db(), declaration)[:5],
         names=history.authors(db(), declaration),

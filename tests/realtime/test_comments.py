@@ -231,3 +231,24 @@ def test_a_comment_of_another_declaration_is_not_found(moderator_token, invite, 
         answer = _emit(moderator, event, {"declaration": key, "comment": thread, **extra})
         assert answer["error"]["code"] == "not_found", event
     assert _emit(moderator, "comments", {"declaration": key, "ids": [thread]})["comments"] == []
+
+
+def test_the_join_answer_says_whether_comments_are_open_in_the_phase(
+    app, moderator_token, socket_client
+):
+    from sqlalchemy import update
+
+    from declaration.db import get_database
+    from declaration.models import Declaration
+
+    key, token = moderator_token(text=TEXT)
+    client = socket_client(token)
+    assert _join(client, key)["may_comment"] is True
+    with app.app_context(), get_database().transaction(write=True) as s:
+        s.execute(update(Declaration).where(Declaration.key == key).values(phase="approved"))
+
+    again = _join(client, key)
+    refused = _emit(client, "comment", {"declaration": key, "body": "Zu spät"})
+
+    assert again["may_comment"] is False
+    assert refused["error"]["code"] == "comments_closed"

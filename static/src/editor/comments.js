@@ -33,7 +33,6 @@ import {
 export const MAX_COMMENT_CHARS = 5000;
 /** The longest reason for hiding a comment (MAX_REASON_CHARS there). */
 const MAX_REASON_CHARS = 1000;
-const OPEN_PHASES = new Set(["drafting", "review"]);
 
 /** On a remote transaction: the server revision it makes (for "seit Änderung Nr. N"). */
 export const remoteRevision = Annotation.define();
@@ -361,13 +360,13 @@ export class CommentsPanel {
   /** After every join answer (reconnects too): who we are, the phase, all threads. */
   joined(answer) {
     this.role = answer.role;
-    this.setPhase(answer.declaration.phase);
+    this.setOpen(answer.may_comment);
     this.fetchAll();
   }
 
-  /** Comments are written while drafting and in the review; afterwards they are read only. */
-  setPhase(phase) {
-    this.commentsOpen = OPEN_PHASES.has(phase);
+  /** Comments are written while the server says so (drafting and review); then read only. */
+  setOpen(open) {
+    this.commentsOpen = Boolean(open);
     this.closedNote.hidden = this.commentsOpen;
     if (!this.commentsOpen) {
       this.newBox.hidden = true;
@@ -585,7 +584,7 @@ export class CommentsPanel {
       return answer;
     }
     const message = answer.error.code === "offline" ? this.strings.commentOffline : answer.error.message;
-    if (answer.error.code === "comments_closed") this.setPhase("approved");
+    if (answer.error.code === "comments_closed") this.setOpen(false);
     return { ok: false, error: { code: answer.error.code, message } };
   }
 

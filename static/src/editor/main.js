@@ -129,7 +129,7 @@ function start() {
         workspace.dataset.phase = answer.declaration.phase;
         setEditable(answer.may_edit, reason);
         renderPeers();
-        toolbar.setCommenting(["drafting", "review"].includes(answer.declaration.phase));
+        toolbar.setCommenting(answer.may_comment);
         comments.joined(answer);
       },
       commentsChanged: (data) => comments?.changed(data),
@@ -222,7 +222,7 @@ function start() {
   });
   toolbar = buildToolbar(document.getElementById("toolbar"), view, strings, { onComment: () => comments.startNew() });
   toolbar.setEnabled(mayEdit);
-  toolbar.setCommenting(["drafting", "review"].includes(workspace.dataset.phase));
+  toolbar.setCommenting(workspace.dataset.mayComment === "true");
   // Ctrl+Alt+M comments the selection, also where the text cannot be edited (and so the
   // editor's own keymap never sees the key). AltGr (Ctrl+Alt on Windows) types "µ" instead.
   document.addEventListener("keydown", (event) => {
