@@ -17,6 +17,7 @@ BENCHMARKS = {
     "storm": "bench.storm",
     "peers": "bench.peers",
     "flood": "bench.flood",
+    "comments": "bench.comments",
 }
 
 

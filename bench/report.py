@@ -7,11 +7,11 @@
 ``bench/results/*.json`` and rewrites what lies between the two marker lines of the doc
 (``<!-- report:begin … -->`` and ``<!-- report:end -->``): the ratios to the peers first,
 then every server's figures, the latency plots, the targets with what was measured, and
-the storage, history, reconnect-storm and flood figures. Each table names the commits, dates and
-machines its records come from, because the result files keep the newest record of each
-kind and a partial run leaves older records beside new ones. The text around the
-markers (how to run, the targets, why those still missed are missed) is written by people
-and left alone.
+the storage, history, reconnect-storm, flood and comments figures. Each table names the
+commits, dates and machines its records come from, because the result files keep the
+newest record of each kind and a partial run leaves older records beside new ones. The
+text around the markers (how to run, the targets, why those still missed are missed) is
+written by people and left alone.
 
 ``--check`` only reports whether the doc's generated part matches the results (exit 1 if
 not), for a reviewer who wonders whether someone edited the figures by hand.
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import comments as comments_bench
 from bench import flood as flood_bench
 from bench.common import RESULTS, ROOT
 from bench.peers import DEFAULT_SERVERS, RUN_ORDER, by_count, ratio_rows
@@ -243,6 +244,7 @@ def targets(
     storage: Sequence[dict[str, Any]],
     storm: Sequence[dict[str, Any]],
     flood: Sequence[dict[str, Any]] = (),
+    comments: Sequence[dict[str, Any]] = (),
 ) -> list[Target]:
     """Every target of the benchmarks and security issues, with what the records show."""
     grouped = by_count(peers)
@@ -363,7 +365,41 @@ def targets(
             else None,
         )
     )
+    found.append(comments_target(comments))
     return found
+
+
+def comments_target(comments: Sequence[dict[str, Any]]) -> Target:
+    """The edit path with open comments within 10 % of without, for the server's default.
+
+    The default mapping is the one the records name (`comments.default_mapping` when they
+    were measured); the other mapping's figures follow for comparison.
+    """
+    edits = [r for r in comments if r.get("part") == "edit" and r.get("comments")]
+    count = max((int(r["comments"]) for r in edits), default=comments_bench.Settings.comments)
+    name = (
+        f"with {count:,} comments, the edit path's p99 and edits per CPU-second within "
+        f"{comments_bench.TARGET_WITHIN:.0%} of without"
+    )
+    if not edits:
+        return Target(name, "–", None)
+    default = str(edits[0].get("default_mapping") or comments_bench.LAZY)
+
+    def figures(record: dict[str, Any]) -> str:
+        p99, rate = record.get("p99_ratio"), record.get("edits_per_cpu_s_ratio")
+        return (
+            f"{record['mapping']}{' (the default)' if record['mapping'] == default else ''}: "
+            f"p99 {'–' if p99 is None else f'{p99:.2f}×'}, "
+            f"edits / CPU-s {'–' if rate is None else f'{rate:.2f}×'}"
+        )
+
+    ordered = comments_bench.ordered([r for r in edits if r.get("comments") == count], "edit")
+    chosen = [r for r in ordered if r.get("mapping") == default]
+    return Target(
+        name,
+        " / ".join(figures(dict(r)) for r in ordered),
+        chosen[0].get("target_met") if chosen else None,
+    )
 
 
 def targets_section(found: Sequence[Target]) -> str:
@@ -621,6 +657,69 @@ def _flood_table(
     ]
 
 
+def _other_work(records: Sequence[Any]) -> str:
+    """How much of the machine other work took during the runs, if it was recorded."""
+    busy = [float(r["other_cores_busy"]) for r in records if r.get("other_cores_busy") is not None]
+    if not busy:
+        return ""
+    return f"Other work on the machine took {min(busy):.2f}–{max(busy):.2f} cores meanwhile. "
+
+
+def comments_section(comments: Sequence[dict[str, Any]]) -> str:
+    """The edit path with and without open comments, lazy and eager, and the read's cost."""
+    parts = ["## Comments: carrying their anchors lazily or eagerly"]
+    if not comments:
+        parts.append("No results yet: run `python -m bench comments`.")
+        return "\n\n".join(parts)
+    edits = comments_bench.ordered(comments, "edit")
+    reads = comments_bench.ordered(comments, "read")
+    first = dict((edits or reads)[0])
+    if edits:
+        runs = "/".join(sorted({str(r.get("runs")) for r in edits}))
+        parts.append(
+            f"`.venv/bin/python -m bench comments`: {number(first.get('clients'))} clients each "
+            f"insert a token {number(first.get('rate_per_client'), 0)} times a second for "
+            f"{number(first.get('seconds'), 0)} s into the sample declaration, without "
+            "comments and with open threads spread over its text, the anchors carried lazily "
+            "(on read) or eagerly (in each edit's transaction): a fresh server per run with "
+            "`DECLARATION_ANCHOR_MAPPING` set, the four configurations taking turns in "
+            f"{runs} rounds (order rotated), each figure the median of its rounds. Round trip: "
+            "from an edit until the server confirms it (as in the flood benchmark); edits "
+            "per CPU-second: revisions stored per CPU-second of the server process; the "
+            "ratios are to the same mapping without comments in the same rounds. "
+            + _other_work(edits)
+            + provenance(comments, _peer_commit)
+        )
+        parts.append(
+            table(
+                comments_bench.EDIT_HEADERS,
+                [comments_bench.edit_row(r) for r in edits],
+                comments_bench.EDIT_ALIGN,
+            )
+        )
+    if reads:
+        writers = number(dict(reads[0]).get("writers"))
+        interval = number(dict(reads[0]).get("typist_interval_ms"), 0)
+        parts.append(
+            f"The read: {writers} clients store revisions as fast as the server takes them "
+            "while nobody reads the comments; then a client that just joined times one "
+            "`comments()` call (wall time; the server's CPU time during it), first after the "
+            "unread revisions, last with (nearly) nothing unread; meanwhile one more client "
+            f"types every {interval} ms, and the longest round trip of its edits made or in "
+            "flight during the read is what an editor waits for it (– : none fell in it). "
+            "A fresh server per mapping."
+            + ("" if edits else " " + provenance(comments, _peer_commit))
+        )
+        parts.append(
+            table(
+                comments_bench.READ_HEADERS,
+                [comments_bench.read_row(r) for r in reads],
+                comments_bench.READ_ALIGN,
+            )
+        )
+    return "\n\n".join(parts)
+
+
 #: Servers that are shown only beside our record of the same run (`bench/unsynced.py`).
 WHAT_IFS = ("ours-no-fsync",)
 
@@ -657,6 +756,8 @@ class Results:
     flood_reference: list[dict[str, Any]] = field(default_factory=list)
     #: Our server at an older commit under the peers' workload (``--server-commit``).
     peers_reference: list[dict[str, Any]] = field(default_factory=list)
+    #: The edit path with and without open comments, and the read (`bench.comments`).
+    comments: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, results: Path) -> Results:
@@ -673,6 +774,7 @@ class Results:
             peers_reference=newest(
                 load(results, "peers-reference"), "server", "workload", "clients"
             ),
+            comments=newest(load(results, comments_bench.NAME), *comments_bench.KEYS),
         )
 
 
@@ -681,10 +783,13 @@ def render(results: Results, plots: Sequence[Path]) -> str:
     sections = [
         peers_section(results.peers, plots),
         before_and_after_section(results.peers, results.peers_reference),
-        targets_section(targets(results.peers, results.storage, results.storm, results.flood)),
+        targets_section(
+            targets(results.peers, results.storage, results.storm, results.flood, results.comments)
+        ),
         storage_section(results.storage),
         storm_section(results.storm),
         flood_section(results.flood, results.flood_reference),
+        comments_section(results.comments),
     ]
     return "\n\n".join(section for section in sections if section)
 
