@@ -109,8 +109,11 @@ def refind(text: str, quote: str, near: int) -> tuple[int, int] | None:
         return exact, exact + len(quote)
     matcher = diff_match_patch()
     matcher.Match_Threshold = FUZZY_THRESHOLD
-    # Location matters little after a restore: the passage may have moved far.
-    matcher.Match_Distance = max(1000, len(text))
+    # Location matters little after a restore: the passage may have moved far. A match's
+    # score adds its distance from ``near`` divided by this; at ten times the text's length
+    # that adds at most 0.1, so a passage anywhere in the text with a typo is found, and
+    # of two equally good matches the nearer one wins.
+    matcher.Match_Distance = 10 * max(1000, len(text))
     if len(quote) <= FUZZY_PIECE:
         found = matcher.match_main(text, quote, near)
         if found < 0:
@@ -122,7 +125,9 @@ def refind(text: str, quote: str, near: int) -> tuple[int, int] | None:
         return None
     expected_tail = first + len(quote) - len(tail)
     last = matcher.match_main(text, tail, min(len(text), expected_tail))
-    if last < 0 or last < first + len(head) // 2:
+    # For a quote shorter than two pieces the pieces overlap: the tail may start less
+    # than a piece after the head, but never before it.
+    if last < 0 or last < first:
         return None
     end = min(len(text), last + len(tail))
     span = end - first
