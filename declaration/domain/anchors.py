@@ -19,12 +19,15 @@ Positions are code points, like everything in `domain.operations`.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from typing import Literal
 
 from diff_match_patch import diff_match_patch
 
-from declaration.domain.operations import Operation, from_delta, stored_lengths
+from declaration.domain.operations import Insert, Operation, Retain, from_delta, stored_lengths
 
 #: Longest piece of a quote handed to the fuzzy search. Bitap's cost grows with the
 #: pattern's length; a longer quote is found by its first and last piece instead.
@@ -74,18 +77,143 @@ class Anchor:
 def carry_all(
     anchors: Sequence[Anchor], operations: Iterable[tuple[int, Operation]]
 ) -> list[Anchor]:
-    """Carry every anchor through the numbered operations (oldest first).
+    """Carry every anchor through the numbered operations (oldest first, consecutive).
 
     An operation with number ``n`` turns revision ``n - 1`` into ``n``; an anchor is moved
     only by operations newer than its own revision, so anchors read at different revisions
-    can be carried together.
+    can be carried together. The result is exactly that of `Anchor.carry` step by step,
+    computed in time that grows with the operations and with the positions each one
+    touches rather than with operations times anchors: the positions are kept sorted
+    (`_SortedPositions`), an operation leaves those before its first change alone, moves
+    those between and after its changes by what it inserted and deleted so far (one slice
+    at a time), and maps only positions on a changed region itself with
+    `Operation.transform_position`. Only an anchor with both ends on one region can lose
+    its passage there, so only those are checked.
     """
+    numbered = list(operations)
     carried = list(anchors)
-    for number, op in operations:
-        for index, anchor in enumerate(carried):
-            if anchor.revision == number - 1:
-                carried[index] = anchor.carry(op, number)
+    if not numbered or not carried:
+        return carried
+    first, last = numbered[0][0], numbered[-1][0]
+    joining: dict[int, list[int]] = {}
+    for index, anchor in enumerate(carried):
+        if first - 1 <= anchor.revision < last:
+            joining.setdefault(anchor.revision, []).append(index)
+    if not joining:
+        return carried
+    starts, ends, points = _SortedPositions(), _SortedPositions(), _SortedPositions()
+    detached_at: dict[int, int | None] = {}
+    for number, op in numbered:
+        for index in joining.pop(number - 1, ()):
+            anchor = carried[index]
+            detached_at[index] = anchor.detached_at
+            if anchor.detached_at is None:
+                starts.add(anchor.start, index)
+                ends.add(anchor.end, index)
+            else:
+                points.add(anchor.start, index)
+        if not detached_at:
+            continue
+        regions = _regions(op)
+        moved_starts = starts.apply(op, regions, 1)
+        moved_ends = ends.apply(op, regions, -1)
+        points.apply(op, regions, -1)
+        if moved_starts and moved_ends:
+            on_region = {index: (before, after) for index, before, after in moved_starts}
+            for index, _, end in moved_ends:
+                if index in on_region and end <= on_region[index][1]:
+                    before, start = on_region[index]
+                    starts.remove(start, index)
+                    ends.remove(end, index)
+                    points.add(op.transform_position(before, -1), index)
+                    detached_at[index] = number
+    end_of = dict(ends.items())
+    for index, start in starts.items():
+        carried[index] = Anchor(start, end_of[index], last)
+    for index, point in points.items():
+        carried[index] = Anchor(point, point, last, detached_at[index])
     return carried
+
+
+def _regions(op: Operation) -> list[tuple[int, int, int]]:
+    """Return the operation's changed regions: (position in the base, deleted, inserted)."""
+    regions: list[tuple[int, int, int]] = []
+    old = 0
+    current: list[int] | None = None
+    for component in op.components:
+        if isinstance(component, Retain):
+            if current is not None:
+                regions.append((current[0], current[1], current[2]))
+                current = None
+            old += component.count
+            continue
+        if current is None:
+            current = [old, 0, 0]
+        if isinstance(component, Insert):
+            current[2] += len(component.text)
+        else:
+            current[1] += component.count
+            old += component.count
+    if current is not None:
+        regions.append((current[0], current[1], current[2]))
+    return regions
+
+
+class _SortedPositions:
+    """Positions of anchors (with whose they are), sorted, as one operation after another
+    moves them.
+
+    Mapping through an operation never changes their order (`transform_position` with one
+    ``assoc`` is monotonic), so the lists stay sorted and equal positions stay together.
+    """
+
+    def __init__(self) -> None:
+        self.values: list[int] = []
+        self.owners: list[int] = []
+
+    def add(self, value: int, owner: int) -> None:
+        at = bisect.bisect_right(self.values, value)
+        self.values.insert(at, value)
+        self.owners.insert(at, owner)
+
+    def remove(self, value: int, owner: int) -> None:
+        at = bisect.bisect_left(self.values, value)
+        while self.owners[at] != owner:
+            at += 1
+        del self.values[at]
+        del self.owners[at]
+
+    def items(self) -> list[tuple[int, int]]:
+        return list(zip(self.owners, self.values, strict=True))
+
+    def apply(
+        self, op: Operation, regions: list[tuple[int, int, int]], assoc: Literal[-1, 1]
+    ) -> list[tuple[int, int, int]]:
+        """Map every position through ``op``; return (owner, before, after) of those that
+        lay on a changed region (from its start to its end, both included)."""
+        values = self.values
+        if not values or not regions:
+            return []
+        pieces: list[list[int]] = []
+        on_regions: list[tuple[int, int, int]] = []
+        shift = taken = 0
+        for position, deleted, inserted in regions:
+            low = bisect.bisect_left(values, position, taken)
+            high = bisect.bisect_right(values, position + deleted, low)
+            pieces.append([v + shift for v in values[taken:low]] if shift else values[taken:low])
+            mapped = [op.transform_position(v, assoc) for v in values[low:high]]
+            on_regions += zip(self.owners[low:high], values[low:high], mapped, strict=True)
+            pieces.append(mapped)
+            shift += inserted - deleted
+            taken = high
+        pieces.append([v + shift for v in values[taken:]] if shift else values[taken:])
+        self.values = list(chain.from_iterable(pieces))
+        return on_regions
+
+
+def carry_deltas(anchors: Sequence[Anchor], deltas: Iterable[tuple[int, str]]) -> list[Anchor]:
+    """`carry_all` through stored revisions given as (number, delta)."""
+    return carry_all(anchors, ((number, operation_of(delta)) for number, delta in deltas))
 
 
 def operation_of(delta: str) -> Operation:

@@ -24,8 +24,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from declaration.concurrency import off_loop
 from declaration.domain import comments as rules
-from declaration.domain.anchors import Anchor, carry_all, operation_of, refind
+from declaration.domain.anchors import Anchor, carry_all, carry_deltas, operation_of, refind
 from declaration.domain.errors import InvalidPassage, NotFound
 from declaration.domain.operations import Operation
 from declaration.domain.roles import Role
@@ -304,6 +305,16 @@ def _operations(
     session: Session | Connection, declaration_id: int, after: int, upto: int
 ) -> list[tuple[int, Operation]]:
     """Return the operations of revisions ``after + 1 … upto``, oldest first."""
+    return [
+        (number, operation_of(delta))
+        for number, delta in _deltas(session, declaration_id, after, upto)
+    ]
+
+
+def _deltas(
+    session: Session | Connection, declaration_id: int, after: int, upto: int
+) -> list[tuple[int, str]]:
+    """Return the stored deltas of revisions ``after + 1 … upto``, oldest first."""
     if upto <= after:
         return []
     rows = session.execute(
@@ -315,7 +326,19 @@ def _operations(
         )
         .order_by(Revision.number)
     ).all()
-    return [(int(number), operation_of(delta)) for number, delta in rows]
+    return [(int(number), str(delta)) for number, delta in rows]
+
+
+#: Revisions from which carrying anchors is computed off the event loop (`off_loop`):
+#: a reader who missed thousands of revisions must not stop everyone else's edits.
+OFF_LOOP_REVISIONS = 200
+
+
+def _carried(anchors: Sequence[Anchor], deltas: list[tuple[int, str]]) -> list[Anchor]:
+    """Carry ``anchors`` through the stored revisions (parsing them on the way)."""
+    if len(deltas) >= OFF_LOOP_REVISIONS:
+        return off_loop(carry_deltas, anchors, deltas)
+    return carry_deltas(anchors, deltas)
 
 
 _ANCHORED = and_(Comment.thread_id.is_(None), Comment.anchor_start.is_not(None))
@@ -353,7 +376,7 @@ def carry_to_head(
         Anchor(r.anchor_start, r.anchor_end, r.anchor_revision, r.detached_revision) for r in rows
     ]
     oldest = min(anchor.revision for anchor in anchors)
-    carried = carry_all(anchors, _operations(session, declaration_id, oldest, head))
+    carried = _carried(anchors, _deltas(session, declaration_id, oldest, head))
     if write:
         _write_anchors(session.connection(), [row.id for row in rows], anchors, carried)
         # The ORM may hold these rows from earlier in the transaction.
