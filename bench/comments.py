@@ -54,7 +54,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -270,30 +270,6 @@ def _wait_quiet(settings: Settings) -> None:
             print(f"  waited {waited:.0f} s for a quiet machine ({busy:.2f} busy)", file=sys.stderr)
 
 
-def _gather(pipes: Mapping[str, Connection], kind: str, timeout: float) -> dict[str, Any]:
-    """One ``kind`` message from each worker (bounded by ``timeout``): name → its payload."""
-    deadline = monotonic() + timeout
-    answers: dict[str, Any] = {}
-    while len(answers) < len(pipes):  # bounded by the deadline
-        remaining = deadline - monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"{sorted(set(pipes) - set(answers))} sent no '{kind}'")
-        waiting = [pipe for name, pipe in pipes.items() if name not in answers]
-        for pipe in wait(waiting, timeout=remaining):
-            name = next(n for n, p in pipes.items() if p is pipe)
-            assert isinstance(pipe, Connection)
-            try:
-                message: tuple[Any, ...] = pipe.recv()
-            except EOFError:
-                raise RuntimeError(f"{name} ended without a word") from None
-            if message[0] == "error":
-                raise RuntimeError(f"{name} failed: {message[1]}")
-            if message[0] != kind:
-                raise RuntimeError(f"{name}: expected '{kind}', got '{message[0]}'")
-            answers[name] = message[1]
-    return answers
-
-
 @contextlib.contextmanager
 def _worker(
     context: Any, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -352,7 +328,7 @@ def edit_run(mapping: str, comments: int, settings: Settings, seed: int) -> Edit
             ) as pipe,
         ):
             pipes = {"the typing clients": pipe}
-            (worker_pid,) = _gather(pipes, "ready", CONNECT_TIMEOUT * 2).values()
+            (worker_pid,) = flood._gather(pipes, "ready", CONNECT_TIMEOUT * 2).values()
             time.sleep(0.5)
             head_before = declaration.fixture.head_revision(declaration.key)
             machine_before = machine_busy_seconds()
@@ -361,7 +337,9 @@ def edit_run(mapping: str, comments: int, settings: Settings, seed: int) -> Edit
             loadgen_before = cpu_seconds(int(worker_pid))
             window_start = monotonic()
             pipe.send(("go", window_start + 0.3, settings.seconds))
-            reports = _gather(pipes, "report", settings.seconds + SYNC_TIMEOUT + REPORT_TIMEOUT)
+            reports = flood._gather(
+                pipes, "report", settings.seconds + SYNC_TIMEOUT + REPORT_TIMEOUT
+            )
             window = monotonic() - window_start
             server_cpu = cpu_seconds(server.pid) - server_before
             loadgen_cpu = cpu_seconds(int(worker_pid)) - loadgen_before
@@ -580,13 +558,13 @@ def read_run(mapping: str, settings: Settings, seed: int) -> list[Read]:
             contextlib.ExitStack() as stack,  # the typist leaves before the server stops
         ):
             pipes = {"the writers": pipe}
-            _gather(pipes, "ready", CONNECT_TIMEOUT * 2)
+            flood._gather(pipes, "ready", CONNECT_TIMEOUT * 2)
             readers = iter(declaration.tokens[settings.writers :])
             typist = stack.enter_context(Typist(server.base_url, declaration.key, next(readers)))
             read_at = _timed_read(server, declaration.key, next(readers), mapping, settings)[1]
             for after in settings.reads:
                 pipe.send(("write", after))
-                written = _gather(pipes, "written", WRITE_TIMEOUT + SYNC_TIMEOUT * 2)
+                written = flood._gather(pipes, "written", WRITE_TIMEOUT + SYNC_TIMEOUT * 2)
                 if written["the writers"]["errors"]:
                     print(f"  writers: {written['the writers']['errors']}", file=sys.stderr)
                 time.sleep(0.5)

@@ -151,11 +151,7 @@ def edit(
     at: datetime,
 ) -> Comment:
     """Change the text of one's own comment (marked as edited)."""
-    _check_member(actor, declaration)
-    rules.check_may_comment(declaration.phase_enum)
-    comment = _thread(session, declaration, comment_id)
-    rules.check_author(actor.person_id, comment.author_id)
-    rules.check_not_deleted(comment.deleted_at is not None)
+    comment = _own(session, actor, declaration, comment_id)
     text_body = rules.body_of(body)
     if text_body != comment.body:
         comment.body = text_body
@@ -168,11 +164,7 @@ def delete(
     session: Session, actor: Membership, declaration: Declaration, comment_id: int, *, at: datetime
 ) -> Comment:
     """Delete one's own comment: its text is gone, its place in the thread stays."""
-    _check_member(actor, declaration)
-    rules.check_may_comment(declaration.phase_enum)
-    comment = _thread(session, declaration, comment_id)
-    rules.check_author(actor.person_id, comment.author_id)
-    rules.check_not_deleted(comment.deleted_at is not None)
+    comment = _own(session, actor, declaration, comment_id)
     comment.body = ""
     comment.deleted_at = at
     session.flush()
@@ -183,9 +175,7 @@ def resolve(
     session: Session, actor: Membership, declaration: Declaration, comment_id: int, *, at: datetime
 ) -> Comment:
     """Mark a thread as done (erledigt); resolving a resolved thread changes nothing."""
-    _check_member(actor, declaration)
-    rules.check_may_comment(declaration.phase_enum)
-    thread = _root(session, declaration, comment_id)
+    thread = _open_thread(session, actor, declaration, comment_id)
     if thread.resolved_at is None:
         thread.resolved_at, thread.resolved_by_id = at, actor.person_id
     session.flush()
@@ -196,9 +186,7 @@ def reopen(
     session: Session, actor: Membership, declaration: Declaration, comment_id: int, *, at: datetime
 ) -> Comment:
     """Open a resolved thread again; an open thread stays as it is."""
-    _check_member(actor, declaration)
-    rules.check_may_comment(declaration.phase_enum)
-    thread = _root(session, declaration, comment_id)
+    thread = _open_thread(session, actor, declaration, comment_id)
     if thread.resolved_at is not None:
         thread.resolved_at = thread.resolved_by_id = None
         thread.reopened_at, thread.reopened_by_id = at, actor.person_id
@@ -272,6 +260,25 @@ def mark_read(
         read.last_read_id = last
     session.flush()
     return thread.id
+
+
+def _own(session: Session, actor: Membership, declaration: Declaration, comment_id: int) -> Comment:
+    """Return ``actor``'s own, undeleted comment ``comment_id``, while comments are open."""
+    _check_member(actor, declaration)
+    rules.check_may_comment(declaration.phase_enum)
+    comment = _thread(session, declaration, comment_id)
+    rules.check_author(actor.person_id, comment.author_id)
+    rules.check_not_deleted(comment.deleted_at is not None)
+    return comment
+
+
+def _open_thread(
+    session: Session, actor: Membership, declaration: Declaration, comment_id: int
+) -> Comment:
+    """Return the thread of ``comment_id`` for ``actor`` to act on, while comments are open."""
+    _check_member(actor, declaration)
+    rules.check_may_comment(declaration.phase_enum)
+    return _root(session, declaration, comment_id)
 
 
 def _root(session: Session, declaration: Declaration, comment_id: int) -> Comment:
@@ -361,6 +368,24 @@ def carry_to_head(
     never overwritten with an older one. Without, nothing is written (a reading
     transaction must not write: on SQLite it would fail once another writer committed).
     """
+    ids, anchors = _anchors_before(session, declaration_id, head)
+    if not ids:
+        return {}
+    oldest = min(anchor.revision for anchor in anchors)
+    carried = _carried(anchors, _deltas(session, declaration_id, oldest, head))
+    if write:
+        _write_anchors(session.connection(), ids, anchors, carried)
+        # The ORM may hold these rows from earlier in the transaction.
+        for comment in session.identity_map.values():
+            if isinstance(comment, Comment) and comment.declaration_id == declaration_id:
+                session.expire(comment)
+    return dict(zip(ids, carried, strict=True))
+
+
+def _anchors_before(
+    session: Session | Connection, declaration_id: int, revision: int
+) -> tuple[list[int], list[Anchor]]:
+    """Return the ids and anchors of the threads whose anchor is older than ``revision``."""
     rows = session.execute(
         select(
             Comment.id,
@@ -368,22 +393,16 @@ def carry_to_head(
             Comment.anchor_end,
             Comment.anchor_revision,
             Comment.detached_revision,
-        ).where(Comment.declaration_id == declaration_id, _ANCHORED, Comment.anchor_revision < head)
+        ).where(
+            Comment.declaration_id == declaration_id,
+            _ANCHORED,
+            Comment.anchor_revision < revision,
+        )
     ).all()
-    if not rows:
-        return {}
     anchors = [
         Anchor(r.anchor_start, r.anchor_end, r.anchor_revision, r.detached_revision) for r in rows
     ]
-    oldest = min(anchor.revision for anchor in anchors)
-    carried = _carried(anchors, _deltas(session, declaration_id, oldest, head))
-    if write:
-        _write_anchors(session.connection(), [row.id for row in rows], anchors, carried)
-        # The ORM may hold these rows from earlier in the transaction.
-        for comment in session.identity_map.values():
-            if isinstance(comment, Comment) and comment.declaration_id == declaration_id:
-                session.expire(comment)
-    return {row.id: anchor for row, anchor in zip(rows, carried, strict=True)}
+    return [int(r.id) for r in rows], anchors
 
 
 def anchor_lag(session: Session, declaration_id: int, head: int) -> int:
@@ -438,30 +457,15 @@ def carry_on_edit(
     if not operations:
         return
     first = operations[0][0]
-    rows = connection.execute(
-        select(
-            Comment.id,
-            Comment.anchor_start,
-            Comment.anchor_end,
-            Comment.anchor_revision,
-            Comment.detached_revision,
-        ).where(
-            Comment.declaration_id == declaration_id,
-            _ANCHORED,
-            Comment.anchor_revision < operations[-1][0],
-        )
-    ).all()
-    if not rows:
+    ids, anchors = _anchors_before(connection, declaration_id, operations[-1][0])
+    if not ids:
         return
-    anchors = [
-        Anchor(r.anchor_start, r.anchor_end, r.anchor_revision, r.detached_revision) for r in rows
-    ]
     missing = [a for a in anchors if a.revision < first - 1]
     history = list(operations)
     if missing:  # written lazily before the setting changed: catch up first
         oldest = min(a.revision for a in missing)
         history = _operations(connection, declaration_id, oldest, first - 1) + history
-    _write_anchors(connection, [r.id for r in rows], anchors, carry_all(anchors, history))
+    _write_anchors(connection, ids, anchors, carry_all(anchors, history))
 
 
 def after_restore(
