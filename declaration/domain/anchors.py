@@ -221,13 +221,14 @@ def operation_of(delta: str) -> Operation:
     return from_delta(delta, stored_lengths(delta)[0])
 
 
-def refind(text: str, quote: str, near: int) -> tuple[int, int] | None:
+def refind(text: str, quote: str, near: int, *, fuzzy: bool = True) -> tuple[int, int] | None:
     """Find ``quote`` in ``text`` again, preferring the occurrence nearest ``near``.
 
-    An exact occurrence wins. Otherwise diff-match-patch's ``match_main`` looks for a
-    passage that differs from the quote by at most `FUZZY_THRESHOLD`; a quote longer than
-    `FUZZY_PIECE` is located by its first and last piece, which must both be found, in
-    order, spanning about the quote's length. Returns the passage's range or None.
+    An exact occurrence wins. Otherwise (unless ``fuzzy`` is False) diff-match-patch's
+    ``match_main`` looks for a passage that differs from the quote by at most
+    `FUZZY_THRESHOLD`; a quote longer than `FUZZY_PIECE` is located by its first and last
+    piece, which must both be found, in order, spanning about the quote's length. Returns
+    the passage's range or None.
     """
     if not quote or not text:
         return None
@@ -235,6 +236,8 @@ def refind(text: str, quote: str, near: int) -> tuple[int, int] | None:
     exact = _nearest_exact(text, quote, near)
     if exact is not None:
         return exact, exact + len(quote)
+    if not fuzzy:
+        return None
     matcher = diff_match_patch()
     matcher.Match_Threshold = FUZZY_THRESHOLD
     # Location matters little after a restore: the passage may have moved far. A match's

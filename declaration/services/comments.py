@@ -16,6 +16,7 @@ commit; the caller commits, then announces the changed threads (`outbound`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -468,6 +469,10 @@ def carry_on_edit(
     _write_anchors(connection, ids, anchors, carry_all(anchors, history))
 
 
+#: Seconds a restore may spend on fuzzy searches for detached quotes (`after_restore`).
+FUZZY_BUDGET = 2.0
+
+
 def after_restore(
     session: Session, declaration: Declaration, revision: int, text: str
 ) -> list[int]:
@@ -477,8 +482,14 @@ def after_restore(
     any revision; then every detached thread's quote is searched for in the restored text
     near where it was last (`anchors.refind`). Found: attached there again. Not found: it
     stays (or becomes) detached. Returns the threads that were re-attached or detached.
+
+    An exact search costs little; a fuzzy one up to a few tenths of a second on a long
+    text, while the restore holds the declaration (and on SQLite the writer's turn). So
+    the fuzzy searches share `FUZZY_BUDGET` seconds; once it is spent, the remaining
+    quotes are only searched exactly.
     """
     carry_to_head(session, declaration.id, revision)
+    budget_ends = time.monotonic() + FUZZY_BUDGET
     rows = session.scalars(
         select(Comment).where(
             Comment.declaration_id == declaration.id,
@@ -488,7 +499,8 @@ def after_restore(
     )
     changed: list[int] = []
     for row in rows:
-        found = refind(text, row.quote or "", row.anchor_start or 0)
+        fuzzy = time.monotonic() < budget_ends
+        found = refind(text, row.quote or "", row.anchor_start or 0, fuzzy=fuzzy)
         if found is not None:
             _set_anchor(row, Anchor(found[0], found[1], revision))
             changed.append(row.id)

@@ -386,6 +386,20 @@ def test_a_restore_finds_a_quote_again_that_differs_by_a_typo(draft):
     assert _thread(draft, comment)["state"] == "open"
 
 
+def test_once_the_fuzzy_budget_is_spent_a_restore_only_finds_exact_quotes(draft, monkeypatch):
+    monkeypatch.setattr(comments, "FUZZY_BUDGET", 0.0)
+    _edit(draft, 4, 8, "Gemeinden", seq=1)
+    comment = _add(draft, "Alle?", (4, 13))  # "Gemeinden"
+    _edit(draft, 4, 9, "Kommunen", seq=2)
+    _edit(draft, 12, 0, " und Gemeinde", seq=3)  # "Gemeinden" with a typo
+    _edit(draft, 4, 13, "", seq=4)
+
+    result = draft(lambda s, d, a: versions.restore(s, a, d.id, 3, at=clock.now(), max_chars=LIMIT))
+
+    assert result.comments == ()
+    assert _thread(draft, comment)["state"] == "detached"
+
+
 # --- discussion ---------------------------------------------------------------------------
 
 
