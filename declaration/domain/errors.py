@@ -295,6 +295,60 @@ class CommentGone(Conflict):
     message = N_("Dieser Kommentar wurde gelöscht.")
 
 
+# -- passkeys ------------------------------------------------------------------------
+
+
+class PasskeyInvalid(DomainError):
+    """A passkey's assertion (or registration) did not verify; ``detail`` says why (logs)."""
+
+    code = "passkey_invalid"
+    status = 422
+    message = N_(
+        "Die Bestätigung mit Ihrem Passkey konnte nicht geprüft werden. "
+        "Bitte versuchen Sie es noch einmal."
+    )
+
+    def __init__(self, message: str | None = None, *, detail: str = "") -> None:
+        super().__init__(message)
+        #: Which check failed, in English, for the log (never shown to participants).
+        self.detail = detail
+
+
+class PasskeyReplayed(PasskeyInvalid):
+    """An assertion already used, or one whose signature counter went backwards."""
+
+    code = "passkey_replayed"
+    message = N_(
+        "Diese Bestätigung mit dem Passkey wurde bereits verwendet. "
+        "Bitte bestätigen Sie die Zeichnung erneut mit Ihrem Passkey."
+    )
+
+
+class PasskeyRequired(Forbidden):
+    """A mayor who registered a passkey signs with it, not with the login session alone."""
+
+    code = "passkey_required"
+    message = N_(
+        "Sie haben einen Passkey eingerichtet: Bitte zeichnen Sie mit Ihrem Passkey. "
+        "Wenn Sie ihn nicht mehr nutzen können, entfernen Sie ihn unter „Passkeys“."
+    )
+
+
+class PasskeyRegistrationFailed(DomainError):
+    """Registering a passkey failed: an expired start, a wrong origin, a bad response."""
+
+    code = "passkey_registration_failed"
+    status = 422
+    message = N_(
+        "Der Passkey konnte nicht eingerichtet werden. Bitte laden Sie die Seite neu und "
+        "versuchen Sie es noch einmal."
+    )
+
+    def __init__(self, message: str | None = None, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
 # -- refusals of the live connection (the ``/draft`` namespace) ------------------------
 
 
