@@ -2,7 +2,11 @@
 import { build } from "esbuild";
 
 await build({
-  entryPoints: { app: "static/src/app.js", editor: "static/src/editor/main.js" },
+  entryPoints: {
+    app: "static/src/app.js",
+    editor: "static/src/editor/main.js",
+    passkeys: "static/src/passkeys-page.js",
+  },
   bundle: true,
   format: "esm",
   target: ["es2020"],
