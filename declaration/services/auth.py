@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -381,14 +381,11 @@ def _count_failure(
         if wait <= throttle.NO_WAIT:
             continue
         waits.append(wait)
-        details: dict[str, Any] = {
-            "scope": budget.scope,
-            "failures": streak.failures,
-            "until": streak.locked_until.isoformat(),
-            "client": client,
-        }
+        # The network address and a typed address of nobody are personal data: kept
+        # beside the event, outside its hash chain, so they can be erased.
+        personal = {"client": client}
         if budget.scope == "account" and person is None:
-            details["email"] = address
+            personal["email"] = address
         log.warning(
             "password login locked: %s %s after %s failures in a row, until %s",
             budget.scope,
@@ -401,7 +398,10 @@ def _count_failure(
             "login.password_locked",
             at=at,
             actor=person if budget.scope == "account" else None,
-            **details,
+            personal=personal,
+            scope=budget.scope,
+            failures=streak.failures,
+            until=streak.locked_until.isoformat(),
         )
     session.flush()  # the updated rows first: they must not look finished to the purge
     _purge_finished_streaks(session, at)

@@ -88,9 +88,8 @@ def create(
         )
     )
     drafts.start(session, declaration, text, author=owner, at=at)
-    audit.record(
-        session, "declaration.created", at=at, actor=actor, declaration=declaration, title=title
-    )
+    # No title in the event: free text stays in the declaration's row (`domain.audit`).
+    audit.record(session, "declaration.created", at=at, actor=actor, declaration=declaration)
     return declaration
 
 

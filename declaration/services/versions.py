@@ -78,7 +78,7 @@ def name_version(
         actor=actor.person,
         declaration=declaration,
         revision=number,
-        label=cleaned,
+        version=version.id,  # the label, written by a person, stays in named_versions
     )
     return version
 
@@ -152,6 +152,7 @@ def restore(
             at=at,
             actor=actor.person,
             declaration=declaration,
+            row_locked=True,  # by append_revision, in this transaction
             restored=number,
             revision=result.revision,
         )

@@ -176,3 +176,86 @@ def test_keyframe_texts_move_to_their_own_table_and_back(empty_engine):
         )
         texts = connection.execute(text("SELECT text FROM revisions ORDER BY number")).scalars()
         assert [None if t is None else zlib.decompress(t) for t in texts] == [b"ab", None]
+
+
+def test_existing_audit_events_are_linked_into_one_chain_per_declaration_and_back(
+    empty_engine,
+):
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from declaration.domain import audit
+    from declaration.models.base import HexDigest, UTCDateTime
+
+    events = sa.table(
+        "audit_events",
+        sa.column("id", sa.Integer),
+        sa.column("declaration_id", sa.Integer),
+        sa.column("actor_id", sa.Integer),
+        sa.column("kind", sa.String),
+        sa.column("data", sa.JSON),
+        sa.column("created_at", UTCDateTime()),
+    )
+    at = datetime(2026, 12, 1, 8, 0, 0, 123456, tzinfo=UTC)
+    rows = [
+        (1, 1, 1, "declaration.created", {"title": "Erklärung"}),
+        (2, None, 1, "login.password", {}),
+        (3, 1, None, "participant.invited", {"person_id": 1, "role": "mayor"}),
+        (4, None, None, "login.password_locked", {"scope": "account", "email": "x@y.example"}),
+        (5, 1, 1, "version.named", {"revision": 0, "label": "Erster Entwurf"}),
+    ]
+    migrate.upgrade(empty_engine, "0007")
+    with empty_engine.begin() as connection:
+        _add_moderator_and_declaration(connection, head_revision=0)
+        for id_, declaration_id, actor_id, kind, data in rows:
+            connection.execute(
+                events.insert().values(
+                    id=id_,
+                    declaration_id=declaration_id,
+                    actor_id=actor_id,
+                    kind=kind,
+                    data=data,
+                    created_at=at,
+                )
+            )
+
+    migrate.upgrade(empty_engine, "0008")
+
+    linked = sa.table(
+        "audit_events",
+        *(sa.column(c.name, c.type) for c in events.columns),
+        sa.column("number", sa.Integer),
+        sa.column("link", HexDigest()),
+        sa.column("personal", sa.JSON),
+    )
+    with empty_engine.connect() as connection:
+        stored = connection.execute(sa.select(linked).order_by(linked.c.id)).mappings().all()
+    assert [(r["id"], r["number"]) for r in stored] == [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3)]
+    assert [r["personal"] for r in stored] == [
+        {"title": "Erklärung"},
+        None,
+        None,
+        {"email": "x@y.example"},
+        {"label": "Erster Entwurf"},
+    ]
+    for declaration_id in (1, None):
+        chain = [
+            audit.AuditEntry(
+                r["number"],
+                r["kind"],
+                audit.actor_ref(r["actor_id"]),
+                r["created_at"],
+                r["data"],
+                r["link"],
+            )
+            for r in stored
+            if r["declaration_id"] == declaration_id
+        ]
+        assert audit.verify(chain) == chain[-1].link
+
+    migrate.downgrade(empty_engine, "0007")
+
+    with empty_engine.connect() as connection:
+        back = connection.execute(sa.select(events).order_by(events.c.id)).all()
+    assert [(r.id, r.declaration_id, r.actor_id, r.kind, r.data) for r in back] == rows
