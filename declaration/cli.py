@@ -64,7 +64,7 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 def demo_command() -> None:
     """Load the demo declaration if the database is empty, and print fresh login links."""
-    with get_database().transaction() as session:
+    with get_database().transaction(write=True) as session:
         result = demo.ensure(
             session,
             at=clock.now(),
@@ -122,7 +122,7 @@ def declarations_create(
     """Create a declaration from a Markdown file; the moderator may create more on the web."""
     now = clock.now()
     try:
-        with get_database().transaction() as session:
+        with get_database().transaction(write=True) as session:
             email = moderator_email.strip().lower()
             moderator = session.scalar(select(Person).where(Person.email == email))
             if moderator is None:
@@ -212,7 +212,7 @@ def participants_invite(
 ) -> None:
     """Invite somebody and print their personal link."""
     try:
-        with get_database().transaction() as session:
+        with get_database().transaction(write=True) as session:
             declaration = declarations.by_key(session, declaration_key)
             invited = participants.invite(
                 session,
@@ -275,7 +275,7 @@ def participants_list(declaration_key: str) -> None:
 def participants_revoke(declaration_key: str, participant: str) -> None:
     """Remove a participant: their links stop working and their sessions end."""
     try:
-        with get_database().transaction() as session:
+        with get_database().transaction(write=True) as session:
             declaration = declarations.by_key(session, declaration_key)
             membership = participants.find(session, declaration, participant)
             ended = participants.revoke(session, None, membership, at=clock.now())
