@@ -60,11 +60,11 @@ def _lock_tail(session: Session, declaration_id: int | None, *, lock: bool) -> t
 
     Two appends that read the same tail would fork the chain. On PostgreSQL a
     declaration's chain is locked through the declaration's row — the lock the edit path
-    takes for each batch (`drafts._lock_head`); not asked for again without ``lock``,
-    when the caller holds it — and the instance chain through an advisory lock. On SQLite a write transaction holds the
-    database's only write lock from its start (``BEGIN IMMEDIATE``), so every caller must
-    be in one. The unique index on (declaration, number) turns any append that escaped
-    both into an error rather than a fork.
+    takes for each batch (`drafts._lock_head`); not asked for again without ``lock``, when
+    the caller holds it — and the instance chain through an advisory lock. On SQLite a
+    write transaction holds the database's only write lock from its start (``BEGIN
+    IMMEDIATE``), so every caller must be in one. The unique index on (declaration,
+    number) turns any append that escaped both into an error rather than a fork.
     """
     if session.get_bind().dialect.name == "postgresql":
         if declaration_id is None:
