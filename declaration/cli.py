@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from declaration import clock, migrate
 from declaration.db import get_database
+from declaration.domain.chain import Break
 from declaration.domain.errors import DomainError
 from declaration.domain.roles import Role
 from declaration.mailer import deliver_now
 from declaration.models import Person
-from declaration.services import comments, declarations, demo, participants
+from declaration.services import comments, declarations, demo, integrity, participants
 from declaration.web.links import invitation_link
 
 
@@ -351,6 +352,83 @@ def comments_list(declaration_key: str, as_json: bool) -> None:
             )
 
 
+@click.group("audit")
+def audit_group() -> None:
+    """Check the record: the revisions' and the audit events' hash chains."""
+
+
+_CHAIN_NAMES = {integrity.Chain.REVISIONS: "Änderungen", integrity.Chain.AUDIT: "Protokoll"}
+
+_BREAKS = {
+    Break.ALTERED: "passt nicht zu seinem Inhalt (verändert, eingefügt oder umgestellt)",
+    Break.INVALID: "lässt sich nicht berechnen (ungültiger Inhalt)",
+    Break.MISSING: "fehlt (gelöscht oder umnummeriert)",
+    Break.OUT_OF_PLACE: "trägt eine doppelte Nummer oder steht außer der Reihe",
+    Break.EXTRA: "ist überzählig (nach dem gespeicherten Stand der Erklärung)",
+}
+
+
+def _links(count: int) -> str:
+    return "1 Glied" if count == 1 else f"{count} Glieder"
+
+
+def _check_line(check: integrity.ChainCheck) -> str:
+    """Say in one line how a chain verified, or where and how it is broken."""
+    where = f"Erklärung {check.declaration}" if check.declaration else "Ohne Erklärung"
+    name = f"{where}, {_CHAIN_NAMES[check.chain]}"
+    broken = check.broken
+    if broken is None:
+        return f"{name}: {_links(check.checked)} geprüft, in Ordnung."
+    why = _BREAKS[broken.problem]
+    if broken.problem is Break.INVALID:
+        why += f" [{broken.detail}]"
+    before = f"; davor {_links(check.checked)} in Ordnung" if check.checked else ""
+    return f"{name}: Glied {broken.number} {why}{before}."
+
+
+@audit_group.command("verify")
+@click.argument("declaration_key", required=False)
+@with_appcontext
+def audit_verify(declaration_key: str | None) -> None:
+    """Recompute every link of the revisions and audit events and report the first broken one.
+
+    With a key, that declaration's two chains; without, those of every declaration and the
+    chain of events that belong to none (logins). Exit status 1 if any chain is broken.
+    """
+    from declaration.models import Declaration
+
+    database = get_database()
+    try:
+        with database.transaction() as session:
+            if declaration_key is None:
+                ids = list(session.scalars(select(Declaration.id).order_by(Declaration.id)))
+            else:
+                ids = [declarations.by_key(session, declaration_key).id]
+    except DomainError as error:
+        _fail(error)
+        return
+    checks: list[integrity.ChainCheck] = []
+    # One transaction per declaration: a consistent snapshot of its chains, not held for
+    # the whole instance.
+    for declaration_id in ids:
+        with database.transaction() as session:
+            integrity.read_one_snapshot(session)
+            declaration = session.get(Declaration, declaration_id)
+            if declaration is None:  # deleted meanwhile
+                continue
+            for check in integrity.check_declaration(session, declaration):
+                checks.append(check)
+                click.echo(_check_line(check))
+    if declaration_key is None:
+        with database.transaction() as session:
+            integrity.read_one_snapshot(session)
+            check = integrity.check_audit(session, None)
+        checks.append(check)
+        click.echo(_check_line(check))
+    if not all(check.ok for check in checks):
+        sys.exit(1)
+
+
 def register_commands(app: Flask) -> None:
     """Add the project's commands to ``flask``/``declaration``."""
     for command in (
@@ -360,6 +438,7 @@ def register_commands(app: Flask) -> None:
         declarations_group,
         participants_group,
         comments_group,
+        audit_group,
     ):
         app.cli.add_command(command)
 
