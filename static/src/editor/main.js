@@ -15,6 +15,7 @@ import { authorshipDecorations, authorshipField, setAuthorship } from "./authors
 import { enhanceTabs, paintSwatches, peopleMenu, railDrawer } from "./rail.js";
 import { showRefusal } from "./refusals.js";
 import { CommentsPanel, commentExtensions, remoteRevision } from "./comments.js";
+import { textOn } from "./palette.js";
 
 const remote = Annotation.define();
 
@@ -79,6 +80,7 @@ function start() {
       const item = document.createElement("li");
       item.className = "presence__face";
       item.style.backgroundColor = peer.colour;
+      item.style.color = textOn(peer.colour);
       item.title = `${peer.name}${peer.municipality ? `, ${peer.municipality}` : ""}`;
       const visible = document.createElement("span");
       visible.setAttribute("aria-hidden", "true");
