@@ -9,6 +9,7 @@ from declaration.domain.roles import Role
 from declaration.services import comments, declarations
 from tests.e2e.conftest import axe_violations, screenshot
 from tests.e2e.test_editor import click_end_of_line, editor_ready, settled, wait_until
+from tests.e2e.test_signoff import approve_with
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -233,10 +234,10 @@ def test_comment_forms_go_when_the_declaration_is_approved(open_as, make_declara
     mayor.get_by_role("button", name="Kommentar senden").click()
     wait_until(mayor, "window.erklaerung.comments.length === 1")
 
-    moderator.get_by_role("button", name="Abstimmung starten").click()
+    approve_with(moderator, [mayor])
     editor_ready(moderator)
-    moderator.get_by_role("button", name="Fassung freigeben").click()
-    editor_ready(moderator)
+    for page in (moderator, mayor):
+        page.get_by_role("tab", name="Kommentare").click()
     wait_until(moderator, "window.erklaerung.comments.length === 1")
     wait_until(mayor, "document.querySelector('.comments__closed').hidden === false")
     assert not mayor.get_by_role("button", name="Kommentieren", exact=True).is_visible()

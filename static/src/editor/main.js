@@ -16,6 +16,7 @@ import { enhanceTabs, paintSwatches, peopleMenu, railDrawer } from "./rail.js";
 import { showRefusal } from "./refusals.js";
 import { CommentsPanel, commentExtensions, remoteRevision } from "./comments.js";
 import { textOn } from "./palette.js";
+import { SignoffPanel } from "./signoff.js";
 
 const remote = Annotation.define();
 
@@ -42,6 +43,7 @@ function start() {
   let view = null;
   let toolbar = null;
   let comments = null;
+  let signoff = null;
   let mayEdit = workspace.dataset.mayEdit === "true";
   let me = null;
 
@@ -133,9 +135,11 @@ function start() {
         renderPeers();
         toolbar.setCommenting(answer.may_comment);
         comments.joined(answer);
+        signoff?.joined(answer);
       },
       commentsChanged: (data) => comments?.changed(data),
-      revision: () => comments?.advanced(),
+      statusChanged: () => signoff?.changed(),
+      revision: () => { comments?.advanced(); signoff?.advanced(); },
       joinRefused(error) {
         setEditable(false, error.message);
       },
@@ -222,6 +226,29 @@ function start() {
       if (openDrawer) drawer.open();
     },
   });
+  signoff = new SignoffPanel({
+    root: document.getElementById("signoff"),
+    taskbar: document.querySelector(".taskbar"),
+    sync,
+    strings,
+    lang: document.documentElement.lang || "de",
+    role: workspace.dataset.role,
+    compareUrl: workspace.dataset.compareUrl,
+    reveal: ({ openDrawer = true } = {}) => {
+      tabs.select("panel-signoff");
+      if (openDrawer) drawer.open();
+    },
+    onBoard(board) {
+      // The header follows the phase without a reload.
+      workspace.dataset.phase = board.phase;
+      for (const step of document.querySelectorAll(".stepper__step[data-phase]")) {
+        const current = step.dataset.phase === board.phase;
+        step.classList.toggle("stepper__step--current", current);
+        if (current) step.setAttribute("aria-current", "step");
+        else step.removeAttribute("aria-current");
+      }
+    },
+  });
   toolbar = buildToolbar(document.getElementById("toolbar"), view, strings, { onComment: () => comments.startNew() });
   toolbar.setEnabled(mayEdit);
   toolbar.setCommenting(workspace.dataset.mayComment === "true");
@@ -288,6 +315,7 @@ function start() {
     get synchronised() { return !sync.hasUnconfirmed && sync.joined && !sync.resyncing; },
     get connection() { return workspace.dataset.connection; },
     get comments() { return comments.snapshot(); },
+    get status() { return signoff.snapshot(); },
   });
 }
 

@@ -31,7 +31,8 @@ export class SyncClient {
    * @param {number} options.revision its revision
    * @param {object} options.handlers callbacks: remote(op), reset(text), state(name),
    *   refused(code, message, passages), joined(answer), peer(peer), peerLeft(peerId), phase(),
-   *   and optionally commentsChanged(data) and revision(number) (the confirmed revision moved)
+   *   and optionally commentsChanged(data), statusChanged(data) (the sign-off board changed)
+ *   and revision(number) (the confirmed revision moved)
    * @param {string} [options.url] the namespace's address
    * @param {object} [options.socketOptions] added to socket.io-client's options
    * @param {Storage | null} [options.storage] where unconfirmed edits are kept (null: nowhere)
@@ -77,6 +78,7 @@ export class SyncClient {
     this.socket.on("presence_left", (data) => handlers.peerLeft(data.peer));
     this.socket.on("phase", () => this.join());
     this.socket.on("comments_changed", (data) => handlers.commentsChanged?.(data));
+    this.socket.on("status_changed", (data) => handlers.statusChanged?.(data));
     this.socket.on("access_revoked", () => {
       // Removed or logged out elsewhere: stop for good instead of reconnecting.
       this.socket.disconnect();
