@@ -315,7 +315,21 @@ def test_refusals_keep_what_was_typed_options_change_and_a_mayor_declines(
     panel(moderator).get_by_role("button", name="Festlegen", exact=True).click()
     panel(moderator).get_by_role("button", name="Abstimmung starten").click()
     wait_until(andrea, "window.erklaerung.status.phase === 'review'")
-    sign_in_dialog(andrea)
+    # The text changes while Andrea's dialog is open: it says so and shows the new hash,
+    # which is the one she then signs
+    panel(andrea).get_by_role("button", name="Zeichnen", exact=True).click()
+    dialog = andrea.get_by_role("dialog", name="Diese Fassung zeichnen")
+    old_hash = andrea.evaluate("window.erklaerung.status.short_hash")
+    assert old_hash in dialog.inner_text()
+    click_end_of_line(moderator, "Personal")
+    moderator.keyboard.type(" Neu.")
+    settled(moderator)
+    dialog.get_by_text("Die Fassung hat sich eben geändert.").wait_for()
+    new_hash = andrea.evaluate("window.erklaerung.status.short_hash")
+    assert new_hash != old_hash and new_hash in dialog.inner_text()
+    dialog.get_by_role("button", name="Jetzt zeichnen").click()
+    dialog.wait_for(state="hidden")
+    wait_until(andrea, "window.erklaerung.status.you.state === 'valid'")
     assert "Sie haben die aktuelle Fassung gezeichnet" in panel(andrea).inner_text()
 
     # Changing the recorded addressee's address changes what was signed

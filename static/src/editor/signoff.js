@@ -336,7 +336,7 @@ export class SignoffPanel {
   advanced() {
     if (!this.board || this.board.phase !== "review") return;
     window.clearTimeout(this.refetchTimer);
-    this.refetchTimer = window.setTimeout(() => this.fetch(), 250);
+    this.refetchTimer = window.setTimeout(() => this.fetch(), 600);
   }
 
   async fetch() {
@@ -381,6 +381,9 @@ export class SignoffPanel {
     const message = (answer && answer.error && answer.error.message) || this.s.signoffOffline;
     this.errors.set(slot, message);
     this.render();
+    // The refusal may come from a board that moved on (the text changed meanwhile, which
+    // is not announced as a status change): show the current one.
+    if (answer && answer.error && answer.error.code !== "offline") this.fetch();
     return message;
   }
 
