@@ -45,7 +45,7 @@ def state_of(page) -> str:
     return page.evaluate("window.erklaerung.status && window.erklaerung.status.you.state")
 
 
-def sign_in_dialog(page, *, via_taskbar: bool = False) -> None:
+def sign_in_dialog(page, *, via_taskbar: bool = False, shot: str | None = None) -> None:
     """Open the confirmation dialog, check what it says, confirm."""
     if via_taskbar:
         page.locator(".taskbar").get_by_role("button", name="Zeichnen").click()
@@ -57,6 +57,8 @@ def sign_in_dialog(page, *, via_taskbar: bool = False) -> None:
     text = dialog.inner_text()
     assert f"Ich zeichne diese Fassung, adressiert an {ADDRESSEE}" in text
     assert f"Prüfsumme {short}" in text
+    if shot:
+        screenshot(page, shot)
     dialog.get_by_role("button", name="Jetzt zeichnen").click()
     dialog.wait_for(state="hidden")
     wait_until(page, "window.erklaerung.status.you.state === 'valid'")
@@ -164,7 +166,7 @@ def test_mayors_sign_see_their_sign_off_go_stale_sign_again_and_the_approval_fre
     sign_in_dialog(andrea, via_taskbar=True)
     open_tab(thomas)
     sign_in_dialog(thomas)
-    sign_in_dialog(sabine, via_taskbar=True)  # opens the drawer on the tablet
+    sign_in_dialog(sabine, via_taskbar=True, shot="signoff-dialog-tablet")  # in the drawer
     assert sabine.locator("#rail").evaluate("e => e.classList.contains('is-open')")
     for page in everyone:
         wait_until(
