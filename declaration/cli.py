@@ -19,7 +19,7 @@ from declaration.domain.errors import DomainError
 from declaration.domain.roles import Role
 from declaration.mailer import deliver_now
 from declaration.models import Person
-from declaration.services import comments, declarations, demo, integrity, participants
+from declaration.services import comments, declarations, demo, integrity, participants, signoffs
 from declaration.web.links import invitation_link
 
 
@@ -429,6 +429,33 @@ def audit_verify(declaration_key: str | None) -> None:
         sys.exit(1)
 
 
+@click.command("status")
+@click.argument("declaration_key")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@with_appcontext
+def status_command(declaration_key: str, as_json: bool) -> None:
+    """Show where a declaration stands: phase, content hash, addressee, sign-offs."""
+    try:
+        with get_database().transaction() as session:
+            declaration = declarations.by_key(session, declaration_key)
+            board = signoffs.board(session, declaration, None, today=clock.today())
+    except DomainError as error:
+        _fail(error)
+        return
+    if as_json:
+        click.echo(json.dumps(board, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Phase: {board['phase']} · Änderung Nr. {board['revision']}")
+    click.echo(f"Inhalt (SHA-256): {board['content_hash']}")
+    addressee = board["addressee"]
+    click.echo(f"Adressat: {addressee['name'] if addressee else 'noch nicht festgelegt'}")
+    for person in board["participants"]:
+        state = person.get("state", "")
+        click.echo(f"  {person['name']:<32} {person['role']:<10} {state}")
+    if board["blockers"]:
+        click.echo("Freigabe noch nicht möglich: " + " ".join(board["blockers"]))
+
+
 def register_commands(app: Flask) -> None:
     """Add the project's commands to ``flask``/``declaration``."""
     for command in (
@@ -439,6 +466,7 @@ def register_commands(app: Flask) -> None:
         participants_group,
         comments_group,
         audit_group,
+        status_command,
     ):
         app.cli.add_command(command)
 

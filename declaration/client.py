@@ -301,6 +301,74 @@ class DraftClient:
         """Wait until the server announced a change of ``thread_id``."""
         self._wait(lambda: thread_id in self.changed_threads, "waiting for a comment", timeout)
 
+    # -- addressee, sign-offs and approval ---------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Return the status board: phase, revision, ``content_hash``, ``addressee_options``,
+        the recorded ``addressee``, ``participants`` (mayors with ``state``: ``valid``,
+        ``stale``, ``declined`` or ``open``), ``approvable`` and its ``blockers``."""
+        return self._call("status", {"declaration": self._key})
+
+    def sign(self, content_hash: str | None = None) -> dict[str, Any]:
+        """Sign the current content (text and addressee); return the board.
+
+        ``content_hash`` is what the mayor was shown; without it, the current one is asked
+        for first. Refused with ``content_changed`` when the content changed in between.
+        """
+        shown = content_hash or str(self.status()["content_hash"])
+        return self._call("sign", {"declaration": self._key, "content_hash": shown})
+
+    def withdraw(self) -> dict[str, Any]:
+        """Withdraw one's sign-off (or decline)."""
+        return self._call("withdraw", {"declaration": self._key})
+
+    def decline(self, reason: str = "") -> dict[str, Any]:
+        """Decline to sign (nicht mitzeichnen), with an optional reason."""
+        return self._call("decline", {"declaration": self._key, "reason": reason})
+
+    def prefer(self, option_id: int, reason: str = "") -> dict[str, Any]:
+        """Recommend an addressee, with a reason."""
+        data = {"declaration": self._key, "option": option_id, "reason": reason}
+        return self._call("prefer", data)
+
+    def add_addressee_option(self, name: str, address: str = "", email: str = "") -> int:
+        """Offer a further addressee (moderation); return its id."""
+        data = {"declaration": self._key, "name": name, "address": address, "email": email}
+        board = self._call("addressee_option", data)
+        return max(int(option["id"]) for option in board["addressee_options"])
+
+    def edit_addressee_option(
+        self, option_id: int, name: str, address: str = "", email: str = ""
+    ) -> dict[str, Any]:
+        """Change an addressee option (moderation)."""
+        data = {
+            "declaration": self._key,
+            "option": option_id,
+            "name": name,
+            "address": address,
+            "email": email,
+        }
+        return self._call("addressee_option", data)
+
+    def remove_addressee_option(self, option_id: int) -> dict[str, Any]:
+        """Stop offering an addressee option (moderation)."""
+        return self._call(
+            "remove_addressee_option", {"declaration": self._key, "option": option_id}
+        )
+
+    def decide_addressee(self, option_id: int, rationale: str = "") -> dict[str, Any]:
+        """Record the addressee, with the rationale (moderation)."""
+        data = {"declaration": self._key, "option": option_id, "rationale": rationale}
+        return self._call("decide_addressee", data)
+
+    def set_phase(self, name: str) -> dict[str, Any]:
+        """Move the declaration to phase ``name`` (moderation); ``approved`` approves."""
+        return self._call("set_phase", {"declaration": self._key, "phase": name})
+
+    def approve(self) -> dict[str, Any]:
+        """Approve (Freigabe): freeze the current content (moderation)."""
+        return self._call("approve", {"declaration": self._key})
+
     def _on_comments_changed(self, data: Any) -> None:
         with self._changed:
             if isinstance(data, dict) and isinstance(data.get("ids"), list):

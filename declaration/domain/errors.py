@@ -295,6 +295,59 @@ class CommentGone(Conflict):
     message = N_("Dieser Kommentar wurde gelöscht.")
 
 
+# -- addressee, sign-offs and approval ---------------------------------------------------
+
+
+class NotASignatory(Forbidden):
+    """Only mayors sign (zeichnen), and each only for themselves."""
+
+    code = "not_a_signatory"
+    message = N_(
+        "Zeichnen können nur die Bürgermeisterinnen und Bürgermeister, jeweils für sich selbst."
+    )
+
+
+class SignOffClosed(PhaseForbids):
+    code = "sign_off_closed"
+    message = N_(
+        "Gezeichnet wird in der Abstimmung. Im Moment ist das nicht möglich; "
+        "die Moderation startet die Abstimmung, sobald der Text steht."
+    )
+
+
+class ContentChanged(Conflict):
+    """The content changed between what the mayor was shown and the sign-off."""
+
+    code = "content_changed"
+    message = N_(
+        "Die Fassung hat sich geändert, seit Sie sie geöffnet haben. "
+        "Bitte prüfen Sie die aktuelle Fassung und zeichnen Sie dann erneut."
+    )
+
+
+class AddresseeMissing(PhaseForbids):
+    code = "addressee_missing"
+    message = N_(
+        "Es ist noch kein Adressat festgelegt. Gezeichnet wird die Erklärung mit ihrem "
+        "Adressaten; bitte warten Sie, bis die Moderation ihn festlegt."
+    )
+
+
+class AddresseeFrozen(PhaseForbids):
+    code = "addressee_frozen"
+    message = N_(
+        "Die Erklärung ist freigegeben: Der Adressat kann nicht mehr geändert werden. "
+        "Wenden Sie sich an die Moderation, falls eine Korrektur nötig ist."
+    )
+
+
+class ApprovalBlocked(PhaseForbids):
+    """The approval's conditions are not met; the message names the first one missing."""
+
+    code = "approval_blocked"
+    message = N_("Die Fassung kann noch nicht freigegeben werden.")
+
+
 # -- passkeys ------------------------------------------------------------------------
 
 
@@ -400,3 +453,14 @@ class StorageFailed(DomainError):
     code = "storage_failed"
     status = 503
     message = N_("Ihre Änderung konnte gerade nicht gespeichert werden. Sie wird erneut gesendet.")
+
+
+def message_for(code: str) -> str | None:
+    """Return the message of the refusal with ``code`` (for records that keep only codes)."""
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls.message
+        pending.extend(cls.__subclasses__())
+    return None

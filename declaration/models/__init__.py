@@ -8,9 +8,12 @@ from declaration.models.invitation import Invitation, LinkPurpose
 from declaration.models.mail import OutboxMail
 from declaration.models.person import LoginSession, Person
 from declaration.models.revision import EditClient, Keyframe, NamedVersion, Revision
+from declaration.models.signoff import AddresseeOption, AddresseePreference, Passkey, SignOff
 from declaration.models.throttle import LoginThrottle
 
 __all__ = [
+    "AddresseeOption",
+    "AddresseePreference",
     "AuditEvent",
     "Base",
     "Comment",
@@ -25,6 +28,8 @@ __all__ = [
     "Membership",
     "NamedVersion",
     "OutboxMail",
+    "Passkey",
     "Person",
     "Revision",
+    "SignOff",
 ]

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from declaration.domain.phases import Phase
 from declaration.domain.roles import Role
-from declaration.models.base import Base, UTCDateTime, utcnow
+from declaration.models.base import Base, HexDigest, UTCDateTime, utcnow
 from declaration.models.person import Person
 
 
@@ -34,11 +34,25 @@ class Declaration(Base):
     #: from which the next keyframe is decided (domain.revisions.needs_keyframe).
     keyframe_revision: Mapped[int] = mapped_column(Integer, default=0)
     since_keyframe_chars: Mapped[int] = mapped_column(Integer, default=0)
+    #: The recorded addressee (Adressat festgelegt) and why, by whom, when.
+    addressee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("addressee_options.id", use_alter=True), default=None
+    )
+    addressee_rationale: Mapped[str] = mapped_column(Text, default="")
+    addressee_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    addressee_decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id"), default=None
+    )
+    #: The final approval (Freigabe): the revision and content hash it froze.
+    approved_revision: Mapped[int | None] = mapped_column(Integer, default=None)
+    approved_hash: Mapped[str | None] = mapped_column(HexDigest(), default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    created_by: Mapped[Person] = relationship()
+    created_by: Mapped[Person] = relationship(foreign_keys=[created_by_id])
 
     @property
     def phase_enum(self) -> Phase:

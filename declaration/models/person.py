@@ -46,5 +46,8 @@ class LoginSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: How the person proved who they are: ``link`` (invitation or login link) or
+    #: ``password``; a sign-off records it.
+    method: Mapped[str] = mapped_column(String(10), default="link")
     #: Set when the session was ended (logout, revocation); ended sessions never count.
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -34,7 +34,7 @@ from declaration.domain.errors import (
     TooFast,
     UnknownEvent,
 )
-from declaration.domain.phases import may_edit
+from declaration.domain.phases import Phase, may_edit
 from declaration.domain.tokens import token_hash
 from declaration.models import Comment, Declaration, Membership
 from declaration.outbound import NAMESPACE, comments_message, room_of, to_room
@@ -43,7 +43,7 @@ from declaration.realtime.batching import EditBatches, PendingEdit
 from declaration.realtime.limits import TokenBucket, price_of_chars, price_of_revisions
 from declaration.realtime.payloads import error_payload
 from declaration.realtime.presence import Peer, PresenceRegistry
-from declaration.services import auth, comments, declarations, drafts, live
+from declaration.services import auth, comments, declarations, drafts, live, signoffs
 from declaration.sessions import SESSION_KEY
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,22 @@ CLIENT_EVENTS = frozenset(
         "hide",
         "unhide",
         "comment_read",
+        "status",
+        "sign",
+        "withdraw",
+        "decline",
+        "prefer",
+        "addressee_option",
+        "remove_addressee_option",
+        "decide_addressee",
+        "set_phase",
+        "approve",
     }
 )
+
+#: What a sign-off event does, given the transaction, the declaration, the actor's
+#: membership, the connection and the payload.
+WorkflowAction = Callable[[Session, Declaration, Membership, "Connection", Any], None]
 
 #: What a comment event does, given the transaction, the declaration, the actor's
 #: membership and the payload: the comment it acted on (its thread is announced).
@@ -552,6 +566,104 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
 
         return handler
 
+    # -- addressee, sign-offs, phases and approval -----------------------------------
+
+    def on_status(self, data: Any) -> Any:
+        return self._handle(payloads.Status, data, self._status)
+
+    def _status(self, connection: Connection, payload: payloads.Status) -> dict[str, Any]:
+        """Answer with the status board (the Zeichnung tab) as this participant sees it."""
+        self._joined_id(connection, payload.declaration)
+        with get_database().transaction() as db:
+            declaration, membership = self._actor(db, connection, payload.declaration)
+            board = signoffs.board(
+                db, declaration, membership, today=clock.today(), cache=self.cache
+            )
+        return {"ok": True, **board}
+
+    def on_sign(self, data: Any) -> Any:
+        return self._handle(payloads.Sign, data, self._workflow("sign", _sign))
+
+    def on_withdraw(self, data: Any) -> Any:
+        return self._handle(payloads.Status, data, self._workflow("withdraw", _withdraw))
+
+    def on_decline(self, data: Any) -> Any:
+        return self._handle(payloads.Decline, data, self._workflow("decline", _decline))
+
+    def on_prefer(self, data: Any) -> Any:
+        return self._handle(payloads.Prefer, data, self._workflow("prefer", _prefer))
+
+    def on_addressee_option(self, data: Any) -> Any:
+        return self._handle(
+            payloads.AddresseeOptionData, data, self._workflow("addressee_option", _option)
+        )
+
+    def on_remove_addressee_option(self, data: Any) -> Any:
+        return self._handle(
+            payloads.RemoveAddresseeOption,
+            data,
+            self._workflow("remove_addressee_option", _remove_option),
+        )
+
+    def on_decide_addressee(self, data: Any) -> Any:
+        return self._handle(
+            payloads.DecideAddressee, data, self._workflow("decide_addressee", _decide)
+        )
+
+    def on_set_phase(self, data: Any) -> Any:
+        return self._handle(payloads.SetPhase, data, self._workflow("set_phase", _set_phase))
+
+    def on_approve(self, data: Any) -> Any:
+        return self._handle(payloads.Status, data, self._workflow("approve", _approve))
+
+    def _workflow(
+        self, name: str, action: WorkflowAction
+    ) -> Callable[[Connection, Any], dict[str, Any]]:
+        """Run ``action`` in one write transaction, then announce and answer with the board.
+
+        A refusal is written to the audit trail in a transaction of its own (the action's
+        own rolled back): who tried what out of order is part of the record. After the
+        commit the room hears ``status_changed``, and ``phase`` when the phase moved.
+        """
+
+        def handler(connection: Connection, payload: Any) -> dict[str, Any]:
+            declaration_id = self._joined_id(connection, payload.declaration)
+            try:
+                with get_database().transaction(write=True) as db:
+                    declaration, membership = self._actor(db, connection, payload.declaration)
+                    before = declaration.phase
+                    action(db, declaration, membership, connection, payload)
+                    key, phase = declaration.key, declaration.phase
+            except DomainError as error:
+                self._audit_refusal(connection, payload.declaration, name, error)
+                raise
+            to_room(self.socketio, declaration_id, "status_changed", {"declaration": key})
+            if phase != before:
+                to_room(
+                    self.socketio, declaration_id, "phase", {"declaration": key, "phase": phase}
+                )
+            with get_database().transaction() as db:
+                declaration, membership = self._actor(db, connection, payload.declaration)
+                board = signoffs.board(
+                    db, declaration, membership, today=clock.today(), cache=self.cache
+                )
+            return {"ok": True, **board}
+
+        return handler
+
+    def _audit_refusal(
+        self, connection: Connection, key: str, event: str, error: DomainError
+    ) -> None:
+        """Record a refused step of the workflow (only for someone taking part)."""
+        try:
+            with get_database().transaction(write=True) as db:
+                declaration, membership = self._actor(db, connection, key)
+                signoffs.record_refusal(
+                    db, membership, declaration, event, error.code, at=clock.now()
+                )
+        except DomainError:
+            pass  # not (or no longer) a participant: nothing of theirs to record
+
     def _joined_id(self, connection: Connection, key: str) -> int:
         declaration_id = connection.joined.get(key)
         if declaration_id is None:
@@ -573,6 +685,98 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
                 "peers",
                 {"declaration": self.keys[declaration_id], "peers": peers},
             )
+
+
+def _sign(
+    db: Session, declaration: Declaration, membership: Membership, c: Connection, p: payloads.Sign
+) -> None:
+    signoffs.sign(
+        db,
+        membership,
+        declaration,
+        p.content_hash,
+        at=clock.now(),
+        method=auth.session_method(db, c.session_token),
+    )
+
+
+def _withdraw(
+    db: Session, declaration: Declaration, membership: Membership, c: Connection, p: Any
+) -> None:
+    signoffs.withdraw(db, membership, declaration, at=clock.now())
+
+
+def _decline(
+    db: Session,
+    declaration: Declaration,
+    membership: Membership,
+    c: Connection,
+    p: payloads.Decline,
+) -> None:
+    signoffs.decline(db, membership, declaration, p.reason, at=clock.now())
+
+
+def _prefer(
+    db: Session, declaration: Declaration, membership: Membership, c: Connection, p: payloads.Prefer
+) -> None:
+    signoffs.prefer(db, membership, declaration, p.option, p.reason, at=clock.now())
+
+
+def _option(
+    db: Session,
+    declaration: Declaration,
+    membership: Membership,
+    c: Connection,
+    p: payloads.AddresseeOptionData,
+) -> None:
+    data = signoffs.OptionData(p.name, p.address, p.email)
+    if p.option is None:
+        signoffs.add_option(db, membership, declaration, data, at=clock.now())
+    else:
+        signoffs.edit_option(db, membership, declaration, p.option, data, at=clock.now())
+
+
+def _remove_option(
+    db: Session,
+    declaration: Declaration,
+    membership: Membership,
+    c: Connection,
+    p: payloads.RemoveAddresseeOption,
+) -> None:
+    signoffs.remove_option(db, membership, declaration, p.option, at=clock.now())
+
+
+def _decide(
+    db: Session,
+    declaration: Declaration,
+    membership: Membership,
+    c: Connection,
+    p: payloads.DecideAddressee,
+) -> None:
+    signoffs.decide(db, membership, declaration, p.option, p.rationale, at=clock.now())
+
+
+def _set_phase(
+    db: Session,
+    declaration: Declaration,
+    membership: Membership,
+    c: Connection,
+    p: payloads.SetPhase,
+) -> None:
+    try:
+        target = Phase(p.phase)
+    except ValueError:
+        raise InvalidPayload() from None
+    if target is Phase.APPROVED:
+        signoffs.approve(db, membership, declaration, at=clock.now(), today=clock.today())
+    else:
+        declarations.move_phase(db, membership, declaration, target, at=clock.now())
+
+
+def _approve(
+    db: Session, declaration: Declaration, membership: Membership, c: Connection, p: Any
+) -> None:
+    signoffs.approve(db, membership, declaration, at=clock.now(), today=clock.today())
 
 
 def _chars_of(threads: list[dict[str, Any]]) -> int:

@@ -56,9 +56,10 @@ class Presence(Payload):
 #: `domain.comments.MAX_COMMENT_CHARS` with a message saying the limit; this bound only
 #: keeps absurd messages from being validated at all.
 MAX_BODY_CHARS = 100_000
-#: A comment's row id: bounded like every number that reaches the database
-#: (`domain.numbers`), so a larger one is refused here instead of failing the query.
-CommentId = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
+#: A row id (comment, addressee option): bounded like every number that reaches the
+#: database (`domain.numbers`), so a larger one is refused here instead of failing the query.
+RowId = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
+CommentId = RowId
 Body = Annotated[str, Field(max_length=MAX_BODY_CHARS)]
 Revision = Annotated[int, Field(ge=0, le=2**53)]
 
@@ -102,6 +103,56 @@ class Hide(Payload):
     declaration: DeclarationRef
     comment: CommentId
     reason: Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+
+
+ContentHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Text = Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+
+
+class Status(Payload):
+    declaration: DeclarationRef
+
+
+class Sign(Payload):
+    declaration: DeclarationRef
+    #: The content hash the mayor was shown and confirms.
+    content_hash: ContentHash
+
+
+class Decline(Payload):
+    declaration: DeclarationRef
+    reason: Text = ""
+
+
+class Prefer(Payload):
+    declaration: DeclarationRef
+    option: RowId
+    reason: Text = ""
+
+
+class DecideAddressee(Payload):
+    declaration: DeclarationRef
+    option: RowId
+    rationale: Text = ""
+
+
+class AddresseeOptionData(Payload):
+    declaration: DeclarationRef
+    #: The option to change; omitted to add one.
+    option: RowId | None = None
+    name: Text
+    address: Text = ""
+    email: Annotated[str, Field(max_length=400)] = ""
+
+
+class RemoveAddresseeOption(Payload):
+    declaration: DeclarationRef
+    option: RowId
+
+
+class SetPhase(Payload):
+    declaration: DeclarationRef
+    phase: Annotated[str, Field(max_length=20)]
 
 
 def error_payload(error: DomainError, **extra: Any) -> dict[str, Any]:

@@ -151,11 +151,16 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _start_session(session: Session, person: Person, at: datetime) -> str:
+def _start_session(session: Session, person: Person, at: datetime, method: str) -> str:
+    """Begin a login session; ``method`` (``link`` or ``password``) is kept for sign-offs."""
     raw = new_token()
     session.add(
         LoginSession(
-            person_id=person.id, token_hash=token_hash(raw), created_at=at, last_seen_at=at
+            person_id=person.id,
+            token_hash=token_hash(raw),
+            created_at=at,
+            last_seen_at=at,
+            method=method,
         )
     )
     session.flush()
@@ -176,7 +181,7 @@ def redeem(session: Session, token: str, *, at: datetime) -> Login:
         raise TokenInvalid()
     invitation.used_at = at
     person = invitation.person
-    raw = _start_session(session, person, at)
+    raw = _start_session(session, person, at, "link")
     audit.record(
         session,
         "login.link",
@@ -192,6 +197,14 @@ def person_for_session(session: Session, session_token: str, *, at: datetime) ->
     """Return the person logged in with ``session_token``, or None if it is not valid."""
     person_id = person_id_for_session(session, session_token, at=at)
     return None if person_id is None else session.get(Person, person_id)
+
+
+def session_method(session: Session, session_token: str) -> str:
+    """Return how the login session began (``link`` or ``password``), for a sign-off."""
+    method = session.scalar(
+        select(LoginSession.method).where(LoginSession.token_hash == token_hash(session_token))
+    )
+    return str(method or "link")
 
 
 # Run by every socket connection: prepared on the driver's cursor (`declaration.prepared`).
@@ -460,7 +473,7 @@ def login_with_password(
         person.password_hash = PASSWORDS.hash(password)
     session.delete(account.row)
     _drop_finished(session, [source], at)
-    raw = _start_session(session, person, at)
+    raw = _start_session(session, person, at, "password")
     audit.record(session, "login.password", at=at, actor=person)
     return Login(person, None, raw)
 

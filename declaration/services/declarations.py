@@ -8,7 +8,14 @@ from datetime import date, datetime
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from declaration.domain.errors import N_, Forbidden, InvalidInput, NotAMember, NotFound
+from declaration.domain.errors import (
+    N_,
+    ApprovalBlocked,
+    Forbidden,
+    InvalidInput,
+    NotAMember,
+    NotFound,
+)
 from declaration.domain.keys import is_well_formed, new_declaration_key
 from declaration.domain.numbers import database_id
 from declaration.domain.paragraphs import join_soft_breaks
@@ -276,6 +283,9 @@ def move_phase(
         raise NotFound()
     previous = declaration.phase_enum
     check_transition(previous, target, actor.role_enum)
+    if target is Phase.APPROVED:
+        # The approval has conditions of its own and freezes the content.
+        raise ApprovalBlocked(N_("Bitte nutzen Sie „Fassung freigeben“ im Bereich Zeichnung."))
     declaration.phase = target.value
     declaration.updated_at = at
     audit.record(

@@ -364,6 +364,16 @@ def _lock_head(connection: Connection, declaration_id: int) -> _Head:
     )
 
 
+def lock_declaration(session: Session, declaration: Declaration) -> None:
+    """Lock the declaration's row as the edit path does, and read it again.
+
+    For changes that must not interleave with an edit (the approval freezes the head):
+    once this returns, no edit commits until the caller's transaction ends.
+    """
+    _lock_head(session.connection(), declaration.id)
+    session.refresh(declaration)
+
+
 @dataclass(frozen=True)
 class EditRequest:
     """One client's batch of keystrokes as submitted (see docs/protocol.md)."""

@@ -19,13 +19,14 @@ from werkzeug.wrappers import Response
 
 from declaration import clock, outbound
 from declaration.domain.colours import colour_for
-from declaration.domain.errors import N_, DomainError, InvalidInput
+from declaration.domain.errors import N_, ApprovalBlocked, DomainError, InvalidInput
 from declaration.domain.phases import Phase, may_edit
 from declaration.domain.roles import may_name_versions, require_may_name_versions, require_moderator
 from declaration.domain.sync import Outcome
 from declaration.i18n import error_text
 from declaration.models import Declaration, Membership
-from declaration.services import comments, declarations, history, versions
+from declaration.services import activity as activity_feed
+from declaration.services import comments, declarations, history, signoffs, versions
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
 from declaration.web.forms import field, integer_arg, integer_field
 
@@ -66,6 +67,16 @@ def timeline(key: str) -> str:
         colour_for=colour_for,
         may_edit=may_edit(declaration.phase_enum, membership.role_enum),
         may_name_versions=may_name_versions(membership.role_enum),
+    )
+
+
+@bp.get("/aktivitaet")
+@login_required
+def activity(key: str) -> str:
+    """Show what happened in the declaration, newest first (its audit trail, in words)."""
+    declaration, _ = _open(key)
+    return render_template(
+        "activity.html", declaration=declaration, entries=activity_feed.feed(db(), declaration)
     )
 
 
@@ -201,7 +212,19 @@ def phase(key: str) -> Response:
         target = Phase(field("phase", max_chars=20))
     except ValueError:
         raise InvalidInput(N_("Diese Phase gibt es nicht.")) from None
-    declarations.move_phase(db(), membership, declaration, target, at=clock.now())
+    try:
+        if target is Phase.APPROVED:
+            signoffs.approve(db(), membership, declaration, at=clock.now(), today=clock.today())
+        else:
+            declarations.move_phase(db(), membership, declaration, target, at=clock.now())
+    except ApprovalBlocked as error:
+        # Shown where the button is, and kept in the audit trail as a refused approval.
+        rollback()
+        signoffs.record_refusal(
+            db(), membership, declaration, "approve", error.code, at=clock.now()
+        )
+        flash(error_text(error), "error")
+        return redirect(url_for("declarations.show", key=key))
     _announce_phase_after_commit(declaration)
     flash(
         gettext("Die Erklärung ist jetzt in der Phase „%(phase)s“.", phase=gettext(target.label)),
@@ -213,4 +236,9 @@ def phase(key: str) -> Response:
 def _announce_phase_after_commit(declaration: Declaration) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     declaration_id, key, new_phase = declaration.id, declaration.key, declaration.phase
-    after_commit(lambda: outbound.announce_phase(app, declaration_id, key, new_phase))
+
+    def announce() -> None:
+        outbound.announce_phase(app, declaration_id, key, new_phase)
+        outbound.announce(app, declaration_id, "status_changed", {"declaration": key})
+
+    after_commit(announce)

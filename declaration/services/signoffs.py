@@ -1,0 +1,611 @@
+"""The addressee decision, sign-offs on the exact content, and the final approval.
+
+The content a mayor signs is the text at the head and the recorded addressee, identified
+by its hash (`domain.content`). Sign-offs are rows that are only ever withdrawn, never
+changed: the newest one of a mayor that is not withdrawn is their answer. Whether it is
+valid is not stored; it is computed against the current content whenever it is shown.
+
+Functions take the session, the actor's membership and the declaration, flush and never
+commit; the caller commits, then announces (`outbound.announce_status`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from declaration.domain import content, signoffs
+from declaration.domain.errors import (
+    N_,
+    AddresseeFrozen,
+    InvalidInput,
+    ModeratorOnly,
+    NotASignatory,
+    NotFound,
+)
+from declaration.domain.phases import Phase
+from declaration.domain.roles import Role
+from declaration.domain.signoffs import Answer, SignOffState, Standing
+from declaration.domain.text import clean
+from declaration.models import (
+    AddresseeOption,
+    AddresseePreference,
+    Declaration,
+    Membership,
+    Person,
+    SignOff,
+)
+from declaration.services import audit, drafts
+
+#: Longest name, address block, e-mail address and reason, in characters.
+MAX_NAME = 300
+MAX_ADDRESS = 1000
+MAX_EMAIL = 320
+MAX_REASON = 2000
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# -- the content ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Content:
+    """What is signed right now: the head revision, its text and the recorded addressee."""
+
+    revision: int
+    text: str
+    addressee: content.Addressee | None
+
+    @property
+    def hash(self) -> str:
+        return content.content_hash(self.text, self.addressee)
+
+
+def current_content(
+    session: Session, declaration: Declaration, cache: drafts.HeadCache | None = None
+) -> Content:
+    """Return the content as it stands at the head."""
+    text = drafts.head_text(session, declaration, cache)
+    return Content(declaration.head_revision, text, _addressee_block(session, declaration))
+
+
+def _addressee_block(session: Session, declaration: Declaration) -> content.Addressee | None:
+    option = recorded_addressee(session, declaration)
+    return None if option is None else content.Addressee(option.name, option.address)
+
+
+def recorded_addressee(session: Session, declaration: Declaration) -> AddresseeOption | None:
+    if declaration.addressee_id is None:
+        return None
+    return session.get(AddresseeOption, declaration.addressee_id)
+
+
+# -- checks ---------------------------------------------------------------------------
+
+
+def _check_member(actor: Membership, declaration: Declaration) -> None:
+    if actor.declaration_id != declaration.id or not actor.active:
+        raise NotFound()
+
+
+def _check_moderator(actor: Membership, declaration: Declaration) -> None:
+    _check_member(actor, declaration)
+    if actor.role_enum is not Role.MODERATOR:
+        raise ModeratorOnly()
+
+
+def _check_not_frozen(declaration: Declaration) -> None:
+    if declaration.phase_enum in (Phase.APPROVED, Phase.PUBLISHED):
+        raise AddresseeFrozen()
+
+
+def _line(value: str, limit: int, message: str) -> str:
+    text = " ".join(clean(value).split())
+    if not text or len(text) > limit:
+        raise InvalidInput(message)
+    return text
+
+
+def _block(value: str) -> str:
+    lines = [" ".join(line.split()) for line in clean(value).split("\n")]
+    text = "\n".join(line for line in lines if line)
+    if len(text) > MAX_ADDRESS:
+        raise InvalidInput(N_("Die Anschrift ist zu lang (höchstens 1.000 Zeichen)."))
+    return text
+
+
+def _email(value: str) -> str:
+    text = value.strip().lower()
+    if text and (len(text) > MAX_EMAIL or not _EMAIL.match(text)):
+        raise InvalidInput(N_("Bitte geben Sie eine gültige E-Mail-Adresse an."))
+    return text
+
+
+def _reason(value: str) -> str:
+    text = clean(value).strip()
+    if len(text) > MAX_REASON:
+        raise InvalidInput(N_("Die Begründung ist zu lang (höchstens 2.000 Zeichen)."))
+    return text
+
+
+def _option(session: Session, declaration: Declaration, option_id: int) -> AddresseeOption:
+    option = session.get(AddresseeOption, option_id)
+    if option is None or option.declaration_id != declaration.id or option.removed_at:
+        raise NotFound(N_("Diesen Adressaten gibt es nicht (mehr)."))
+    return option
+
+
+# -- the addressee ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OptionData:
+    """An addressee option as the moderation enters it."""
+
+    name: str
+    address: str = ""
+    email: str = ""
+
+
+def add_option(
+    session: Session, actor: Membership, declaration: Declaration, data: OptionData, *, at: datetime
+) -> AddresseeOption:
+    """Offer a further addressee (moderation only, until the approval)."""
+    _check_moderator(actor, declaration)
+    _check_not_frozen(declaration)
+    position = len(options(session, declaration))
+    option = AddresseeOption(
+        declaration_id=declaration.id,
+        name=_line(data.name, MAX_NAME, N_("Bitte geben Sie den Namen des Adressaten an.")),
+        address=_block(data.address),
+        email=_email(data.email),
+        position=position,
+        created_at=at,
+    )
+    session.add(option)
+    session.flush()
+    audit.record(
+        session, "addressee.option_added", at=at, actor=actor.person, declaration=declaration,
+        option=option.id,
+    )  # fmt: skip
+    return option
+
+
+def edit_option(
+    session: Session,
+    actor: Membership,
+    declaration: Declaration,
+    option_id: int,
+    data: OptionData,
+    *,
+    at: datetime,
+) -> AddresseeOption:
+    """Change an option. Changing the recorded addressee changes the content: every
+    sign-off given before becomes one for an earlier version."""
+    _check_moderator(actor, declaration)
+    _check_not_frozen(declaration)
+    option = _option(session, declaration, option_id)
+    option.name = _line(data.name, MAX_NAME, N_("Bitte geben Sie den Namen des Adressaten an."))
+    option.address = _block(data.address)
+    option.email = _email(data.email)
+    session.flush()
+    audit.record(
+        session, "addressee.option_edited", at=at, actor=actor.person, declaration=declaration,
+        option=option.id,
+    )  # fmt: skip
+    return option
+
+
+def remove_option(
+    session: Session, actor: Membership, declaration: Declaration, option_id: int, *, at: datetime
+) -> None:
+    """Stop offering an option; the recorded addressee cannot be removed."""
+    _check_moderator(actor, declaration)
+    _check_not_frozen(declaration)
+    option = _option(session, declaration, option_id)
+    if declaration.addressee_id == option.id:
+        raise InvalidInput(
+            N_(
+                "Der festgelegte Adressat kann nicht entfernt werden. "
+                "Legen Sie erst einen anderen fest."
+            )
+        )
+    option.removed_at = at
+    session.flush()
+    audit.record(
+        session, "addressee.option_removed", at=at, actor=actor.person, declaration=declaration,
+        option=option.id,
+    )  # fmt: skip
+
+
+def options(session: Session, declaration: Declaration) -> list[AddresseeOption]:
+    """Return the options offered, in their order."""
+    return list(
+        session.scalars(
+            select(AddresseeOption)
+            .where(
+                AddresseeOption.declaration_id == declaration.id,
+                AddresseeOption.removed_at.is_(None),
+            )
+            .order_by(AddresseeOption.position, AddresseeOption.id)
+        )
+    )
+
+
+def prefer(
+    session: Session,
+    actor: Membership,
+    declaration: Declaration,
+    option_id: int,
+    reason: str,
+    *,
+    at: datetime,
+) -> AddresseePreference:
+    """Record a mayor's recommendation of an addressee (replacing an earlier one)."""
+    _check_member(actor, declaration)
+    if actor.role_enum is not Role.MAYOR:
+        raise NotASignatory(
+            N_("Empfehlungen zum Adressaten geben die Bürgermeisterinnen und Bürgermeister.")
+        )
+    _check_not_frozen(declaration)
+    option = _option(session, declaration, option_id)
+    preference = session.scalar(
+        select(AddresseePreference).where(AddresseePreference.membership_id == actor.id)
+    )
+    if preference is None:
+        preference = AddresseePreference(declaration_id=declaration.id, membership_id=actor.id)
+        session.add(preference)
+    preference.option_id, preference.reason, preference.at = option.id, _reason(reason), at
+    session.flush()
+    audit.record(
+        session, "addressee.preferred", at=at, actor=actor.person, declaration=declaration,
+        option=option.id,
+    )  # fmt: skip
+    return preference
+
+
+def decide(
+    session: Session,
+    actor: Membership,
+    declaration: Declaration,
+    option_id: int,
+    rationale: str,
+    *,
+    at: datetime,
+) -> AddresseeOption:
+    """Record the addressee (moderation only, until the approval), with its rationale."""
+    _check_moderator(actor, declaration)
+    _check_not_frozen(declaration)
+    option = _option(session, declaration, option_id)
+    declaration.addressee_id = option.id
+    declaration.addressee_rationale = _reason(rationale)
+    declaration.addressee_decided_at, declaration.addressee_decided_by_id = at, actor.person_id
+    session.flush()
+    audit.record(
+        session, "addressee.decided", at=at, actor=actor.person, declaration=declaration,
+        option=option.id,
+    )  # fmt: skip
+    return option
+
+
+# -- sign-offs --------------------------------------------------------------------------
+
+
+def _answer_of(session: Session, membership_id: int) -> SignOff | None:
+    return session.scalar(
+        select(SignOff)
+        .where(SignOff.membership_id == membership_id, SignOff.withdrawn_at.is_(None))
+        .order_by(SignOff.id.desc())
+        .limit(1)
+    )
+
+
+def sign(
+    session: Session,
+    actor: Membership,
+    declaration: Declaration,
+    shown_hash: str,
+    *,
+    at: datetime,
+    method: str,
+    passkey_id: int | None = None,
+    assertion: dict[str, Any] | None = None,
+    cache: drafts.HeadCache | None = None,
+) -> SignOff:
+    """Sign the current content, which must be what the mayor was shown (``shown_hash``)."""
+    _check_member(actor, declaration)
+    signoffs.check_may_answer(declaration.phase_enum, actor.role_enum)
+    now = current_content(session, declaration, cache)
+    signoffs.check_addressee(now.addressee is not None)
+    signoffs.check_signs_current(shown_hash, now.hash)
+    _withdraw_current(session, actor, at)
+    answer = SignOff(
+        declaration_id=declaration.id,
+        membership_id=actor.id,
+        kind=Answer.SIGNED.value,
+        revision=now.revision,
+        content_hash=now.hash,
+        at=at,
+        method=method,
+        passkey_id=passkey_id,
+        assertion=assertion,
+        reason="",
+    )
+    session.add(answer)
+    session.flush()
+    audit.record(
+        session, "signoff.signed", at=at, actor=actor.person, declaration=declaration,
+        sign_off=answer.id, revision=now.revision, content_hash=now.hash, method=method,
+    )  # fmt: skip
+    return answer
+
+
+def decline(
+    session: Session,
+    actor: Membership,
+    declaration: Declaration,
+    reason: str,
+    *,
+    at: datetime,
+    cache: drafts.HeadCache | None = None,
+) -> SignOff:
+    """Decline to sign (nicht mitzeichnen), with an optional reason."""
+    _check_member(actor, declaration)
+    signoffs.check_may_answer(declaration.phase_enum, actor.role_enum)
+    now = current_content(session, declaration, cache)
+    _withdraw_current(session, actor, at)
+    answer = SignOff(
+        declaration_id=declaration.id,
+        membership_id=actor.id,
+        kind=Answer.DECLINED.value,
+        revision=now.revision,
+        content_hash=now.hash,
+        at=at,
+        method="session",
+        reason=_reason(reason),
+    )
+    session.add(answer)
+    session.flush()
+    audit.record(
+        session, "signoff.declined", at=at, actor=actor.person, declaration=declaration,
+        sign_off=answer.id, revision=now.revision,
+    )  # fmt: skip
+    return answer
+
+
+def withdraw(
+    session: Session, actor: Membership, declaration: Declaration, *, at: datetime
+) -> SignOff | None:
+    """Withdraw one's sign-off or decline; return what was withdrawn (None: nothing)."""
+    _check_member(actor, declaration)
+    signoffs.check_may_answer(declaration.phase_enum, actor.role_enum)
+    withdrawn = _withdraw_current(session, actor, at)
+    if withdrawn is not None:
+        audit.record(
+            session, "signoff.withdrawn", at=at, actor=actor.person, declaration=declaration,
+            sign_off=withdrawn.id,
+        )  # fmt: skip
+    return withdrawn
+
+
+def _withdraw_current(session: Session, actor: Membership, at: datetime) -> SignOff | None:
+    current = _answer_of(session, actor.id)
+    if current is not None:
+        current.withdrawn_at = at
+        session.flush()
+    return current
+
+
+# -- the status board and the approval -------------------------------------------------
+
+
+def _mayors(session: Session, declaration: Declaration) -> list[Membership]:
+    return list(
+        session.scalars(
+            select(Membership).where(
+                Membership.declaration_id == declaration.id,
+                Membership.revoked_at.is_(None),
+                Membership.role == Role.MAYOR.value,
+            )
+        )
+    )
+
+
+def standings(
+    session: Session, declaration: Declaration, current_hash: str
+) -> list[tuple[Membership, SignOff | None, SignOffState]]:
+    """Return every mayor with their answer and its state against ``current_hash``."""
+    result = []
+    for mayor in sorted(_mayors(session, declaration), key=lambda m: m.person.name.casefold()):
+        answer = _answer_of(session, mayor.id)
+        state = signoffs.state_of(
+            Answer(answer.kind) if answer else None,
+            answer.content_hash if answer else None,
+            current_hash,
+        )
+        result.append((mayor, answer, state))
+    return result
+
+
+def blockers(session: Session, declaration: Declaration, now: Content, *, today: date) -> list[str]:
+    """Return why the approval is not possible now (empty: it is)."""
+    return signoffs.approval_blockers(
+        phase=declaration.phase_enum,
+        addressee_recorded=now.addressee is not None,
+        mayors=[Standing(m.id, state) for m, _, state in standings(session, declaration, now.hash)],
+        deadline=declaration.deadline,
+        today=today,
+    )
+
+
+def approve(
+    session: Session,
+    actor: Membership,
+    declaration: Declaration,
+    *,
+    at: datetime,
+    today: date,
+    cache: drafts.HeadCache | None = None,
+) -> Content:
+    """Approve (Freigabe): freeze the head revision and the addressee, move to approved.
+
+    The declaration's row is locked first, so no edit commits between the check and the
+    freeze (the edit path takes the same lock). Mayors who did not act by the deadline
+    are recorded as not having responded.
+    """
+    _check_moderator(actor, declaration)
+    drafts.lock_declaration(session, declaration)
+    now = current_content(session, declaration, cache)
+    signoffs.check_approval(blockers(session, declaration, now, today=today))
+    silent = [
+        m.id
+        for m, _, state in standings(session, declaration, now.hash)
+        if state is SignOffState.OPEN
+    ]
+    declaration.approved_revision, declaration.approved_hash = now.revision, now.hash
+    declaration.approved_at, declaration.approved_by_id = at, actor.person_id
+    declaration.phase = Phase.APPROVED.value
+    declaration.updated_at = at
+    session.flush()
+    audit.record(
+        session, "declaration.approved", at=at, actor=actor.person, declaration=declaration,
+        revision=now.revision, content_hash=now.hash, not_responded=silent,
+    )  # fmt: skip
+    return now
+
+
+def board(
+    session: Session,
+    declaration: Declaration,
+    viewer: Membership | None,
+    *,
+    today: date,
+    cache: drafts.HeadCache | None = None,
+) -> dict[str, Any]:
+    """Return the status board (the Zeichnung tab); ``you`` is ``viewer``'s own entry
+    (None for the operator on the command line)."""
+    now = current_content(session, declaration, cache)
+    recorded = recorded_addressee(session, declaration)
+    preferences = list(
+        session.scalars(
+            select(AddresseePreference).where(AddresseePreference.declaration_id == declaration.id)
+        )
+    )
+    names = {
+        m.id: m.person
+        for m in session.scalars(
+            select(Membership).where(Membership.declaration_id == declaration.id)
+        )
+    }
+
+    def person(membership_id: int) -> dict[str, Any]:
+        who: Person | None = names.get(membership_id)
+        return {
+            "participant": membership_id,
+            "name": who.name if who else "",
+            "municipality": who.municipality if who else "",
+        }
+
+    def option_view(option: AddresseeOption) -> dict[str, Any]:
+        return {
+            "id": option.id,
+            "name": option.name,
+            "address": option.address,
+            "email": option.email,
+            "preferences": [
+                {**person(p.membership_id), "reason": p.reason, "at": p.at.isoformat()}
+                for p in preferences
+                if p.option_id == option.id
+            ],
+        }
+
+    participants = []
+    mine: dict[str, Any] | None = None
+    for mayor, answer, state in standings(session, declaration, now.hash):
+        entry = {
+            **person(mayor.id),
+            "office": mayor.person.office,
+            "role": Role.MAYOR.value,
+            "state": state.value,
+            "answer": None
+            if answer is None
+            else {
+                "kind": answer.kind,
+                "revision": answer.revision,
+                "content_hash": answer.content_hash,
+                "at": answer.at.isoformat(),
+                "method": answer.method,
+                "reason": answer.reason,
+            },
+        }
+        participants.append(entry)
+        if viewer is not None and mayor.id == viewer.id:
+            mine = entry
+    for member in _non_signatories(session, declaration):
+        participants.append(
+            {**person(member.id), "office": member.person.office, "role": member.role}
+        )
+    reasons = blockers(session, declaration, now, today=today)
+    return {
+        "phase": declaration.phase,
+        "revision": now.revision,
+        "content_hash": now.hash,
+        "short_hash": content.short(now.hash),
+        "deadline": declaration.deadline.isoformat() if declaration.deadline else None,
+        "addressee_options": [option_view(o) for o in options(session, declaration)],
+        "addressee": None
+        if recorded is None
+        else {
+            **option_view(recorded),
+            "rationale": declaration.addressee_rationale,
+            "decided_at": declaration.addressee_decided_at.isoformat()
+            if declaration.addressee_decided_at
+            else None,
+        },
+        "participants": participants,
+        "you": mine,
+        "approvable": not reasons,
+        "blockers": reasons,
+        "approved": None
+        if declaration.approved_revision is None
+        else {
+            "revision": declaration.approved_revision,
+            "content_hash": declaration.approved_hash,
+            "at": declaration.approved_at.isoformat() if declaration.approved_at else None,
+        },
+    }
+
+
+def _non_signatories(session: Session, declaration: Declaration) -> list[Membership]:
+    """Return the moderation and observers (who do not sign), for the board's list."""
+    return list(
+        session.scalars(
+            select(Membership).where(
+                Membership.declaration_id == declaration.id,
+                Membership.revoked_at.is_(None),
+                Membership.role != Role.MAYOR.value,
+            )
+        )
+    )
+
+
+def record_refusal(
+    session: Session,
+    actor: Membership,
+    declaration: Declaration,
+    action: str,
+    code: str,
+    *,
+    at: datetime,
+) -> None:
+    """Write a refused step of the workflow to the audit trail (``<action>.refused``)."""
+    audit.record(
+        session, f"{action}.refused", at=at, actor=actor.person, declaration=declaration,
+        code=code,
+    )  # fmt: skip
