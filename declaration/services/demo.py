@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from declaration.domain.roles import Role
 from declaration.models import Declaration, Membership, Person
-from declaration.services import auth, comments, declarations, drafts, participants
+from declaration.services import auth, comments, declarations, drafts, participants, signoffs
 
 SAMPLE = Path(__file__).resolve().parent.parent / "demo" / "merseburger-erklaerung.md"
 
@@ -135,7 +135,38 @@ def _create(
             send_mail=False,
         ).membership
     _discuss(session, declaration, moderator, mayors, at=at)
+    moderation = declarations.membership_of(session, moderator, declaration)
+    for option in ADDRESSEES:
+        signoffs.add_option(session, moderation, declaration, option, at=at)
     return declaration
+
+
+#: Whom the declaration may go to: the municipal umbrella associations and state politics.
+#: Postal addresses as published by the institutions; the e-mail addresses are the demo's
+#: own (``.example``), so that no demo mail can reach a real office.
+ADDRESSEES: tuple[signoffs.OptionData, ...] = (
+    signoffs.OptionData(
+        "Städte- und Gemeindebund Sachsen-Anhalt",
+        "Städte- und Gemeindebund Sachsen-Anhalt\nGeschäftsstelle\nSternstraße 3\n39104 Magdeburg",
+        "poststelle@sgsa.example",
+    ),
+    signoffs.OptionData(
+        "Landkreistag Sachsen-Anhalt",
+        "Landkreistag Sachsen-Anhalt\nGeschäftsstelle\nAlbrechtstraße 7\n39104 Magdeburg",
+        "poststelle@lkt-sachsen-anhalt.example",
+    ),
+    signoffs.OptionData(
+        "Landesregierung Sachsen-Anhalt",
+        "Staatskanzlei und Ministerium für Kultur des Landes Sachsen-Anhalt\n"
+        "Hegelstraße 42\n39104 Magdeburg",
+        "poststelle@stk.sachsen-anhalt.example",
+    ),
+    signoffs.OptionData(
+        "Landtag von Sachsen-Anhalt",
+        "Landtag von Sachsen-Anhalt\nDomplatz 6–9\n39104 Magdeburg",
+        "poststelle@landtag.sachsen-anhalt.example",
+    ),
+)
 
 
 #: The demo's discussion: (who, passage or None for the whole text, comment, replies).

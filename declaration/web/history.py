@@ -101,6 +101,29 @@ def compare(key: str) -> str:
     )
 
 
+@bp.get("/vergleich.json")
+@login_required
+def compare_json(key: str) -> Response:
+    """Return the word-level difference of two versions as segments, for the editor.
+
+    The Zeichnung tab shows a mayor what changed since the version they signed.
+    """
+    declaration, _ = _open(key)
+    head = declaration.head_revision
+    new = _revision_arg("bis", head, head)
+    old = _revision_arg("von", max(0, new - 1), head)
+    segments = versions.difference(db(), declaration, old, new)
+    response = jsonify(
+        {
+            "von": old,
+            "bis": new,
+            "segments": [{"kind": s.kind, "text": s.text} for s in segments],
+        }
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.post("/fassungen")
 @login_required
 def name_version(key: str) -> Response:

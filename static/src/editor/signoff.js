@@ -178,24 +178,6 @@ function h(tag, props = {}, ...children) {
   return element;
 }
 
-/** The word-level difference as the comparison page renders it (templates/partials/segments.html). */
-function segmentsOf(html) {
-  const doc = new DOMParser().parseFromString(html, "text/html");
-  const diff = doc.querySelector(".diff--inline");
-  if (!diff) return null;
-  const textOf = (node) => [...node.childNodes]
-    .filter((child) => !(child.nodeType === 1 && child.classList.contains("visually-hidden")))
-    .map((child) => child.textContent).join("");
-  const segments = [];
-  for (const node of diff.childNodes) {
-    if (node.nodeType === 3) segments.push({ kind: "equal", text: node.textContent });
-    else if (node.nodeName === "INS") segments.push({ kind: "insert", text: textOf(node) });
-    else if (node.nodeName === "DEL") segments.push({ kind: "delete", text: textOf(node) });
-    else segments.push({ kind: "equal", text: node.textContent });
-  }
-  return segments;
-}
-
 /**
  * The accessible confirmation dialog: a modal <dialog> (the page behind it inert), Tab
  * kept inside, Escape and "Abbrechen" close it, the focus returns to where it came from.
@@ -584,14 +566,12 @@ export class SignoffPanel {
     if (!entry) {
       entry = { state: "loading", segments: null };
       this.diffs.set(key, entry);
-      const url = `${this.compareUrl}?von=${encodeURIComponent(from)}&bis=${encodeURIComponent(to)}`;
-      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
-        .then((response) => { if (!response.ok) throw new Error(String(response.status)); return response.text(); })
-        .then((html) => {
-          const segments = segmentsOf(html);
-          if (!segments) throw new Error("no difference on the page");
+      const url = `${this.compareUrl}.json?von=${encodeURIComponent(from)}&bis=${encodeURIComponent(to)}`;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then((response) => { if (!response.ok) throw new Error(String(response.status)); return response.json(); })
+        .then((data) => {
           entry.state = "ready";
-          entry.segments = condense(segments);
+          entry.segments = condense(data.segments);
         })
         .catch((error) => { console.warn("difference unavailable", error); entry.state = "failed"; })
         .finally(() => { if (this.board) this.render(); });
