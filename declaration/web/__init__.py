@@ -44,6 +44,7 @@ def init_web(app: Flask) -> None:
     from declaration.web.history import bp as history_bp
     from declaration.web.outbox import bp as outbox_bp
     from declaration.web.participants import bp as participants_bp
+    from declaration.web.passkeys import bp as passkeys_bp
 
     app.url_map.converters["id"] = DatabaseIdConverter
     context.init_app(app)
@@ -54,3 +55,4 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(participants_bp)
     app.register_blueprint(outbox_bp)
     app.register_blueprint(history_bp)
+    app.register_blueprint(passkeys_bp)
