@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import request, session
+from flask import current_app, request, session
 from flask_socketio import Namespace, join_room, leave_room
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
@@ -34,6 +34,7 @@ from declaration.domain.errors import (
     TooFast,
     UnknownEvent,
 )
+from declaration.domain.passkeys import relying_party
 from declaration.domain.phases import Phase, may_edit
 from declaration.domain.tokens import token_hash
 from declaration.models import Comment, Declaration, Membership
@@ -43,7 +44,7 @@ from declaration.realtime.batching import EditBatches, PendingEdit
 from declaration.realtime.limits import TokenBucket, price_of_chars, price_of_revisions
 from declaration.realtime.payloads import error_payload
 from declaration.realtime.presence import Peer, PresenceRegistry
-from declaration.services import auth, comments, declarations, drafts, live, signoffs
+from declaration.services import auth, comments, declarations, drafts, live, passkeys, signoffs
 from declaration.sessions import SESSION_KEY
 
 log = logging.getLogger(__name__)
@@ -690,13 +691,20 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
 def _sign(
     db: Session, declaration: Declaration, membership: Membership, c: Connection, p: payloads.Sign
 ) -> None:
+    assertion = None if p.assertion is None else p.assertion.model_dump()
+    rp = relying_party(str(current_app.config["PUBLIC_BASE_URL"]))
+    proof = passkeys.sign_off_proof(
+        db, membership, declaration, p.content_hash, assertion, rp=rp, at=clock.now()
+    )
     signoffs.sign(
         db,
         membership,
         declaration,
         p.content_hash,
         at=clock.now(),
-        method=auth.session_method(db, c.session_token),
+        method=proof.method or auth.session_method(db, c.session_token),
+        passkey_id=proof.passkey_id,
+        assertion=proof.assertion,
     )
 
 

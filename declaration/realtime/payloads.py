@@ -113,10 +113,26 @@ class Status(Payload):
     declaration: DeclarationRef
 
 
+#: A base64url field of a passkey assertion (``docs/protocol.md``, "Passkey assertions").
+Base64url = Annotated[str, Field(min_length=1, max_length=8192, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class PasskeyAssertion(Payload):
+    """A WebAuthn assertion over the content hash, as ``passkeys.js`` sends it."""
+
+    credential_id: Base64url
+    authenticator_data: Base64url
+    client_data_json: Base64url
+    signature: Base64url
+    user_handle: Base64url | None = None
+
+
 class Sign(Payload):
     declaration: DeclarationRef
     #: The content hash the mayor was shown and confirms.
     content_hash: ContentHash
+    #: Required of a mayor who registered a passkey; its challenge is the content hash.
+    assertion: PasskeyAssertion | None = None
 
 
 class Decline(Payload):
