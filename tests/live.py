@@ -22,9 +22,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_process(database_url: str, instance: Path, **env: str) -> Iterator[str]:
-    """Run ``declaration serve`` (gevent, as in production) and yield its base URL."""
-    port = free_port()
+def server_process(
+    database_url: str, instance: Path, *, port: int | None = None, **env: str
+) -> Iterator[str]:
+    """Run ``declaration serve`` (gevent, as in production) and yield its base URL.
+
+    ``port``: a free port chosen beforehand (e.g. to name it in ``env``); else one is.
+    """
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     environment = {
         **os.environ,
