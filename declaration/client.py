@@ -309,14 +309,21 @@ class DraftClient:
         ``stale``, ``declined`` or ``open``), ``approvable`` and its ``blockers``."""
         return self._call("status", {"declaration": self._key})
 
-    def sign(self, content_hash: str | None = None) -> dict[str, Any]:
+    def sign(
+        self, content_hash: str | None = None, assertion: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Sign the current content (text and addressee); return the board.
 
         ``content_hash`` is what the mayor was shown; without it, the current one is asked
         for first. Refused with ``content_changed`` when the content changed in between.
+        A mayor who registered a passkey passes its WebAuthn ``assertion`` over the hash
+        (docs/protocol.md, "Passkey assertions").
         """
         shown = content_hash or str(self.status()["content_hash"])
-        return self._call("sign", {"declaration": self._key, "content_hash": shown})
+        data: dict[str, Any] = {"declaration": self._key, "content_hash": shown}
+        if assertion is not None:
+            data["assertion"] = assertion
+        return self._call("sign", data)
 
     def withdraw(self) -> dict[str, Any]:
         """Withdraw one's sign-off (or decline)."""

@@ -27,6 +27,7 @@ from declaration.domain.roles import Role
 from declaration.models import Membership, Passkey, SignOff
 from declaration.services import declarations, signoffs
 from tests.e2e.conftest import axe_violations, screenshot
+from tests.e2e.test_editor import wait_until
 from tests.live import free_port, server_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -236,3 +237,35 @@ def test_removing_the_passkey_signs_on_the_session_again(app, mayor_page, make_d
 
     assert signed["ok"], signed
     assert signed["you"]["answer"]["method"] == "link"
+
+
+def test_a_mayor_with_a_passkey_signs_through_the_zeichnung_tab(
+    app, mayor_page, localhost_server, make_declaration, invite
+):
+    page = mayor_page
+    key, token = _review(app, make_declaration, invite)
+    page.goto(f"/einladung/{token}")
+    _virtual_authenticator(page)
+    page.goto("/passkeys")
+    page.get_by_label("Name des Passkeys").fill("Tablet")
+    page.get_by_role("button", name="Passkey einrichten").click()
+    page.get_by_role("cell", name="Tablet", exact=True).wait_for()
+
+    page.goto(f"/erklaerungen/{key}")
+    page.get_by_role("tab", name="Zeichnung").click()
+    page.locator("#panel-signoff").get_by_role("button", name="Zeichnen", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Diese Fassung zeichnen")
+    dialog.get_by_role("button", name="Jetzt zeichnen").click()
+    wait_until(page, "window.erklaerung.status.you.state === 'valid'", timeout=15_000)
+
+    assert page.evaluate("window.erklaerung.status.you.answer.method") == "passkey"
+    with app.app_context(), get_database().transaction() as s:
+        stored = s.scalars(select(SignOff)).one()
+        passkey = s.scalars(select(Passkey)).one()
+        assert is_valid(
+            stored.assertion,
+            passkey.public_key,
+            stored.content_hash,
+            relying_party(localhost_server),
+        )
+    assert page.errors == []

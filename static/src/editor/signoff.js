@@ -11,6 +11,7 @@
 // Server data reaches the page only as text nodes (`textContent`).
 
 import { fill, formatDateTime } from "./threads.js";
+import { passkeyInfo, passkeysSupported, signWithPasskey } from "./passkeys.js";
 
 /** The states of a mayor, in the order the board counts them. */
 export const STATES = ["valid", "stale", "declined", "open"];
@@ -369,6 +370,26 @@ export class SignoffPanel {
     return message;
   }
 
+  /**
+   * Sign `contentHash`: with the person's passkey when they registered one (the server
+   * then requires it, and keeps the assertion as proof), else on the login session.
+   */
+  async signContent(contentHash, slot, options) {
+    const payload = { content_hash: contentHash };
+    try {
+      const info = passkeysSupported() ? await passkeyInfo() : null;
+      if (info && info.credentials && info.credentials.length) {
+        payload.assertion = await signWithPasskey(contentHash, info);
+      }
+    } catch (error) {
+      const message = (error && error.message) || this.s.signoffOffline;
+      this.errors.set(slot, message);
+      this.render();
+      return message;
+    }
+    return this.act("sign", payload, slot, options);
+  }
+
   get frozen() { return !!this.board && (this.board.phase === "approved" || this.board.phase === "published"); }
 
   // -- drawing ------------------------------------------------------------------------
@@ -553,7 +574,7 @@ export class SignoffPanel {
       h("p", {}, h("a", { href: url, text: s.showChanges, attrs: { "data-key": "changes-link" } })),
       h("p", { className: "signoff-stale__confirm", text: fill(s.confirmText, { addressee: this.addresseeName(board), hash: board.short_hash }) }),
       h("div", { className: "signoff-actions" },
-        this.button("sign-again", s.signAgain, () => this.act("sign", { content_hash: board.content_hash }, "sign", {
+        this.button("sign-again", s.signAgain, () => this.signContent(board.content_hash, "sign", {
           done: () => { this.focusNext = "mine-title"; }, announce: s.signed,
         }), { primary: true })),
     );
@@ -603,7 +624,7 @@ export class SignoffPanel {
           changed ? h("p", { className: "signoff-notice", text: s.confirmChanged }) : null,
         ].filter(Boolean);
       },
-      submit: () => this.act("sign", { content_hash: shown }, "sign", { announce: s.signed }),
+      submit: () => this.signContent(shown, "sign", { announce: s.signed }),
       after: () => this.content.querySelector('[data-key="mine-title"]'),
     });
   }
