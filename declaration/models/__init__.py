@@ -6,6 +6,7 @@ from declaration.models.comment import Comment, CommentRead
 from declaration.models.declaration import Declaration, Membership
 from declaration.models.invitation import Invitation, LinkPurpose
 from declaration.models.mail import OutboxMail
+from declaration.models.notice import Notice
 from declaration.models.person import LoginSession, Person
 from declaration.models.revision import EditClient, Keyframe, NamedVersion, Revision
 from declaration.models.signoff import AddresseeOption, AddresseePreference, Passkey, SignOff
@@ -27,6 +28,7 @@ __all__ = [
     "LoginThrottle",
     "Membership",
     "NamedVersion",
+    "Notice",
     "OutboxMail",
     "Passkey",
     "Person",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from declaration.domain.phases import Phase
@@ -78,6 +78,9 @@ class Membership(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     #: When the participant last opened the declaration ("since your last visit").
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: Whether the participant receives the workflow's e-mails about this declaration
+    #: (`services.notifications`); each participant switches them off on the page.
+    notify: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     declaration: Mapped[Declaration] = relationship()
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
