@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from declaration.domain.dates import format_datetime_de
+from declaration.domain.dates import format_date_de, format_datetime_de
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -40,3 +40,87 @@ def login_link(*, name: str, link: str, expires_at: datetime) -> tuple[str, str]
         "Haben Sie keinen Link angefordert, können Sie diese E-Mail ignorieren.\n"
     )
     return subject, body
+
+
+# -- notifications of the sign-off workflow (`services.notifications`) -------------------
+# Each links to the declaration's page, never to a login: whoever is logged out there asks
+# for a login link with their own address. Each says how to switch them off.
+
+#: The last line of every notification.
+SWITCH_OFF = (
+    "Sie erhalten diese E-Mail, weil Sie an der Erklärung teilnehmen. Abschalten können Sie "
+    "diese Benachrichtigungen auf der Seite der Erklärung unter „Teilnehmende“."
+)
+
+
+def _notification(name: str, paragraphs: list[str], link: str) -> str:
+    body = f"Guten Tag {name},\n\n"
+    body += "".join(f"{paragraph}\n\n" for paragraph in paragraphs)
+    body += f"Zur Erklärung:\n{link}\n\n-- \n{SWITCH_OFF}\n"
+    return body
+
+
+def _deadline_end(deadline: date) -> str:
+    return f"{format_date_de(deadline)}, 24 Uhr"
+
+
+def review_started(
+    *, name: str, title: str, link: str, signs: bool, deadline: date | None
+) -> tuple[str, str]:
+    """Return subject and body of "the review (Abstimmung) has started"."""
+    subject = f"Abstimmung gestartet: {title}"
+    first = f"die Moderation hat die Abstimmung über die Erklärung „{title}“ gestartet."
+    if signs:
+        task = "Bitte prüfen Sie die Fassung und zeichnen Sie sie"
+        task += f" bis {_deadline_end(deadline)}." if deadline else "."
+        task += " Wenn Sie nicht mitzeichnen möchten, können Sie das dort ebenfalls angeben."
+    else:
+        task = "Die Bürgermeisterinnen und Bürgermeister prüfen und zeichnen jetzt die Fassung."
+        if deadline:
+            task += f" Die Frist endet {_deadline_end(deadline)}."
+    return subject, _notification(name, [first, task], link)
+
+
+def signoff_stale(
+    *, name: str, title: str, link: str, signed_at: datetime, revision: int
+) -> tuple[str, str]:
+    """Return subject and body of "the text you signed has changed since"."""
+    subject = f"Bitte erneut zeichnen: {title}"
+    paragraphs = [
+        f"Sie haben am {format_datetime_de(signed_at)} eine frühere Fassung der Erklärung "
+        f"„{title}“ gezeichnet (Änderung Nr. {revision}). Die Fassung wurde seitdem geändert; "
+        "Ihre Zeichnung gilt nicht für den aktuellen Text.",
+        "Auf der Seite der Erklärung sehen Sie unter „Zeichnung“, was sich geändert hat, und "
+        "können die aktuelle Fassung in einem Schritt erneut zeichnen.",
+    ]
+    return subject, _notification(name, paragraphs, link)
+
+
+def deadline_near(
+    *, name: str, title: str, link: str, deadline: date, stale: bool
+) -> tuple[str, str]:
+    """Return subject and body of "the deadline ends within 48 hours"."""
+    subject = f"Frist endet {format_date_de(deadline)}: {title}"
+    state = (
+        "Sie haben eine frühere Fassung gezeichnet, nicht die aktuelle."
+        if stale
+        else "Sie haben die aktuelle Fassung noch nicht gezeichnet."
+    )
+    paragraphs = [
+        f"die Frist für die Zeichnung der Erklärung „{title}“ endet am "
+        f"{_deadline_end(deadline)}. {state}",
+        "Bitte zeichnen Sie die Fassung oder geben Sie an, dass Sie nicht mitzeichnen.",
+    ]
+    return subject, _notification(name, paragraphs, link)
+
+
+def approved(
+    *, name: str, title: str, link: str, revision: int, short_hash: str, addressee: str
+) -> tuple[str, str]:
+    """Return subject and body of "the moderation gave the final approval"."""
+    subject = f"Freigegeben: {title}"
+    paragraphs = [
+        f"die Moderation hat die Erklärung „{title}“ freigegeben (Änderung Nr. {revision}, "
+        f"Prüfsumme {short_hash}). Text und Adressat ({addressee}) sind damit festgeschrieben.",
+    ]
+    return subject, _notification(name, paragraphs, link)
