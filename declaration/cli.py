@@ -38,11 +38,13 @@ def _fail(error: DomainError) -> None:
 @with_appcontext
 def serve_command(host: str, port: int) -> None:
     """Serve the application (pages and live editing) in this process."""
+    from declaration import notifier
     from declaration.realtime import socketio_of
     from declaration.server import run
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     app.extensions["declaration.evictions"].start()
+    notifier.start(app, socketio_of(app))
     run(app, socketio_of(app), host=host, port=port)
 
 
@@ -456,6 +458,33 @@ def status_command(declaration_key: str, as_json: bool) -> None:
         click.echo("Freigabe noch nicht möglich: " + " ".join(board["blockers"]))
 
 
+@click.command("notify")
+@with_appcontext
+def notify_command() -> None:
+    """Send the notices due now: sign-offs turned stale, deadlines within 48 hours.
+
+    Every server process checks once a minute on its own; this is for a timer (systemd,
+    cron) where no server runs, or to send at once. A notice is never sent twice.
+    """
+    from declaration.notifier import send_due
+
+    mails = send_due()
+    if not mails:
+        click.echo("Keine Benachrichtigungen fällig.")
+        return
+    failed = False
+    for mail in mails:
+        if mail.status == "sent":
+            click.echo(f"Gesendet an {mail.recipient}: {mail.subject}")
+        elif mail.status == "logged":
+            click.echo(f"Im Postausgang (kein Mailserver) für {mail.recipient}: {mail.subject}")
+        else:
+            click.echo(f"Nicht gesendet an {mail.recipient}: {mail.error}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
 def register_commands(app: Flask) -> None:
     """Add the project's commands to ``flask``/``declaration``."""
     for command in (
@@ -467,6 +496,7 @@ def register_commands(app: Flask) -> None:
         comments_group,
         audit_group,
         status_command,
+        notify_command,
     ):
         app.cli.add_command(command)
 

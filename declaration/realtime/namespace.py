@@ -37,6 +37,7 @@ from declaration.domain.errors import (
 from declaration.domain.passkeys import relying_party
 from declaration.domain.phases import Phase, may_edit
 from declaration.domain.tokens import token_hash
+from declaration.mailer import deliver_now
 from declaration.models import Comment, Declaration, Membership
 from declaration.outbound import NAMESPACE, comments_message, room_of, to_room
 from declaration.realtime import limits, payloads
@@ -44,7 +45,16 @@ from declaration.realtime.batching import EditBatches, PendingEdit
 from declaration.realtime.limits import TokenBucket, price_of_chars, price_of_revisions
 from declaration.realtime.payloads import error_payload
 from declaration.realtime.presence import Peer, PresenceRegistry
-from declaration.services import auth, comments, declarations, drafts, live, passkeys, signoffs
+from declaration.services import (
+    auth,
+    comments,
+    declarations,
+    drafts,
+    live,
+    notifications,
+    passkeys,
+    signoffs,
+)
 from declaration.sessions import SESSION_KEY
 
 log = logging.getLogger(__name__)
@@ -624,7 +634,8 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
 
         A refusal is written to the audit trail in a transaction of its own (the action's
         own rolled back): who tried what out of order is part of the record. After the
-        commit the room hears ``status_changed``, and ``phase`` when the phase moved.
+        commit the room hears ``status_changed``, and ``phase`` when the phase moved; the
+        mails a phase move queued (`notifications.phase_moved`) go out in the background.
         """
 
         def handler(connection: Connection, payload: Any) -> dict[str, Any]:
@@ -635,9 +646,20 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
                     before = declaration.phase
                     action(db, declaration, membership, connection, payload)
                     key, phase = declaration.key, declaration.phase
+                    mail_ids = notifications.phase_moved(
+                        db,
+                        declaration,
+                        membership,
+                        Phase(before),
+                        at=clock.now(),
+                        base_url=str(current_app.config["PUBLIC_BASE_URL"]),
+                    )
             except DomainError as error:
                 self._audit_refusal(connection, payload.declaration, name, error)
                 raise
+            if mail_ids:
+                app = current_app._get_current_object()  # type: ignore[attr-defined]
+                self.socketio.start_background_task(_deliver, app, mail_ids)
             to_room(self.socketio, declaration_id, "status_changed", {"declaration": key})
             if phase != before:
                 to_room(
@@ -686,6 +708,15 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
                 "peers",
                 {"declaration": self.keys[declaration_id], "peers": peers},
             )
+
+
+def _deliver(app: Any, mail_ids: list[int]) -> None:
+    """Send mails queued by a committed step, outside the event's handler (SMTP is slow)."""
+    try:
+        with app.app_context():
+            deliver_now(mail_ids)
+    except Exception:  # the step is done; a mail server's trouble must not surface here
+        log.exception("delivering the mails %s failed", mail_ids)
 
 
 def _sign(

@@ -24,9 +24,17 @@ from declaration.domain.phases import Phase, may_edit
 from declaration.domain.roles import may_name_versions, require_may_name_versions, require_moderator
 from declaration.domain.sync import Outcome
 from declaration.i18n import error_text
+from declaration.mailer import deliver_after_commit
 from declaration.models import Declaration, Membership
 from declaration.services import activity as activity_feed
-from declaration.services import comments, declarations, history, signoffs, versions
+from declaration.services import (
+    comments,
+    declarations,
+    history,
+    notifications,
+    signoffs,
+    versions,
+)
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
 from declaration.web.forms import field, integer_arg, integer_field
 
@@ -235,6 +243,7 @@ def phase(key: str) -> Response:
         target = Phase(field("phase", max_chars=20))
     except ValueError:
         raise InvalidInput(N_("Diese Phase gibt es nicht.")) from None
+    previous = declaration.phase_enum
     try:
         if target is Phase.APPROVED:
             signoffs.approve(db(), membership, declaration, at=clock.now(), today=clock.today())
@@ -249,6 +258,16 @@ def phase(key: str) -> Response:
         flash(error_text(error), "error")
         return redirect(url_for("declarations.show", key=key))
     _announce_phase_after_commit(declaration)
+    mail_ids = notifications.phase_moved(
+        db(),
+        declaration,
+        membership,
+        previous,
+        at=clock.now(),
+        base_url=str(current_app.config["PUBLIC_BASE_URL"]),
+    )
+    if mail_ids:
+        deliver_after_commit(after_commit, mail_ids)
     flash(
         gettext("Die Erklärung ist jetzt in der Phase „%(phase)s“.", phase=gettext(target.label)),
         "success",
