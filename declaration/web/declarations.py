@@ -16,7 +16,7 @@ from declaration.domain.phases import ALLOWED_TRANSITIONS, PHASE_ORDER, may_edit
 from declaration.domain.roles import may_moderate
 from declaration.i18n import error_text
 from declaration.models import Person
-from declaration.services import declarations, drafts, history
+from declaration.services import declarations, drafts, history, notifications
 from declaration.web.context import current_person, db, login_required, rollback
 from declaration.web.forms import field
 
@@ -67,6 +67,24 @@ def show(key: str) -> str:
         names=history.authors(db(), declaration),
         colour_for=colour_for,
     )
+
+
+@bp.post("/<key>/benachrichtigungen")
+@login_required
+def notify(key: str) -> Response:
+    """Switch one's e-mail notifications about this declaration on or off."""
+    _, membership = declarations.open_for(db(), _me(), key)
+    choice = field("notify", max_chars=10)
+    if choice not in ("0", "1"):
+        raise InvalidInput(N_("Bitte wählen Sie „Eingeschaltet“ oder „Ausgeschaltet“."))
+    notifications.set_notify(membership, choice == "1")
+    flash(
+        gettext("Sie erhalten E-Mail-Benachrichtigungen zu dieser Erklärung.")
+        if membership.notify
+        else gettext("Sie erhalten keine E-Mail-Benachrichtigungen zu dieser Erklärung mehr."),
+        "success",
+    )
+    return redirect(url_for("declarations.show", key=key))
 
 
 @bp.route("/neu", methods=["GET", "POST"])
