@@ -170,10 +170,7 @@ def add_option(
     )
     session.add(option)
     session.flush()
-    audit.record(
-        session, "addressee.option_added", at=at, actor=actor.person, declaration=declaration,
-        option=option.id,
-    )  # fmt: skip
+    _audit(session, "addressee.option_added", actor, declaration, at, option=option.id)
     return option
 
 
@@ -195,10 +192,7 @@ def edit_option(
     option.address = _block(data.address)
     option.email = _email(data.email)
     session.flush()
-    audit.record(
-        session, "addressee.option_edited", at=at, actor=actor.person, declaration=declaration,
-        option=option.id,
-    )  # fmt: skip
+    _audit(session, "addressee.option_edited", actor, declaration, at, option=option.id)
     return option
 
 
@@ -218,10 +212,7 @@ def remove_option(
         )
     option.removed_at = at
     session.flush()
-    audit.record(
-        session, "addressee.option_removed", at=at, actor=actor.person, declaration=declaration,
-        option=option.id,
-    )  # fmt: skip
+    _audit(session, "addressee.option_removed", actor, declaration, at, option=option.id)
 
 
 def options(session: Session, declaration: Declaration) -> list[AddresseeOption]:
@@ -263,10 +254,7 @@ def prefer(
         session.add(preference)
     preference.option_id, preference.reason, preference.at = option.id, _reason(reason), at
     session.flush()
-    audit.record(
-        session, "addressee.preferred", at=at, actor=actor.person, declaration=declaration,
-        option=option.id,
-    )  # fmt: skip
+    _audit(session, "addressee.preferred", actor, declaration, at, option=option.id)
     return preference
 
 
@@ -287,10 +275,7 @@ def decide(
     declaration.addressee_rationale = _reason(rationale)
     declaration.addressee_decided_at, declaration.addressee_decided_by_id = at, actor.person_id
     session.flush()
-    audit.record(
-        session, "addressee.decided", at=at, actor=actor.person, declaration=declaration,
-        option=option.id,
-    )  # fmt: skip
+    _audit(session, "addressee.decided", actor, declaration, at, option=option.id)
     return option
 
 
@@ -339,10 +324,17 @@ def sign(
     )
     session.add(answer)
     session.flush()
-    audit.record(
-        session, "signoff.signed", at=at, actor=actor.person, declaration=declaration,
-        sign_off=answer.id, revision=now.revision, content_hash=now.hash, method=method,
-    )  # fmt: skip
+    _audit(
+        session,
+        "signoff.signed",
+        actor,
+        declaration,
+        at,
+        sign_off=answer.id,
+        revision=now.revision,
+        content_hash=now.hash,
+        method=method,
+    )
     return answer
 
 
@@ -372,10 +364,15 @@ def decline(
     )
     session.add(answer)
     session.flush()
-    audit.record(
-        session, "signoff.declined", at=at, actor=actor.person, declaration=declaration,
-        sign_off=answer.id, revision=now.revision,
-    )  # fmt: skip
+    _audit(
+        session,
+        "signoff.declined",
+        actor,
+        declaration,
+        at,
+        sign_off=answer.id,
+        revision=now.revision,
+    )
     return answer
 
 
@@ -387,10 +384,7 @@ def withdraw(
     signoffs.check_may_answer(declaration.phase_enum, actor.role_enum)
     withdrawn = _withdraw_current(session, actor, at)
     if withdrawn is not None:
-        audit.record(
-            session, "signoff.withdrawn", at=at, actor=actor.person, declaration=declaration,
-            sign_off=withdrawn.id,
-        )  # fmt: skip
+        _audit(session, "signoff.withdrawn", actor, declaration, at, sign_off=withdrawn.id)
     return withdrawn
 
 
@@ -473,10 +467,16 @@ def approve(
     declaration.phase = Phase.APPROVED.value
     declaration.updated_at = at
     session.flush()
-    audit.record(
-        session, "declaration.approved", at=at, actor=actor.person, declaration=declaration,
-        revision=now.revision, content_hash=now.hash, not_responded=silent,
-    )  # fmt: skip
+    _audit(
+        session,
+        "declaration.approved",
+        actor,
+        declaration,
+        at,
+        revision=now.revision,
+        content_hash=now.hash,
+        not_responded=silent,
+    )
     return now
 
 
@@ -595,6 +595,18 @@ def _non_signatories(session: Session, declaration: Declaration) -> list[Members
     )
 
 
+def _audit(
+    session: Session,
+    kind: str,
+    actor: Membership,
+    declaration: Declaration,
+    at: datetime,
+    **data: Any,
+) -> None:
+    """Append ``kind`` by ``actor`` to the declaration's audit chain (ids and codes only)."""
+    audit.record(session, kind, at=at, actor=actor.person, declaration=declaration, **data)
+
+
 def record_refusal(
     session: Session,
     actor: Membership,
@@ -605,7 +617,4 @@ def record_refusal(
     at: datetime,
 ) -> None:
     """Write a refused step of the workflow to the audit trail (``<action>.refused``)."""
-    audit.record(
-        session, f"{action}.refused", at=at, actor=actor.person, declaration=declaration,
-        code=code,
-    )  # fmt: skip
+    _audit(session, f"{action}.refused", actor, declaration, at, code=code)
