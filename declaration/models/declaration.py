@@ -30,6 +30,9 @@ class Declaration(Base):
     deadline: Mapped[date | None] = mapped_column(Date, default=None)
     #: Number of the newest revision of the text (0: the first draft).
     head_revision: Mapped[int] = mapped_column(Integer, default=0)
+    #: Number of the newest event in the declaration's audit chain (0: none), so that a
+    #: chain whose newest events were deleted does not verify (`services.integrity`).
+    audit_head: Mapped[int] = mapped_column(Integer, default=0)
     #: The newest keyframe (a revision storing the full text) and what was written since,
     #: from which the next keyframe is decided (domain.revisions.needs_keyframe).
     keyframe_revision: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from declaration.domain import audit, chain
 from declaration.models import AuditEvent, Declaration, Person
@@ -51,6 +52,17 @@ def record(
     )
     session.add(event)
     session.flush()
+    if declaration_id is not None:
+        # Under the chain's lock, like the append itself.
+        session.execute(
+            update(Declaration)
+            .where(Declaration.id == declaration_id)
+            # Not a change of the declaration: its "updated" time stays.
+            .values(audit_head=number + 1, updated_at=Declaration.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        if declaration is not None and declaration in session:
+            set_committed_value(declaration, "audit_head", number + 1)
     return event
 
 

@@ -150,6 +150,16 @@ def check_audit(session: Session, declaration: Declaration | None) -> ChainCheck
     except chain.ChainError as error:
         rows.close()
         return _broken(Chain.AUDIT, key, error, first=1)
+    if declaration is not None and counted.count < declaration.audit_head:
+        count, head = counted.count, declaration.audit_head
+        detail = f"events {count + 1}…{head} are missing (the recorded head is {head})"
+        broken = Broken(count + 1, chain.Break.MISSING, detail)
+        return ChainCheck(Chain.AUDIT, key, count, broken)
+    if declaration is not None and counted.count > declaration.audit_head:
+        head = declaration.audit_head
+        detail = f"events beyond the recorded head {head}"
+        broken = Broken(head + 1, chain.Break.EXTRA, detail)
+        return ChainCheck(Chain.AUDIT, key, head, broken)
     return ChainCheck(Chain.AUDIT, key, counted.count)
 
 

@@ -131,6 +131,14 @@ def _delete_audit_event(connection: Connection, d: Drafted) -> None:
     )
 
 
+def _delete_newest_audit_events(connection: Connection, d: Drafted) -> None:
+    _sql(
+        connection,
+        "DELETE FROM audit_events WHERE declaration_id = :d AND number > 1",
+        d=d.declaration_id,
+    )
+
+
 def _insert_audit_event(connection: Connection, d: Drafted) -> None:
     # Room is made at number 2 as an intruder would, then a copy of event 1 goes in.
     for number in range(d.events, 1, -1):
@@ -212,6 +220,7 @@ def _swap_revision_numbers(connection: Connection, d: Drafted) -> None:
         (_alter_audit_kind, "Protokoll", "Glied 2 passt nicht zu seinem Inhalt"),
         (_put_a_float_into_audit_data, "Protokoll", "Glied 2 lässt sich nicht berechnen"),
         (_delete_audit_event, "Protokoll", "Glied 2 fehlt"),
+        (_delete_newest_audit_events, "Protokoll", "Glied 2 fehlt"),
         (_insert_audit_event, "Protokoll", "Glied 2 passt nicht zu seinem Inhalt"),
         (_swap_audit_numbers, "Protokoll", "Glied 2 passt nicht zu seinem Inhalt"),
         (_alter_revision_operation, "Änderungen", "Glied 1 passt nicht zu seinem Inhalt"),
