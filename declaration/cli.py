@@ -14,12 +14,24 @@ from sqlalchemy import select
 
 from declaration import clock, migrate
 from declaration.db import get_database
+from declaration.domain import export as rendering
 from declaration.domain.chain import Break
 from declaration.domain.errors import DomainError
+from declaration.domain.manifest import Check, grouped, raw_public_key
+from declaration.domain.passkeys import relying_party
 from declaration.domain.roles import Role
 from declaration.mailer import deliver_now
 from declaration.models import Person
-from declaration.services import comments, declarations, demo, integrity, participants, signoffs
+from declaration.services import (
+    comments,
+    declarations,
+    demo,
+    integrity,
+    participants,
+    seal,
+    signoffs,
+)
+from declaration.services import export as exports
 from declaration.web.links import invitation_link
 
 
@@ -485,6 +497,163 @@ def notify_command() -> None:
         sys.exit(1)
 
 
+@click.command("export")
+@click.argument("declaration_key")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(list(rendering.FORMATS)),
+    required=True,
+    help="md (Markdown) or html (a standalone page).",
+)
+@click.option(
+    "--revision",
+    type=int,
+    default=None,
+    help="Export this revision (a draft unless it is the approved one).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (default: KEY-rN[-entwurf].FORMAT here); the manifest goes beside it.",
+)
+@with_appcontext
+def export_command(
+    declaration_key: str, file_format: str, revision: int | None, output: Path | None
+) -> None:
+    """Export a declaration as a file with its sealed manifest (FILE.manifest.json).
+
+    Without --revision the approved revision; before the approval the newest one, marked
+    as a draft. Every export is recorded in the audit trail.
+    """
+    key = seal.load_or_create(Path(current_app.instance_path))
+    rp = relying_party(str(current_app.config["PUBLIC_BASE_URL"]))
+    try:
+        with get_database().transaction(write=True) as session:
+            declaration = declarations.by_key(session, declaration_key)
+            number, draft = exports.choose_revision(declaration, revision)
+            path = output or Path(
+                f"{declaration.key}-r{number}{'-entwurf' if draft else ''}.{file_format}"
+            )
+            made = exports.export(
+                session,
+                declaration,
+                file_format,
+                key=key,
+                rp=rp,
+                at=clock.now(),
+                file_name=path.name,
+                revision=revision,
+            )
+            # Written before the commit: a file that cannot be written records no export.
+            manifest_path = manifest_path_of(path)
+            path.write_bytes(made.data)
+            manifest_path.write_bytes(made.manifest_bytes)
+    except DomainError as error:
+        _fail(error)
+        return
+    except OSError as error:
+        raise click.ClickException(f"Datei nicht geschrieben: {error}") from error
+    seal_part = made.envelope["seal"]
+    kind = "Entwurf" if made.draft else "Freigegebene Fassung"
+    click.echo(f"{kind}, Änderung Nr. {made.revision}: {path}")
+    click.echo(f"Manifest: {manifest_path}")
+    click.echo(f"SHA-256 der Datei: {made.sha256}")
+    click.echo(f"Siegel (Fingerabdruck): {grouped(seal_part['fingerprint'])}")
+    click.echo(f"Öffentlicher Schlüssel: {seal_part['public_key']}")
+
+
+def manifest_path_of(path: Path) -> Path:
+    """Return where the manifest of the exported file ``path`` lies: ``NAME.manifest.json``."""
+    return path.with_name(path.name + ".manifest.json")
+
+
+def _trusted_key(value: str) -> bytes:
+    """Read a public key given to verify: a PEM file (public or private key), or hex."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+    from cryptography.hazmat.primitives.serialization import (
+        load_pem_private_key,
+        load_pem_public_key,
+    )
+
+    path = Path(value)
+    if path.is_file():
+        data = path.read_bytes()
+        try:
+            loaded: object = (
+                load_pem_private_key(data, password=None)
+                if b"PRIVATE KEY" in data
+                else load_pem_public_key(data)
+            )
+        except ValueError as error:
+            raise click.BadParameter(f"kein lesbarer PEM-Schlüssel: {error}") from error
+        if isinstance(loaded, Ed25519PrivateKey):
+            loaded = loaded.public_key()
+        if not isinstance(loaded, Ed25519PublicKey):
+            raise click.BadParameter("kein Ed25519-Schlüssel")
+        return raw_public_key(loaded)
+    digits = "".join(value.split()).lower()
+    if len(digits) == 64 and all(c in "0123456789abcdef" for c in digits):
+        return bytes.fromhex(digits)
+    raise click.BadParameter("weder eine PEM-Datei noch 64 Hexadezimalziffern")
+
+
+_MARKS = {"ok": "GEPRÜFT      ", "unverified": "NICHT GEPRÜFT", "failed": "FEHLER       "}
+
+
+@click.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--manifest",
+    "manifest_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The sealed manifest (default: FILE.manifest.json).",
+)
+@click.option(
+    "--public-key",
+    "public_key",
+    default=None,
+    help="The instance's public key one trusts: a PEM file or 64 hex digits.",
+)
+def verify_command(file: Path, manifest_file: Path | None, public_key: str | None) -> None:
+    """Verify an exported file offline, without the database, and say what holds.
+
+    Checks the manifest's seal (against --public-key if given), the file's SHA-256, the
+    text, the content hash, the signatories printed and every passkey signature. Exit
+    status 1 if anything fails.
+    """
+    trusted = _trusted_key(public_key) if public_key else None
+    manifest_file = manifest_file or manifest_path_of(file)
+    data = file.read_bytes()
+    try:
+        envelope = json.loads(manifest_file.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        checks = [Check(False, f"Kein Manifest gefunden: {manifest_file}")]
+    except (UnicodeDecodeError, ValueError):
+        checks = [Check(False, f"Das Manifest ist kein JSON: {manifest_file}")]
+    else:
+        stated = envelope.get("manifest", {}).get("file") if isinstance(envelope, dict) else None
+        file_format = stated.get("format") if isinstance(stated, dict) else None
+        if file_format not in rendering.FORMATS:
+            file_format = rendering.format_of(file.name) or ""
+        checks = rendering.verify_export(file_format, data, envelope, trusted)
+    click.echo(f"Datei: {file}")
+    click.echo(f"Manifest: {manifest_file}")
+    for check in checks:
+        mark = "failed" if not check.ok else "unverified" if check.unverified else "ok"
+        click.echo(f"{_MARKS[mark]}  {check.text}")
+    failed = sum(1 for check in checks if not check.ok)
+    if failed:
+        click.echo(f"Ergebnis: {failed} Prüfung(en) fehlgeschlagen.")
+        sys.exit(1)
+    click.echo("Ergebnis: Alle Prüfungen bestanden.")
+
+
 def register_commands(app: Flask) -> None:
     """Add the project's commands to ``flask``/``declaration``."""
     for command in (
@@ -497,6 +666,8 @@ def register_commands(app: Flask) -> None:
         audit_group,
         status_command,
         notify_command,
+        export_command,
+        verify_command,
     ):
         app.cli.add_command(command)
 
@@ -514,6 +685,8 @@ cli = FlaskGroup(
     load_dotenv=False,
     help="Collaborative drafting of joint declarations.",
 )
+# Found without loading the application: verifying needs no configuration and no database.
+cli.add_command(verify_command)
 
 
 def main() -> None:
