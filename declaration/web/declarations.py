@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -12,11 +13,12 @@ from declaration import clock
 from declaration.domain.colours import colour_for
 from declaration.domain.comments import comments_open
 from declaration.domain.errors import N_, DomainError, Forbidden, InvalidInput
+from declaration.domain.manifest import grouped
 from declaration.domain.phases import ALLOWED_TRANSITIONS, PHASE_ORDER, may_edit
 from declaration.domain.roles import may_moderate
 from declaration.i18n import error_text
 from declaration.models import Person
-from declaration.services import declarations, drafts, history, notifications
+from declaration.services import declarations, drafts, history, notifications, seal
 from declaration.web.context import current_person, db, login_required, rollback
 from declaration.web.forms import field
 
@@ -66,7 +68,18 @@ def show(key: str) -> str:
         sessions=history.timeline(db(), declaration)[:5],
         names=history.authors(db(), declaration),
         colour_for=colour_for,
+        seal_fingerprint=grouped(_seal_fingerprint()),
+        seal_fingerprint_short=grouped(_seal_fingerprint(), 8),
     )
+
+
+def _seal_fingerprint() -> str:
+    """Return the fingerprint of the instance's seal key (created on first use), cached."""
+    cached = current_app.extensions.get("declaration.seal_fingerprint")
+    if cached is None:
+        cached = seal.fingerprint(Path(current_app.instance_path))
+        current_app.extensions["declaration.seal_fingerprint"] = cached
+    return str(cached)
 
 
 @bp.post("/<key>/benachrichtigungen")
