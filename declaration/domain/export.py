@@ -133,6 +133,20 @@ def _markdown_signatories(closing: str) -> list[str] | None:
     return [line[2:] for line in lines[1:end] if line.startswith("- ")]
 
 
+def _markdown_check_lines(closing: str) -> list[str] | None:
+    lines = closing.split("\n")
+    try:
+        start = lines.index(_CHECK_HEAD)
+    except ValueError:
+        return None
+    found = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("- "):
+            break
+        found.append(line[2:])
+    return found
+
+
 # -- HTML ----------------------------------------------------------------------------------
 
 _STYLE: Final = """
@@ -243,6 +257,8 @@ _TEXT_OPEN: Final = '<article class="text" id="text">\n'
 _TEXT_CLOSE: Final = "\n</article>"
 _SIGNATORIES_OPEN: Final = '<ul class="signatories" id="signatories">'
 _SIGNATORIES_CLOSE: Final = "</ul>"
+_CHECK_OPEN: Final = '<section class="check"><h2>Prüfvermerk</h2><ul>'
+_CHECK_CLOSE: Final = "</ul></section>"
 
 
 def render_html(manifest: Mapping[str, Any], fingerprint: str) -> str:
@@ -280,7 +296,7 @@ def render_html(manifest: Mapping[str, Any], fingerprint: str) -> str:
     else:
         parts.append(f'<p class="signatories">{_e(_NO_SIGNATORY)}</p>')
     checks = "".join(f"<li>{_e(line)}</li>" for line in check_lines(manifest, fingerprint))
-    parts.append(f'<section class="check"><h2>Prüfvermerk</h2><ul>{checks}</ul></section>')
+    parts.append(f"{_CHECK_OPEN}{checks}{_CHECK_CLOSE}")
     if draft:
         parts.append(f'<p class="draft">{_e(DRAFT_MARK)}</p>')
     parts += ["</body>", "</html>", ""]
@@ -304,6 +320,17 @@ def _html_signatories(document: str) -> list[str] | None:
     if end < 0:
         return None
     block = document[start + len(_SIGNATORIES_OPEN) : end]
+    return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", block, re.S)]
+
+
+def _html_check_lines(document: str) -> list[str] | None:
+    start = document.rfind(_CHECK_OPEN)
+    if start < 0:
+        return None
+    end = document.find(_CHECK_CLOSE, start)
+    if end < 0:
+        return None
+    block = document[start + len(_CHECK_OPEN) : end]
     return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", block, re.S)]
 
 
@@ -355,12 +382,14 @@ def verify_export(
         parts = _markdown_parts(document, draft)
         in_file = None if parts is None else parts[0]
         printed = None if parts is None else _markdown_signatories(parts[1])
+        stamp = None if parts is None else _markdown_check_lines(parts[1])
         text_matches = in_file == text
         expected_lines = [_one_line(line) for line in signatory_lines(manifest)]
     elif file_format == HTML:
         in_file = _html_text(document)
         text_matches = isinstance(text, str) and in_file == render_text_html(text)
         printed = _html_signatories(document)
+        stamp = _html_check_lines(document)
         expected_lines = signatory_lines(manifest)
     else:
         return [*checks, Check(False, f"Unbekanntes Format: {file_format}.")]
@@ -379,6 +408,17 @@ def verify_export(
         )
     else:
         checks.append(Check(False, "Die Unterzeichnenden in der Datei sind nicht die im Manifest."))
+    seal_part = envelope.get("seal", {})
+    if stamp == check_lines(manifest, str(seal_part.get("fingerprint"))):
+        checks.append(
+            Check(
+                True,
+                "Der Prüfvermerk in der Datei nennt Inhalts-Hash, Fassung, Freigabe und "
+                "Siegel des Manifests.",
+            )
+        )
+    else:
+        checks.append(Check(False, "Der Prüfvermerk in der Datei passt nicht zum Manifest."))
     if draft:
         marked = document.count(DRAFT_MARK) >= 2
         checks.append(

@@ -152,6 +152,7 @@ def test_a_genuine_export_verifies_line_by_line(app, approved, tmp_path, fmt):
     assert "Die Passkey-Signatur von Anna Schulze gilt für diesen Inhalt." in output
     assert "NICHT GEPRÜFT" in output and "Bernd Krause zeichnete nach Anmeldung" in output
     assert "Die Unterzeichnenden in der Datei (2) sind die Zeichnungen" in output
+    assert "Der Prüfvermerk in der Datei nennt Inhalts-Hash" in output
     assert output.rstrip().endswith("Ergebnis: Alle Prüfungen bestanden.")
 
 
@@ -234,6 +235,22 @@ def test_a_changed_signatory_in_the_file_fails(app, approved, tmp_path):
 
     assert status == 1
     assert "Die Unterzeichnenden in der Datei sind nicht die im Manifest." in output
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_a_changed_hash_in_the_pruefvermerk_fails(app, approved, tmp_path, fmt):
+    path = tmp_path / f"e.{fmt}"
+    _export(app, approved.key, path, fmt)
+    envelope = json.loads((tmp_path / f"e.{fmt}.manifest.json").read_text("utf-8"))
+    content_hash = envelope["manifest"]["content_hash"]
+    forged = content_hash[:-1] + ("0" if content_hash[-1] != "0" else "1")
+    path.write_text(path.read_text("utf-8").replace(content_hash, forged), "utf-8")
+
+    status, output = _verify(app, str(path))
+
+    assert status == 1
+    assert "Der Text in der Datei ist der Text im Manifest." in output
+    assert "FEHLER         Der Prüfvermerk in der Datei passt nicht zum Manifest." in output
 
 
 @pytest.mark.parametrize(
