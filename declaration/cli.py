@@ -634,7 +634,7 @@ def verify_command(file: Path, manifest_file: Path | None, public_key: str | Non
         envelope = json.loads(manifest_file.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         checks = [Check(False, f"Kein Manifest gefunden: {manifest_file}")]
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         checks = [Check(False, f"Das Manifest ist kein JSON: {manifest_file}")]
     else:
         stated = envelope.get("manifest", {}).get("file") if isinstance(envelope, dict) else None

@@ -30,7 +30,9 @@ DRAFT_MARK: Final = "ENTWURF – nicht gezeichnet"
 #: Between the text and the closing block of a Markdown export. A text may contain it
 #: too: the closing block starts at its *last* occurrence, and the block holds none.
 SEPARATOR: Final = "\n\n* * *\n\n"
-_SIGNED_BY: Final = "**Unterzeichnet von:**"
+_SIGNED_BY: Final = "Unterzeichnet von"
+#: A draft lists the sign-offs valid on its content too, but says they are not final.
+_SIGNED_SO_FAR: Final = "Bisher gezeichnet von (Entwurf, nicht freigegeben)"
 _NO_SIGNATORY: Final = "Keine gültigen Zeichnungen."
 _CHECK_HEAD: Final = "**Prüfvermerk**"
 
@@ -99,7 +101,7 @@ def render_markdown(manifest: Mapping[str, Any], fingerprint: str) -> str:
     """Return the Markdown export: the text as stored, then signatories and Prüfvermerk."""
     draft = _is_draft(manifest)
     lines = signatory_lines(manifest)
-    closing = [_SIGNED_BY, ""]
+    closing = [f"**{_signed_heading(draft)}:**", ""]
     closing += [f"- {_one_line(line)}" for line in lines] or [_NO_SIGNATORY]
     closing += ["", _CHECK_HEAD, ""]
     closing += [f"- {line}" for line in check_lines(manifest, fingerprint)]
@@ -122,9 +124,13 @@ def _markdown_parts(document: str, draft: bool) -> tuple[str, str] | None:
     return document[:cut], document[cut + len(SEPARATOR) :]
 
 
-def _markdown_signatories(closing: str) -> list[str] | None:
+def _signed_heading(draft: bool) -> str:
+    return _SIGNED_SO_FAR if draft else _SIGNED_BY
+
+
+def _markdown_signatories(closing: str, draft: bool) -> list[str] | None:
     lines = closing.split("\n")
-    if not lines or lines[0] != _SIGNED_BY:
+    if not lines or lines[0] != f"**{_signed_heading(draft)}:**":
         return None
     try:
         end = lines.index(_CHECK_HEAD)
@@ -288,7 +294,7 @@ def render_html(manifest: Mapping[str, Any], fingerprint: str) -> str:
         )
     parts.append(f'<h1 class="title">{_e(title)}</h1>')
     parts.append(_TEXT_OPEN + render_text_html(str(manifest.get("text", ""))) + _TEXT_CLOSE)
-    parts.append("<h2>Unterzeichnet von</h2>")
+    parts.append(f"<h2>{_e(_signed_heading(draft))}</h2>")
     lines = signatory_lines(manifest)
     if lines:
         items = "".join(f"<li>{_e(line)}</li>" for line in lines)
@@ -381,7 +387,7 @@ def verify_export(
     if file_format == MARKDOWN:
         parts = _markdown_parts(document, draft)
         in_file = None if parts is None else parts[0]
-        printed = None if parts is None else _markdown_signatories(parts[1])
+        printed = None if parts is None else _markdown_signatories(parts[1], draft)
         stamp = None if parts is None else _markdown_check_lines(parts[1])
         text_matches = in_file == text
         expected_lines = [_one_line(line) for line in signatory_lines(manifest)]

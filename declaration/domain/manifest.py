@@ -146,7 +146,7 @@ def verify_seal(envelope: Any, trusted: bytes | None = None) -> list[Check]:
     try:
         signed = canonical_bytes(manifest)
         Ed25519PublicKey.from_public_bytes(public).verify(bytes.fromhex(signature), signed)
-    except (InvalidSignature, ChainError, ValueError):
+    except (InvalidSignature, ChainError, ValueError, RecursionError):
         checks.append(Check(False, "Das Siegel des Manifests ist ungültig: verändert."))
         return checks
     checks.append(Check(True, f"Das Siegel des Manifests ist gültig (Schlüssel {grouped(own)})."))

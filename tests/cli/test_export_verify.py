@@ -291,6 +291,22 @@ def test_a_single_changed_byte_in_the_manifest_file_fails(app, approved, tmp_pat
     assert "FEHLER" in output
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\xff\xfe", b"[" * 100_000, b'{"manifest":' * 900 + b"1" + b"}" * 900, b"[]"],
+    ids=["empty", "not utf-8", "deep array", "deep object", "array"],
+)
+def test_a_manifest_that_is_no_envelope_fails_plainly(app, approved, tmp_path, content):
+    path = tmp_path / "e.md"
+    _export(app, approved.key, path, "md")
+    (tmp_path / "e.md.manifest.json").write_bytes(content)
+
+    status, output = _verify(app, str(path))
+
+    assert status == 1
+    assert "FEHLER" in output and "Traceback" not in output
+
+
 def test_another_instances_key_fails(app, approved, tmp_path):
     path = tmp_path / "e.md"
     _export(app, approved.key, path, "md")
@@ -352,6 +368,8 @@ def test_a_draft_export_says_entwurf_at_the_top_and_the_bottom_and_verifies(
 
         assert result.output.startswith("Entwurf, Änderung Nr. 2")
         assert document.count("ENTWURF – nicht gezeichnet") == 2
+        assert "Bisher gezeichnet von (Entwurf, nicht freigegeben)" in document
+        assert "Unterzeichnet von" not in document
         assert document.rstrip().endswith(
             "**ENTWURF – nicht gezeichnet**" if fmt == "md" else "</html>"
         )
