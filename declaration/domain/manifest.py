@@ -232,7 +232,8 @@ def verify_contents(manifest: Any) -> list[Check]:
         checks.append(
             Check(
                 True,
-                f"Freigegeben als Änderung Nr. {approval.get('revision')} am {approval.get('at')}.",
+                f"Freigegeben als Änderung Nr. {approval.get('revision')} "
+                f"am {moment(approval.get('at'))}.",
             )
         )
     else:

@@ -10,6 +10,7 @@ another revision.
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,7 @@ def test_a_genuine_export_verifies_line_by_line(app, approved, tmp_path, fmt):
     assert "Der SHA-256 der Datei stimmt" in output
     assert "Der Text in der Datei ist der Text im Manifest." in output
     assert "ergibt sich aus Text und Adressat" in output
+    assert re.search(r"Freigegeben als Änderung Nr\. 1 am \d+\. \w+ 20\d\d, \d\d:\d\d Uhr", output)
     assert "Die Passkey-Signatur von Anna Schulze gilt für diesen Inhalt." in output
     assert "NICHT GEPRÜFT" in output and "Bernd Krause zeichnete nach Anmeldung" in output
     assert "Die Unterzeichnenden in der Datei (2) sind die Zeichnungen" in output
