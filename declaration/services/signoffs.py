@@ -415,9 +415,17 @@ def standings(
     session: Session, declaration: Declaration, current_hash: str
 ) -> list[tuple[Membership, SignOff | None, SignOffState]]:
     """Return every mayor with their answer and its state against ``current_hash``."""
+    # Every mayor's newest answer that is not withdrawn, in one query.
+    answers: dict[int, SignOff] = {}
+    for row in session.scalars(
+        select(SignOff)
+        .where(SignOff.declaration_id == declaration.id, SignOff.withdrawn_at.is_(None))
+        .order_by(SignOff.id)
+    ):
+        answers[row.membership_id] = row
     result = []
     for mayor in sorted(_mayors(session, declaration), key=lambda m: m.person.name.casefold()):
-        answer = _answer_of(session, mayor.id)
+        answer = answers.get(mayor.id)
         state = signoffs.state_of(
             Answer(answer.kind) if answer else None,
             answer.content_hash if answer else None,
@@ -427,12 +435,18 @@ def standings(
     return result
 
 
-def blockers(session: Session, declaration: Declaration, now: Content, *, today: date) -> list[str]:
-    """Return why the approval is not possible now (empty: it is)."""
+def blockers(
+    declaration: Declaration,
+    now: Content,
+    standing: list[tuple[Membership, SignOff | None, SignOffState]],
+    *,
+    today: date,
+) -> list[str]:
+    """Return why the approval is not possible now (empty: it is), given `standings`."""
     return signoffs.approval_blockers(
         phase=declaration.phase_enum,
         addressee_recorded=now.addressee is not None,
-        mayors=[Standing(m.id, state) for m, _, state in standings(session, declaration, now.hash)],
+        mayors=[Standing(m.id, state) for m, _, state in standing],
         deadline=declaration.deadline,
         today=today,
     )
@@ -456,12 +470,9 @@ def approve(
     _check_moderator(actor, declaration)
     drafts.lock_declaration(session, declaration)
     now = current_content(session, declaration, cache)
-    signoffs.check_approval(blockers(session, declaration, now, today=today))
-    silent = [
-        m.id
-        for m, _, state in standings(session, declaration, now.hash)
-        if state is SignOffState.OPEN
-    ]
+    standing = standings(session, declaration, now.hash)
+    signoffs.check_approval(blockers(declaration, now, standing, today=today))
+    silent = [m.id for m, _, state in standing if state is SignOffState.OPEN]
     declaration.approved_revision, declaration.approved_hash = now.revision, now.hash
     declaration.approved_at, declaration.approved_by_id = at, actor.person_id
     declaration.phase = Phase.APPROVED.value
@@ -527,7 +538,8 @@ def board(
 
     participants = []
     mine: dict[str, Any] | None = None
-    for mayor, answer, state in standings(session, declaration, now.hash):
+    standing = standings(session, declaration, now.hash)
+    for mayor, answer, state in standing:
         entry = {
             **person(mayor.id),
             "office": mayor.person.office,
@@ -551,7 +563,7 @@ def board(
         participants.append(
             {**person(member.id), "office": member.person.office, "role": member.role}
         )
-    reasons = blockers(session, declaration, now, today=today)
+    reasons = blockers(declaration, now, standing, today=today)
     return {
         "phase": declaration.phase,
         "revision": now.revision,
