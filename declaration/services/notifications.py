@@ -228,15 +228,7 @@ def _pending_in(
     sent = _sent(session, declaration)
     deadline_ref = declaration.deadline.isoformat() if declaration.deadline else None
     near = deadline_ref is not None and _deadline_near(declaration, at)
-    # Everyone's answer: a new answer withdraws the previous one, so one each at most.
-    answers = {
-        answer.membership_id: answer
-        for answer in session.scalars(
-            select(SignOff)
-            .where(SignOff.declaration_id == declaration.id, SignOff.withdrawn_at.is_(None))
-            .order_by(SignOff.id)
-        )
-    }
+    answers = signoffs.current_answers(session, declaration)
     signed = {m: a for m, a in answers.items() if a.kind == Answer.SIGNED.value}
     unnoticed = [
         membership_id

@@ -411,11 +411,9 @@ def _mayors(session: Session, declaration: Declaration) -> list[Membership]:
     )
 
 
-def standings(
-    session: Session, declaration: Declaration, current_hash: str
-) -> list[tuple[Membership, SignOff | None, SignOffState]]:
-    """Return every mayor with their answer and its state against ``current_hash``."""
-    # Every mayor's newest answer that is not withdrawn, in one query.
+def current_answers(session: Session, declaration: Declaration) -> dict[int, SignOff]:
+    """Return each mayor's current answer (the newest not withdrawn), by membership, in
+    one query."""
     answers: dict[int, SignOff] = {}
     for row in session.scalars(
         select(SignOff)
@@ -423,6 +421,14 @@ def standings(
         .order_by(SignOff.id)
     ):
         answers[row.membership_id] = row
+    return answers
+
+
+def standings(
+    session: Session, declaration: Declaration, current_hash: str
+) -> list[tuple[Membership, SignOff | None, SignOffState]]:
+    """Return every mayor with their answer and its state against ``current_hash``."""
+    answers = current_answers(session, declaration)
     result = []
     for mayor in sorted(_mayors(session, declaration), key=lambda m: m.person.name.casefold()):
         answer = answers.get(mayor.id)
