@@ -630,7 +630,8 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
     def _workflow(
         self, name: str, action: WorkflowAction
     ) -> Callable[[Connection, Any], dict[str, Any]]:
-        """Run ``action`` in one write transaction, then announce and answer with the board.
+        """Run ``action`` in one write transaction, then announce and answer with the board
+        it leaves.
 
         A refusal is written to the audit trail in a transaction of its own (the action's
         own rolled back): who tried what out of order is part of the record. After the
@@ -654,6 +655,12 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
                         at=clock.now(),
                         base_url=str(current_app.config["PUBLIC_BASE_URL"]),
                     )
+                    # The answer: the board as this transaction leaves it, read before the
+                    # commit (the actor and declaration are at hand; nothing else writes
+                    # between here and the commit).
+                    board = signoffs.board(
+                        db, declaration, membership, today=clock.today(), cache=self.cache
+                    )
             except DomainError as error:
                 self._audit_refusal(connection, payload.declaration, name, error)
                 raise
@@ -664,11 +671,6 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
             if phase != before:
                 to_room(
                     self.socketio, declaration_id, "phase", {"declaration": key, "phase": phase}
-                )
-            with get_database().transaction() as db:
-                declaration, membership = self._actor(db, connection, payload.declaration)
-                board = signoffs.board(
-                    db, declaration, membership, today=clock.today(), cache=self.cache
                 )
             return {"ok": True, **board}
 
