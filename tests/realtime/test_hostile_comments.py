@@ -1,4 +1,4 @@
-"""Comment events with hostile payloads: always a refusal with a code, nothing stored."""
+"""Comment and sign-off events with hostile payloads: a refusal with a code, nothing stored."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from declaration.db import get_database
-from declaration.models import AuditEvent, Comment
+from declaration.models import (
+    AddresseeOption,
+    AddresseePreference,
+    AuditEvent,
+    Comment,
+    Declaration,
+    SignOff,
+)
 from declaration.outbound import NAMESPACE
 from declaration.realtime import socketio_of
 from declaration.realtime.limits import TokenBucket
@@ -125,3 +132,76 @@ def test_a_body_far_beyond_the_limit_is_refused_without_storing(app, joined):
         "comment_empty",
     ]
     assert _counts(app) == before
+
+
+#: The sign-off workflow's events (realtime/namespace.py).
+WORKFLOW = (
+    "status",
+    "sign",
+    "withdraw",
+    "decline",
+    "prefer",
+    "addressee_option",
+    "remove_addressee_option",
+    "decide_addressee",
+    "set_phase",
+    "approve",
+)
+WORKFLOW_FIELDS = (
+    "declaration",
+    "content_hash",
+    "assertion",
+    "reason",
+    "option",
+    "name",
+    "address",
+    "email",
+    "rationale",
+    "phase",
+    "x",
+)
+
+
+def _workflow_state(app, key: str) -> tuple:
+    """Everything a workflow event may change; audit events of refusals aside, which
+    every refused step adds by design."""
+    with app.app_context(), get_database().transaction() as s:
+        declaration = s.scalars(select(Declaration).filter_by(key=key)).one()
+        return (
+            declaration.phase,
+            declaration.addressee_id,
+            declaration.approved_revision,
+            s.scalar(select(func.count()).select_from(SignOff)),
+            s.scalar(select(func.count()).select_from(AddresseeOption)),
+            s.scalar(select(func.count()).select_from(AddresseePreference)),
+            s.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.kind.not_like("%.refused"))
+            ),
+        )
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    event=st.sampled_from(WORKFLOW),
+    payload=st.dictionaries(st.sampled_from(WORKFLOW_FIELDS), ANY, max_size=5),
+    keep_key=st.booleans(),
+)
+def test_malformed_sign_off_events_are_refused_with_a_code_and_change_nothing(
+    app, joined, event, payload, keep_key
+):
+    key, client, _ = joined
+    if keep_key:
+        payload = {**payload, "declaration": key}
+    _refill(app)
+    before = _workflow_state(app, key)
+
+    answer = _emit(client, event, payload)
+
+    if not answer.get("ok"):
+        assert answer["error"]["code"] not in ("server_error", None), (event, payload, answer)
+        assert _workflow_state(app, key) == before
+    assert _emit(client, "status", {"declaration": key})["ok"]
