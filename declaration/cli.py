@@ -118,6 +118,7 @@ def declarations_group() -> None:
 @click.option("--moderator-name", default="", help="Name of the moderation (new people only).")
 @click.option("--organisation", default="", help="Organisation of the moderation, e.g. MITZ.")
 @click.option("--description", default="", help="One or two sentences on the declaration.")
+@click.option("--place", default="", help="Where it is issued, printed beside the date.")
 @click.option(
     "--deadline",
     type=click.DateTime(formats=["%Y-%m-%d"]),
@@ -132,6 +133,7 @@ def declarations_create(
     moderator_name: str,
     organisation: str,
     description: str,
+    place: str,
     deadline: object,
 ) -> None:
     """Create a declaration from a Markdown file; the moderator may create more on the web."""
@@ -161,6 +163,7 @@ def declarations_create(
                     title=title,
                     text=path.read_text(encoding="utf-8-sig"),
                     description=description,
+                    place=place,
                     deadline=day if isinstance(day, date) else None,
                 ),
                 at=now,

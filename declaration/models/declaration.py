@@ -24,6 +24,8 @@ class Declaration(Base):
     title: Mapped[str] = mapped_column(String(300))
     #: A sentence or two on what the declaration is about, shown in the overview.
     description: Mapped[str] = mapped_column(Text, default="")
+    #: Where the declaration is issued, printed beside the date of the exported letter.
+    place: Mapped[str] = mapped_column(String(120), default="", server_default="")
     #: One of :class:`~declaration.domain.phases.Phase`.
     phase: Mapped[str] = mapped_column(String(20), default=Phase.DRAFTING.value)
     #: Last day for sign-offs (Europe/Berlin calendar date), if the moderation set one.

@@ -28,6 +28,7 @@ from declaration.services import audit, drafts
 
 MAX_TITLE = 300
 MAX_DESCRIPTION = 2000
+MAX_PLACE = 120
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class NewDeclaration:
     text: str
     description: str = ""
     deadline: date | None = None
+    #: Where it is issued ("Merseburg"), printed beside the date of the exported letter.
+    place: str = ""
 
 
 def create(
@@ -73,10 +76,14 @@ def create(
     description = normalise(data.description).strip()
     if len(description) > MAX_DESCRIPTION:
         raise InvalidInput(N_("Die Beschreibung ist zu lang (höchstens 2000 Zeichen)."))
+    place = " ".join(normalise(data.place).split())
+    if len(place) > MAX_PLACE:
+        raise InvalidInput(N_("Der Ort ist zu lang (höchstens 120 Zeichen)."))
     declaration = Declaration(
         key=_unused_key(session),
         title=title,
         description=description,
+        place=place,
         phase=Phase.DRAFTING.value,
         deadline=data.deadline,
         created_by_id=owner.id,

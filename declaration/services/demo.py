@@ -114,6 +114,7 @@ def _create(
             title="",
             text=SAMPLE.read_text(encoding="utf-8"),
             description=DESCRIPTION,
+            place="Merseburg",
             deadline=date(deadline.year, deadline.month, deadline.day),
         ),
         at=at,

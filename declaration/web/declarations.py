@@ -112,6 +112,7 @@ def create() -> str | Response | tuple[str, int]:
     form = {
         "title": field("title", max_chars=400),
         "description": field("description", max_chars=2500),
+        "place": field("place", max_chars=200),
         "deadline": field("deadline", max_chars=20),
         "text": request.form.get("text", ""),
     }
@@ -122,7 +123,11 @@ def create() -> str | Response | tuple[str, int]:
             db(),
             person,
             declarations.NewDeclaration(
-                title=form["title"], text=text, description=form["description"], deadline=deadline
+                title=form["title"],
+                text=text,
+                description=form["description"],
+                deadline=deadline,
+                place=form["place"],
             ),
             at=clock.now(),
             max_text_chars=current_app.config["MAX_TEXT_CHARS"],
