@@ -1,0 +1,1 @@
+"""Export documents that need a library of their own: PDF, its signature, Word, OpenDocument."""
