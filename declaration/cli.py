@@ -18,7 +18,6 @@ from declaration.domain import export as rendering
 from declaration.domain.chain import Break
 from declaration.domain.errors import DomainError
 from declaration.domain.manifest import Check, grouped, raw_public_key
-from declaration.domain.passkeys import relying_party
 from declaration.domain.roles import Role
 from declaration.mailer import deliver_now
 from declaration.models import Person
@@ -28,7 +27,6 @@ from declaration.services import (
     demo,
     integrity,
     participants,
-    seal,
     signoffs,
 )
 from declaration.services import export as exports
@@ -530,8 +528,7 @@ def export_command(
     Without --revision the approved revision; before the approval the newest one, marked
     as a draft. Every export is recorded in the audit trail.
     """
-    key = seal.load_or_create(Path(current_app.instance_path))
-    rp = relying_party(str(current_app.config["PUBLIC_BASE_URL"]))
+    tools = exports.tools_for(current_app.config, Path(current_app.instance_path))
     try:
         with get_database().transaction(write=True) as session:
             declaration = declarations.by_key(session, declaration_key)
@@ -543,8 +540,7 @@ def export_command(
                 session,
                 declaration,
                 file_format,
-                key=key,
-                rp=rp,
+                tools=tools,
                 at=clock.now(),
                 file_name=path.name,
                 revision=revision,

@@ -1,262 +1,165 @@
-"""Exported files, rendered from a manifest (`domain.manifest`), and their verification.
+"""Exported files, rendered from a sealed manifest (`domain.manifest`), and their verification.
 
-Two formats for now: Markdown (the text exactly as stored, then a closing block with the
-signatories and the *Prüfvermerk*) and a self-contained HTML page (inline CSS, nothing
-fetched, every user text escaped). Both are rendered from the manifest alone, so that
-`verify_export` can find in a file exactly what the manifest says should be printed.
-
-The HTML renders a small, safe subset of Markdown: headings, paragraphs, lists, block
-quotes, rules, ``**strong**``, ``*emphasis*`` and ``code``. Raw HTML is shown as text, and
-a link or an image becomes its text and its address as plain text: the page references
-no resource and no other origin.
+Every format prints the same `domain.letter.Letter`, made from the manifest alone, so that
+`verify_export` can rebuild exactly what a file must show. Markdown and a self-contained
+HTML page are rendered here; PDF, Word and OpenDocument by `domain.documents`. The
+Markdown export keeps the text exactly as stored (the addressee block, place and date
+before it, the signatories and the *Prüfvermerk* after it); the others render the text's
+safe Markdown subset (`domain.letter.blocks`): raw HTML stays text, and a link or an image
+becomes its text and its address, so no file references a resource or another origin.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from declaration.domain import letter as letters
 from declaration.domain import manifest as manifests
+from declaration.domain.letter import Block, Letter, Span
 from declaration.domain.manifest import Check
 
 MARKDOWN: Final = "md"
 HTML: Final = "html"
+PDF: Final = "pdf"
+WORD: Final = "docx"
+OPENDOCUMENT: Final = "odt"
 FORMATS: Final = (MARKDOWN, HTML)
 
-DRAFT_MARK: Final = "ENTWURF – nicht gezeichnet"
+#: File ending and media type of each format.
+EXTENSIONS: Final = {MARKDOWN: "md", HTML: "html"}
+MEDIA_TYPES: Final = {
+    MARKDOWN: "text/markdown; charset=utf-8",
+    HTML: "text/html; charset=utf-8",
+}
+#: How the format is named to readers.
+LABELS: Final = {MARKDOWN: "Markdown", HTML: "HTML-Seite"}
 
-#: Between the text and the closing block of a Markdown export. A text may contain it
-#: too: the closing block starts at its *last* occurrence, and the block holds none.
+DRAFT_MARK: Final = letters.DRAFT_MARK
+
+#: Between the text and the closing block of a Markdown export (and between the letter's
+#: head and the text). A text may contain it too: the closing block starts at its *last*
+#: occurrence, and the block holds none.
 SEPARATOR: Final = "\n\n* * *\n\n"
-_SIGNED_BY: Final = "Unterzeichnet von"
-#: A draft lists the sign-offs valid on its content too, but says they are not final.
-_SIGNED_SO_FAR: Final = "Bisher gezeichnet von (Entwurf, nicht freigegeben)"
-_NO_SIGNATORY: Final = "Keine gültigen Zeichnungen."
-_CHECK_HEAD: Final = "**Prüfvermerk**"
-
-_METHODS: Final = {"passkey": "mit Passkey", **manifests.LOGINS}
-
-HOW_TO_VERIFY: Final = (
-    "Prüfen: `declaration verify DATEI --manifest DATEI.manifest.json --public-key SCHLÜSSEL` "
-    "prüft ohne Netz und ohne Server das Siegel, den SHA-256 der Datei, den Text, die "
-    "Zeichnungen und jede Passkey-Signatur."
-)
-
-
-# -- what is printed ----------------------------------------------------------------------
-
-
-def signatory_line(entry: Mapping[str, Any]) -> str:
-    """Return how a sign-off of the manifest is printed, on one line."""
-    who = ", ".join(
-        str(part)
-        for part in (entry.get("name"), entry.get("office"), entry.get("municipality"))
-        if part
-    )
-    how = _METHODS.get(str(entry.get("method")), "nach Anmeldung")
-    return f"{who} – gezeichnet am {manifests.moment(entry.get('at'))}, {how}"
-
-
-def signatory_lines(manifest: Mapping[str, Any]) -> list[str]:
-    entries = manifest.get("sign_offs")
-    if not isinstance(entries, list):
-        return []
-    return [signatory_line(e) for e in entries if isinstance(e, dict)]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def check_lines(manifest: Mapping[str, Any], fingerprint: str) -> list[str]:
-    """Return the Prüfvermerk's lines (plain text)."""
-    approval = manifest.get("approval")
-    if isinstance(approval, dict):
-        approved = f"Freigegeben am {manifests.moment(approval.get('at'))}"
-    else:
-        approved = "Nicht freigegeben (Entwurf)"
-    return [
-        f"Inhalts-Hash (SHA-256 über Text und Adressat): {manifest.get('content_hash')}",
-        f"Fassung: Änderung Nr. {manifest.get('revision')}",
-        approved,
-        f"Siegel dieser Installation (Ed25519, Fingerabdruck): {fingerprint}",
-        HOW_TO_VERIFY,
-    ]
-
-
-def _is_draft(manifest: Mapping[str, Any]) -> bool:
-    return manifest.get("approval") == manifests.DRAFT
+_CHECK_HEAD: Final = f"**{letters.CHECK_HEADING}**"
 
 
 # -- Markdown ------------------------------------------------------------------------------
 
 
-def _draft_prefix() -> str:
-    return f"**{DRAFT_MARK}**\n\n"
+def _markdown_head(letter: Letter) -> str:
+    """The letter's head in Markdown: draft mark, addressee block, place and date."""
+    lines: list[str] = []
+    if letter.draft:
+        lines += [f"**{DRAFT_MARK}**", ""]
+    if letter.addressee_name is not None:
+        block = [letter.addressee_name, *letter.addressee_lines]
+        # Two trailing spaces: a hard line break, so the block reads as an address.
+        lines += [_md_escape(line) + "  " for line in block[:-1]] + [_md_escape(block[-1]), ""]
+    lines.append(_md_escape(letter.place_and_date))
+    return "\n".join(lines)
 
 
-def render_markdown(manifest: Mapping[str, Any], fingerprint: str) -> str:
-    """Return the Markdown export: the text as stored, then signatories and Prüfvermerk."""
-    draft = _is_draft(manifest)
-    lines = signatory_lines(manifest)
-    closing = [f"**{_signed_heading(draft)}:**", ""]
-    closing += [f"- {_one_line(line)}" for line in lines] or [_NO_SIGNATORY]
+def _md_escape(line: str) -> str:
+    """Escape a line of the head so that Markdown prints it as it is."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+!|-])", r"\\\1", line)
+
+
+def _markdown_closing(letter: Letter) -> str:
+    closing = [f"**{letter.signed_heading}:**", ""]
+    closing += [f"- {line}" for line in letter.signatories] or [letters.NO_SIGNATORY]
     closing += ["", _CHECK_HEAD, ""]
-    closing += [f"- {line}" for line in check_lines(manifest, fingerprint)]
-    if draft:
+    closing += [f"- {line}" for line in letter.check_lines]
+    if letter.appendix is not None:
+        closing += ["", f"**{letters.APPENDIX_HEADING}**", ""]
+        closing += [f"- {line}" for line in letters.appendix_lines(letter)]
+    if letter.draft:
         closing += ["", f"**{DRAFT_MARK}**"]
-    head = _draft_prefix() if draft else ""
-    return head + str(manifest.get("text", "")) + SEPARATOR + "\n".join(closing) + "\n"
+    return "\n".join(closing) + "\n"
 
 
-def _markdown_parts(document: str, draft: bool) -> tuple[str, str] | None:
-    """Split a Markdown export into its text and its closing block (None: not one)."""
-    prefix = _draft_prefix()
-    if draft:
-        if not document.startswith(prefix):
-            return None
-        document = document[len(prefix) :]
-    cut = document.rfind(SEPARATOR)
-    if cut < 0:
+def render_markdown(letter: Letter) -> str:
+    """Return the Markdown export: head, the text as stored, signatories and Prüfvermerk."""
+    return _markdown_head(letter) + SEPARATOR + letter.text + SEPARATOR + _markdown_closing(letter)
+
+
+def _markdown_parts(document: str) -> tuple[str, str, str] | None:
+    """Split a Markdown export into head, text and closing block (None: not one).
+
+    The head holds no separator (its lines are escaped), the closing block none either:
+    the text is what lies between the first and the last.
+    """
+    first = document.find(SEPARATOR)
+    last = document.rfind(SEPARATOR)
+    if first < 0 or last == first:
         return None
-    return document[:cut], document[cut + len(SEPARATOR) :]
-
-
-def _signed_heading(draft: bool) -> str:
-    return _SIGNED_SO_FAR if draft else _SIGNED_BY
-
-
-def _markdown_signatories(closing: str, draft: bool) -> list[str] | None:
-    lines = closing.split("\n")
-    if not lines or lines[0] != f"**{_signed_heading(draft)}:**":
-        return None
-    try:
-        end = lines.index(_CHECK_HEAD)
-    except ValueError:
-        return None
-    return [line[2:] for line in lines[1:end] if line.startswith("- ")]
-
-
-def _markdown_check_lines(closing: str) -> list[str] | None:
-    lines = closing.split("\n")
-    try:
-        start = lines.index(_CHECK_HEAD)
-    except ValueError:
-        return None
-    found = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("- "):
-            break
-        found.append(line[2:])
-    return found
+    return (
+        document[:first],
+        document[first + len(SEPARATOR) : last],
+        document[last + len(SEPARATOR) :],
+    )
 
 
 # -- HTML ----------------------------------------------------------------------------------
 
 _STYLE: Final = """
-body{font-family:"DejaVu Serif",Georgia,serif;max-width:42em;margin:2em auto;padding:0 1em;
-color:#1a1a1a;line-height:1.5}
+body{font-family:"Source Serif 4","DejaVu Serif",Georgia,serif;max-width:42em;margin:2em auto;
+padding:0 1em;color:#1a1a1a;line-height:1.5}
 .draft{border:2px solid #a00;color:#a00;font-weight:bold;text-align:center;padding:.3em}
 .addressee{white-space:pre-line;margin:2em 0}
+.date{text-align:right}
 .meta{color:#444}
 .signatories li,.check li{margin:.2em 0}
+.number{color:#555;font-size:.85em;margin-right:.4em}
 .check{font-size:.9em;border-top:1px solid #888;margin-top:2em;padding-top:.5em;
 overflow-wrap:anywhere}
 """
 
 _CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'none'"
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_BULLET = re.compile(r"^\s{0,3}[-*+]\s+(.*)$")
-_ORDERED = re.compile(r"^\s{0,3}(\d{1,9})[.)]\s+(.*)$")
-_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
-_QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
-
-_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]*)[^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]*)[^)]*\)")
-_CODE = re.compile(r"`([^`]+)`")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])")
-
-
-def _inline(text: str) -> str:
-    """Render inline Markdown of one paragraph: everything escaped, nothing linked."""
-    # Links and images become text: "Beschreibung (Adresse)".
-    text = _IMAGE.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
-    text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", text)
-    codes: list[str] = []
-
-    def keep_code(match: re.Match[str]) -> str:
-        codes.append(f"<code>{html.escape(match.group(1))}</code>")
-        return f"\x00{len(codes) - 1}\x00"
-
-    text = html.escape(_CODE.sub(keep_code, text.replace("\x00", "")), quote=True)
-    text = _STRONG.sub(lambda m: f"<strong>{m.group(2)}</strong>", text)
-    text = _EMPHASIS.sub(lambda m: f"<em>{m.group(2)}</em>", text)
-    return re.sub(r"\x00(\d+)\x00", lambda m: codes[int(m.group(1))], text)
-
-
-def render_text_html(text: str) -> str:
-    """Render the declaration's Markdown as an HTML fragment (safe subset, see above)."""
-    out: list[str] = []
-    paragraph: list[str] = []
-    items: list[list[str]] = []
-    list_tag = ""
-    quote: list[str] = []
-
-    def flush() -> None:
-        nonlocal list_tag
-        if paragraph:
-            out.append(f"<p>{_inline(' '.join(paragraph))}</p>")
-            paragraph.clear()
-        if items:
-            rendered = "".join(f"<li>{_inline(' '.join(item))}</li>" for item in items)
-            out.append(f"<{list_tag}>{rendered}</{list_tag}>")
-            items.clear()
-        if quote:
-            out.append(f"<blockquote><p>{_inline(' '.join(quote))}</p></blockquote>")
-            quote.clear()
-
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = raw.strip()
-        if not line:
-            flush()
-            continue
-        if heading := _HEADING.match(line):
-            flush()
-            level = len(heading.group(1))
-            out.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
-        elif _RULE.match(raw):
-            flush()
-            out.append("<hr>")
-        elif bullet := _BULLET.match(raw):
-            if paragraph or quote or list_tag != "ul":
-                flush()
-            list_tag = "ul"
-            items.append([bullet.group(1).strip()])
-        elif ordered := _ORDERED.match(raw):
-            if paragraph or quote or list_tag != "ol":
-                flush()
-            list_tag = "ol"
-            items.append([ordered.group(2).strip()])
-        elif quoted := _QUOTE.match(raw):
-            if paragraph or items:
-                flush()
-            quote.append(quoted.group(1).strip())
-        elif items:
-            items[-1].append(line)
-        elif quote:
-            quote.append(line)
-        else:
-            paragraph.append(line)
-    flush()
-    return "\n".join(out)
-
 
 def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
+
+
+_TAGS: Final = {"strong": "strong", "emphasis": "em", "code": "code"}
+
+
+def _spans_html(items: Sequence[Span]) -> str:
+    out = []
+    for span in items:
+        tag = _TAGS.get(span.style)
+        out.append(f"<{tag}>{_e(span.text)}</{tag}>" if tag else _e(span.text))
+    return "".join(out)
+
+
+def render_blocks_html(found: Sequence[Block]) -> str:
+    """Render the text's blocks as an HTML fragment (every user text escaped)."""
+    out: list[str] = []
+    for block in found:
+        number = f'<span class="number">[{block.number}]</span> ' if block.number else ""
+        if block.kind == "heading":
+            level = min(max(block.level, 1), 6)
+            out.append(f"<h{level}>{_spans_html(block.items[0])}</h{level}>")
+        elif block.kind == "rule":
+            out.append("<hr>")
+        elif block.kind == "paragraph":
+            out.append(f"<p>{number}{_spans_html(block.items[0])}</p>")
+        elif block.kind == "quote":
+            out.append(f"<blockquote><p>{number}{_spans_html(block.items[0])}</p></blockquote>")
+        else:
+            tag = "ul" if block.kind == "bullets" else "ol"
+            start = f' start="{block.start}"' if tag == "ol" and block.start != 1 else ""
+            items = "".join(f"<li>{_spans_html(item)}</li>" for item in block.items)
+            out.append(f"{number}<{tag}{start}>{items}</{tag}>")
+    return "\n".join(out)
+
+
+def render_text_html(text: str) -> str:
+    """Render the declaration's Markdown as an HTML fragment (the safe subset)."""
+    return render_blocks_html(letters.blocks(text))
 
 
 _TEXT_OPEN: Final = '<article class="text" id="text">\n'
@@ -265,14 +168,12 @@ _SIGNATORIES_OPEN: Final = '<ul class="signatories" id="signatories">'
 _SIGNATORIES_CLOSE: Final = "</ul>"
 _CHECK_OPEN: Final = '<section class="check"><h2>Prüfvermerk</h2><ul>'
 _CHECK_CLOSE: Final = "</ul></section>"
+_APPENDIX_OPEN: Final = '<section class="appendix" id="appendix"><h2>'
+_APPENDIX_CLOSE: Final = "</ul></section>"
 
 
-def render_html(manifest: Mapping[str, Any], fingerprint: str) -> str:
+def render_html(letter: Letter) -> str:
     """Return the standalone HTML export (one file, no external resource)."""
-    draft = _is_draft(manifest)
-    declaration = manifest.get("declaration")
-    title = declaration.get("title", "") if isinstance(declaration, dict) else ""
-    addressee = manifest.get("addressee")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="de">',
@@ -280,142 +181,116 @@ def render_html(manifest: Mapping[str, Any], fingerprint: str) -> str:
         '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
         '<meta name="referrer" content="no-referrer">',
-        f"<title>{_e(title)}</title>",
+        f"<title>{_e(letter.title)}</title>",
         f"<style>{_STYLE}</style>",
         "</head>",
         "<body>",
     ]
-    if draft:
+    if letter.draft:
         parts.append(f'<p class="draft">{_e(DRAFT_MARK)}</p>')
-    if isinstance(addressee, dict):
-        parts.append(
-            f'<p class="addressee">{_e(addressee.get("name", ""))}\n'
-            f"{_e(addressee.get('address', ''))}</p>"
-        )
-    parts.append(f'<h1 class="title">{_e(title)}</h1>')
-    parts.append(_TEXT_OPEN + render_text_html(str(manifest.get("text", ""))) + _TEXT_CLOSE)
-    parts.append(f"<h2>{_e(_signed_heading(draft))}</h2>")
-    lines = signatory_lines(manifest)
-    if lines:
-        items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    if letter.addressee_name is not None:
+        block = "\n".join(_e(line) for line in (letter.addressee_name, *letter.addressee_lines))
+        parts.append(f'<p class="addressee">{block}</p>')
+    parts.append(f'<p class="date">{_e(letter.place_and_date)}</p>')
+    parts.append(f'<h1 class="title">{_e(letter.title)}</h1>')
+    parts.append(_TEXT_OPEN + render_blocks_html(letter.blocks) + _TEXT_CLOSE)
+    parts.append(f"<h2>{_e(letter.signed_heading)}</h2>")
+    if letter.signatories:
+        items = "".join(f"<li>{_e(line)}</li>" for line in letter.signatories)
         parts.append(_SIGNATORIES_OPEN + items + _SIGNATORIES_CLOSE)
     else:
-        parts.append(f'<p class="signatories">{_e(_NO_SIGNATORY)}</p>')
-    checks = "".join(f"<li>{_e(line)}</li>" for line in check_lines(manifest, fingerprint))
+        parts.append(f'<p class="signatories">{_e(letters.NO_SIGNATORY)}</p>')
+    checks = "".join(f"<li>{_e(line)}</li>" for line in letter.check_lines)
     parts.append(f"{_CHECK_OPEN}{checks}{_CHECK_CLOSE}")
-    if draft:
+    if letter.appendix is not None:
+        notes = "".join(f"<li>{_e(line)}</li>" for line in letters.appendix_lines(letter))
+        parts.append(f"{_APPENDIX_OPEN}{_e(letters.APPENDIX_HEADING)}</h2><ul>{notes}")
+        parts.append(_APPENDIX_CLOSE)
+    if letter.draft:
         parts.append(f'<p class="draft">{_e(DRAFT_MARK)}</p>')
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)
 
 
-def _html_text(document: str) -> str | None:
-    start = document.find(_TEXT_OPEN)
+def _between(document: str, opening: str, closing: str, *, last: bool = False) -> str | None:
+    start = document.rfind(opening) if last else document.find(opening)
     if start < 0:
         return None
-    start += len(_TEXT_OPEN)
-    end = document.find(_TEXT_CLOSE, start)
+    start += len(opening)
+    end = document.find(closing, start)
     return None if end < 0 else document[start:end]
 
 
+def _items(block: str | None) -> list[str] | None:
+    if block is None:
+        return None
+    return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", block, re.S)]
+
+
 def _html_signatories(document: str) -> list[str] | None:
-    start = document.find(_SIGNATORIES_OPEN)
-    if start < 0:
-        return [] if f'<p class="signatories">{_e(_NO_SIGNATORY)}</p>' in document else None
-    end = document.find(_SIGNATORIES_CLOSE, start)
-    if end < 0:
-        return None
-    block = document[start + len(_SIGNATORIES_OPEN) : end]
-    return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", block, re.S)]
-
-
-def _html_check_lines(document: str) -> list[str] | None:
-    start = document.rfind(_CHECK_OPEN)
-    if start < 0:
-        return None
-    end = document.find(_CHECK_CLOSE, start)
-    if end < 0:
-        return None
-    block = document[start + len(_CHECK_OPEN) : end]
-    return [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", block, re.S)]
+    if _SIGNATORIES_OPEN not in document:
+        empty = f'<p class="signatories">{_e(letters.NO_SIGNATORY)}</p>'
+        return [] if empty in document else None
+    return _items(_between(document, _SIGNATORIES_OPEN, _SIGNATORIES_CLOSE))
 
 
 # -- rendering and verifying ---------------------------------------------------------------
 
 
+def letter_of(manifest: Mapping[str, Any], fingerprint: str) -> Letter:
+    """Return the letter a file exported with ``manifest`` shows."""
+    return letters.from_manifest(manifest, fingerprint)
+
+
 def render(file_format: str, manifest: Mapping[str, Any], fingerprint: str) -> bytes:
-    """Return the exported file in ``file_format`` (UTF-8 bytes)."""
+    """Return the exported file in ``file_format`` (the formats rendered without keys)."""
+    letter = letter_of(manifest, fingerprint)
     if file_format == MARKDOWN:
-        return render_markdown(manifest, fingerprint).encode("utf-8")
+        return render_markdown(letter).encode("utf-8")
     if file_format == HTML:
-        return render_html(manifest, fingerprint).encode("utf-8")
+        return render_html(letter).encode("utf-8")
     raise ValueError(f"unknown format: {file_format}")
 
 
 def format_of(name: str) -> str | None:
     """Return the export format of a file name by its ending (None: not one)."""
     lower = name.lower()
-    if lower.endswith(".md"):
-        return MARKDOWN
     if lower.endswith((".html", ".htm")):
         return HTML
+    for file_format, ending in EXTENSIONS.items():
+        if lower.endswith(f".{ending}"):
+            return file_format
     return None
 
 
-def verify_export(
-    file_format: str, data: bytes, envelope: Any, trusted: bytes | None = None
+def printed_checks(
+    letter: Letter,
+    *,
+    text_matches: bool,
+    signatories: Sequence[str] | None,
+    check_lines: Sequence[str] | None,
+    draft_marked: bool,
+    extra: Sequence[Check] = (),
 ) -> list[Check]:
-    """Check an exported file against its sealed manifest; every line says what holds.
-
-    The seal (and, given ``trusted``, that it is that key's), the file's SHA-256, that
-    the text in the file is the manifest's text, that the text's hash and the content
-    hash recompute, the approval, that the signatories printed are the sign-offs of the
-    manifest, and each passkey assertion.
-    """
-    checks = manifests.verify_seal(envelope, trusted)
-    if not all(c.ok for c in checks):
-        return checks
-    manifest = envelope["manifest"]
-    checks.append(manifests.file_hash_check(manifest, data))
-    try:
-        document = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return [*checks, Check(False, "Die Datei ist kein UTF-8-Text.")]
-    draft = _is_draft(manifest)
-    text = manifest.get("text")
-    printed: list[str] | None
-    if file_format == MARKDOWN:
-        parts = _markdown_parts(document, draft)
-        in_file = None if parts is None else parts[0]
-        printed = None if parts is None else _markdown_signatories(parts[1], draft)
-        stamp = None if parts is None else _markdown_check_lines(parts[1])
-        text_matches = in_file == text
-        expected_lines = [_one_line(line) for line in signatory_lines(manifest)]
-    elif file_format == HTML:
-        in_file = _html_text(document)
-        text_matches = isinstance(text, str) and in_file == render_text_html(text)
-        printed = _html_signatories(document)
-        stamp = _html_check_lines(document)
-        expected_lines = signatory_lines(manifest)
-    else:
-        return [*checks, Check(False, f"Unbekanntes Format: {file_format}.")]
-    if text_matches:
-        checks.append(Check(True, "Der Text in der Datei ist der Text im Manifest."))
-    else:
-        checks.append(Check(False, "Der Text in der Datei ist nicht der Text im Manifest."))
-    checks.extend(manifests.verify_contents(manifest))
-    if printed == expected_lines:
+    """Say whether a file prints what its letter must: text, signatories, Prüfvermerk."""
+    checks = [
+        Check(True, "Der Text in der Datei ist der Text im Manifest.")
+        if text_matches
+        else Check(False, "Der Text in der Datei ist nicht der Text im Manifest."),
+        *extra,
+    ]
+    expected = list(letter.signatories)
+    if signatories is not None and list(signatories) == expected:
         checks.append(
             Check(
                 True,
-                f"Die Unterzeichnenden in der Datei ({len(printed)}) sind die Zeichnungen "
+                f"Die Unterzeichnenden in der Datei ({len(expected)}) sind die Zeichnungen "
                 "im Manifest.",
             )
         )
     else:
         checks.append(Check(False, "Die Unterzeichnenden in der Datei sind nicht die im Manifest."))
-    seal_part = envelope.get("seal", {})
-    if stamp == check_lines(manifest, str(seal_part.get("fingerprint"))):
+    if check_lines is not None and list(check_lines) == list(letter.check_lines):
         checks.append(
             Check(
                 True,
@@ -425,11 +300,107 @@ def verify_export(
         )
     else:
         checks.append(Check(False, "Der Prüfvermerk in der Datei passt nicht zum Manifest."))
-    if draft:
-        marked = document.count(DRAFT_MARK) >= 2
+    if letter.draft:
         checks.append(
-            Check(marked, "Die Datei ist als Entwurf gekennzeichnet (ENTWURF).")
-            if marked
+            Check(True, "Die Datei ist als Entwurf gekennzeichnet (ENTWURF).")
+            if draft_marked
             else Check(False, "Der Entwurf ist in der Datei nicht als ENTWURF gekennzeichnet.")
         )
+    return checks
+
+
+def _verify_markdown(letter: Letter, document: str) -> list[Check]:
+    parts = _markdown_parts(document)
+    if parts is None:
+        return [Check(False, "Die Datei ist nicht wie ein Markdown-Export gegliedert.")]
+    head, text, closing = parts
+    lines = closing.split("\n")
+    heading = f"**{letter.signed_heading}:**"
+    signatories: list[str] | None = None
+    stamp: list[str] | None = None
+    if lines and lines[0] == heading and _CHECK_HEAD in lines:
+        end = lines.index(_CHECK_HEAD)
+        signatories = [line[2:] for line in lines[1:end] if line.startswith("- ")]
+        stamp = []
+        for line in lines[end + 2 :]:
+            if not line.startswith("- "):
+                break
+            stamp.append(line[2:])
+    extra = [
+        Check(True, "Adressat, Ort und Datum in der Datei sind die des Manifests.")
+        if head == _markdown_head(letter)
+        else Check(False, "Adressat, Ort oder Datum in der Datei passen nicht zum Manifest.")
+    ]
+    whole = closing == _markdown_closing(letter)
+    if not whole:
+        extra.append(Check(False, "Der Schlussblock der Datei passt nicht zum Manifest."))
+    return printed_checks(
+        letter,
+        text_matches=text == letter.text,
+        signatories=signatories,
+        check_lines=stamp,
+        draft_marked=whole and head.startswith(f"**{DRAFT_MARK}**"),
+        extra=extra,
+    )
+
+
+def _verify_html(letter: Letter, document: str) -> list[Check]:
+    fragment = _between(document, _TEXT_OPEN, _TEXT_CLOSE)
+    head_ok = (
+        f'<h1 class="title">{_e(letter.title)}</h1>' in document
+        and f'<p class="date">{_e(letter.place_and_date)}</p>' in document
+    )
+    if letter.addressee_name is not None:
+        block = "\n".join(_e(line) for line in (letter.addressee_name, *letter.addressee_lines))
+        head_ok = head_ok and f'<p class="addressee">{block}</p>' in document
+    extra = [
+        Check(True, "Titel, Adressat, Ort und Datum in der Datei sind die des Manifests.")
+        if head_ok
+        else Check(False, "Titel, Adressat, Ort oder Datum in der Datei passen nicht zum Manifest.")
+    ]
+    return printed_checks(
+        letter,
+        text_matches=fragment == render_blocks_html(letter.blocks),
+        signatories=_html_signatories(document),
+        check_lines=_items(_between(document, _CHECK_OPEN, _CHECK_CLOSE, last=True)),
+        draft_marked=document.count(f'<p class="draft">{_e(DRAFT_MARK)}</p>') >= 2,
+        extra=extra,
+    )
+
+
+def verify_printed(file_format: str, letter: Letter, data: bytes) -> list[Check]:
+    """Check that the file ``data`` shows ``letter`` (text, signatories, Prüfvermerk)."""
+    if file_format in (MARKDOWN, HTML):
+        try:
+            document = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return [Check(False, "Die Datei ist kein UTF-8-Text.")]
+        if file_format == MARKDOWN:
+            return _verify_markdown(letter, document)
+        return _verify_html(letter, document)
+    return [Check(False, f"Unbekanntes Format: {file_format}.")]
+
+
+def verify_export(
+    file_format: str, data: bytes, envelope: Any, trusted: bytes | None = None
+) -> list[Check]:
+    """Check an exported file against its sealed manifest; every line says what holds.
+
+    The seal (and, given ``trusted``, that it is that key's), the file's SHA-256, that
+    the file shows the manifest's letter (text, signatories, Prüfvermerk, draft marks),
+    that the text's hash and the content hash recompute, the approval, and each passkey
+    assertion.
+    """
+    checks = manifests.verify_seal(envelope, trusted)
+    if not all(c.ok for c in checks):
+        return checks
+    manifest = envelope["manifest"]
+    checks.append(manifests.file_hash_check(manifest, data))
+    seal_part = envelope.get("seal", {})
+    try:
+        letter = letter_of(manifest, str(seal_part.get("fingerprint")))
+    except (TypeError, ValueError, AttributeError):
+        return [*checks, Check(False, "Das Manifest beschreibt kein lesbares Schreiben.")]
+    checks.extend(verify_printed(file_format, letter, data))
+    checks.extend(manifests.verify_contents(manifest))
     return checks

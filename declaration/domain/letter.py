@@ -102,7 +102,7 @@ def spans(text: str) -> tuple[Span, ...]:
         for style in ("code", "strong", "emphasis"):
             value = match.group(style)
             if value is not None:
-                out.append(Span(value, style))  # type: ignore[arg-type]
+                out.append(Span(value, style))
                 break
         position = match.end()
     if position < len(text):
@@ -184,6 +184,17 @@ def numbered(found: Sequence[Block]) -> list[Block]:
             count += 1
             out.append(Block(block.kind, block.items, block.level, block.start, count))
     return out
+
+
+def paragraph_of(found: Sequence[Block], quote: str) -> int | None:
+    """Return the number of the numbered block whose text holds the start of ``quote``."""
+    needle = " ".join(quote.split())[:60]
+    if not needle:
+        return None
+    for block in found:
+        if block.number is not None and needle in " ".join(plain_lines([block])):
+            return block.number
+    return None
 
 
 def plain(items: Sequence[Span]) -> str:
@@ -356,6 +367,9 @@ def from_manifest(manifest: Mapping[str, Any], fingerprint: str) -> Letter:
     text = str(manifest.get("text", ""))
     numbers = draft and paragraph_numbers_of(manifest)
     found = blocks(text)
+    # A text that opens with its title as a heading prints it once, as the letter's title.
+    if found and found[0].kind == "heading" and plain_lines(found[:1]) == [one_line(title)]:
+        found = found[1:]
     return Letter(
         draft=draft,
         title=one_line(title),
@@ -380,8 +394,11 @@ def appendix_lines(letter: Letter) -> list[str]:
         return [NO_OPEN_COMMENTS]
     lines: list[str] = []
     for note in letter.appendix:
-        where = f"zu Absatz {note.paragraph}" if note.paragraph is not None else "allgemein"
-        head = f"{note.author}, {manifests.moment(note.at)} ({where})"
+        if note.paragraph is not None:
+            where = f" (zu Absatz {note.paragraph})"
+        else:
+            where = "" if note.quote else " (allgemein)"
+        head = f"{note.author}, {manifests.moment(note.at)}{where}"
         lines.append(one_line(head))
         if note.quote:
             lines.append(one_line(f"„{note.quote}“"))

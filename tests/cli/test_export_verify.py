@@ -177,14 +177,18 @@ def test_the_file_shows_the_signatories_but_not_who_declined(app, approved, tmp_
     ]
 
 
-def test_the_markdown_export_is_the_text_as_stored_then_the_pruefvermerk(app, approved, tmp_path):
+def test_the_markdown_export_is_addressee_date_the_text_as_stored_then_the_pruefvermerk(
+    app, approved, tmp_path
+):
     path = tmp_path / "erklaerung.md"
     _export(app, approved.key, path, "md")
 
     document = path.read_text("utf-8")
+    head, text_and_rest = document.split("\n\n* * *\n\n", 1)
 
-    assert document.startswith(TEXT)
-    assert "**Prüfvermerk**" in document[len(TEXT) :]
+    assert head.startswith("Landtag von Sachsen\\-Anhalt  \nDomplatz 6–9  \n39104 Magdeburg")
+    assert text_and_rest.startswith(TEXT)
+    assert "**Prüfvermerk**" in text_and_rest[len(TEXT) :]
 
 
 def test_verify_without_a_key_checks_the_seal_but_trusts_nothing(app, approved, tmp_path):
