@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -601,6 +602,16 @@ def _trusted_key(value: str) -> bytes:
     raise click.BadParameter("weder eine PEM-Datei noch 64 Hexadezimalziffern")
 
 
+def _read_manifest(path: Path) -> tuple[Any, Check | None]:
+    """Read a sealed manifest file: (envelope, None) or (None, the failing check)."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8")), None
+    except FileNotFoundError:
+        return None, Check(False, f"Kein Manifest gefunden: {path}")
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, Check(False, f"Das Manifest ist kein JSON: {path}")
+
+
 _MARKS = {"ok": "GEPRÜFT      ", "unverified": "NICHT GEPRÜFT", "failed": "FEHLER       "}
 
 
@@ -627,22 +638,32 @@ def verify_command(file: Path, manifest_file: Path | None, public_key: str | Non
     status 1 if anything fails.
     """
     trusted = _trusted_key(public_key) if public_key else None
-    manifest_file = manifest_file or manifest_path_of(file)
     data = file.read_bytes()
-    try:
-        envelope = json.loads(manifest_file.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        checks = [Check(False, f"Kein Manifest gefunden: {manifest_file}")]
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        checks = [Check(False, f"Das Manifest ist kein JSON: {manifest_file}")]
+    if rendering.format_of(file.name) == rendering.PDF or data.startswith(b"%PDF-"):
+        # The PDF carries its manifest; one beside it is checked too when there is one.
+        beside = manifest_file or manifest_path_of(file)
+        detached: Any = None
+        unreadable: list[Check] = []
+        if manifest_file is not None or beside.exists():
+            detached, failure = _read_manifest(beside)
+            manifest_file = beside
+            unreadable = [failure] if failure is not None else []
+        checks = unreadable + rendering.verify_pdf(data, detached, trusted)
     else:
-        stated = envelope.get("manifest", {}).get("file") if isinstance(envelope, dict) else None
-        file_format = stated.get("format") if isinstance(stated, dict) else None
-        if file_format not in rendering.FORMATS:
-            file_format = rendering.format_of(file.name) or ""
-        checks = rendering.verify_export(file_format, data, envelope, trusted)
+        manifest_file = manifest_file or manifest_path_of(file)
+        envelope, failure = _read_manifest(manifest_file)
+        if failure is not None:
+            checks = [failure]
+        else:
+            stated = (
+                envelope.get("manifest", {}).get("file") if isinstance(envelope, dict) else None
+            )
+            file_format = stated.get("format") if isinstance(stated, dict) else None
+            if file_format not in rendering.FORMATS:
+                file_format = rendering.format_of(file.name) or ""
+            checks = rendering.verify_export(file_format, data, envelope, trusted)
     click.echo(f"Datei: {file}")
-    click.echo(f"Manifest: {manifest_file}")
+    click.echo(f"Manifest: {manifest_file or 'in der PDF-Datei'}")
     for check in checks:
         mark = "failed" if not check.ok else "unverified" if check.unverified else "ok"
         click.echo(f"{_MARKS[mark]}  {check.text}")

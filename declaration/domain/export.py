@@ -12,6 +12,7 @@ becomes its text and its address, so no file references a resource or another or
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -402,5 +403,71 @@ def verify_export(
     except (TypeError, ValueError, AttributeError):
         return [*checks, Check(False, "Das Manifest beschreibt kein lesbares Schreiben.")]
     checks.extend(verify_printed(file_format, letter, data))
+    checks.extend(manifests.verify_contents(manifest))
+    return checks
+
+
+def _without_file(manifest: Any) -> Any:
+    if not isinstance(manifest, dict):
+        return manifest
+    return {key: value for key, value in manifest.items() if key != "file"}
+
+
+def verify_pdf(data: bytes, detached: Any | None, trusted: bytes | None = None) -> list[Check]:
+    """Check an exported PDF: its signature, the manifest inside it, and what it prints.
+
+    The PDF carries its sealed manifest as its only embedded file, and a PAdES signature
+    over the whole file by the certificate that manifest names: any changed byte breaks
+    the signature, and the seal vouches for the signer. A detached manifest given beside
+    it must be sealed too, record this file's SHA-256 and describe the same content.
+    """
+    from declaration.domain.documents import pades, pdf
+
+    files = pdf.embedded_files(data)
+    inside = files.get(pdf.MANIFEST_NAME)
+    if inside is None:
+        return [Check(False, "Die PDF-Datei enthält kein versiegeltes Manifest.")]
+    checks: list[Check] = []
+    if set(files) == {pdf.MANIFEST_NAME}:
+        checks.append(
+            Check(True, "Die PDF-Datei enthält genau eine eingebettete Datei: das Manifest.")
+        )
+    else:
+        checks.append(
+            Check(False, f"Die PDF-Datei enthält weitere eingebettete Dateien ({len(files) - 1}).")
+        )
+    try:
+        envelope = json.loads(inside.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return [*checks, Check(False, "Das eingebettete Manifest ist kein JSON.")]
+    sealed = manifests.verify_seal(envelope, trusted)
+    if not all(c.ok for c in sealed):
+        return checks + sealed
+    manifest = envelope["manifest"]
+    certificate = manifest.get("certificate")
+    expected = certificate.get("sha256") if isinstance(certificate, dict) else None
+    if not isinstance(expected, str):
+        return [*checks, *sealed, Check(False, "Das Manifest nennt kein Zertifikat der Signatur.")]
+    signature, _ = pades.verify_pdf_signature(data, expected_certificate_sha256=expected)
+    checks = signature + checks + sealed
+    if detached is not None:
+        outside = manifests.verify_seal(detached, trusted)
+        checks.extend(outside)
+        if all(c.ok for c in outside):
+            checks.append(manifests.file_hash_check(detached["manifest"], data))
+            if _without_file(detached["manifest"]) == _without_file(manifest):
+                checks.append(
+                    Check(True, "Das Manifest neben der Datei beschreibt dasselbe wie das darin.")
+                )
+            else:
+                checks.append(
+                    Check(False, "Das Manifest neben der Datei beschreibt anderes als das darin.")
+                )
+    seal_part = envelope.get("seal", {})
+    try:
+        letter = letter_of(manifest, str(seal_part.get("fingerprint")))
+    except (TypeError, ValueError, AttributeError):
+        return [*checks, Check(False, "Das Manifest beschreibt kein lesbares Schreiben.")]
+    checks.extend(pdf.verify_text(letter, data))
     checks.extend(manifests.verify_contents(manifest))
     return checks
