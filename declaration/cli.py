@@ -506,7 +506,7 @@ def notify_command() -> None:
     "file_format",
     type=click.Choice(list(rendering.FORMATS)),
     required=True,
-    help="md (Markdown) or html (a standalone page).",
+    help="pdf (signed PDF/A-3b), docx (Word), odt (OpenDocument), html or md (Markdown).",
 )
 @click.option(
     "--revision",
@@ -520,9 +520,24 @@ def notify_command() -> None:
     default=None,
     help="File to write (default: KEY-rN[-entwurf].FORMAT here); the manifest goes beside it.",
 )
+@click.option(
+    "--paragraph-numbers",
+    is_flag=True,
+    help="Drafts: number the paragraphs ([1], [2], …).",
+)
+@click.option(
+    "--open-comments",
+    is_flag=True,
+    help="Drafts: add the open comments of that revision as an appendix.",
+)
 @with_appcontext
 def export_command(
-    declaration_key: str, file_format: str, revision: int | None, output: Path | None
+    declaration_key: str,
+    file_format: str,
+    revision: int | None,
+    output: Path | None,
+    paragraph_numbers: bool,
+    open_comments: bool,
 ) -> None:
     """Export a declaration as a file with its sealed manifest (FILE.manifest.json).
 
@@ -545,6 +560,9 @@ def export_command(
                 at=clock.now(),
                 file_name=path.name,
                 revision=revision,
+                options=exports.DraftOptions(
+                    paragraph_numbers=paragraph_numbers, open_comments=open_comments
+                ),
             )
             # Written before the commit: a file that cannot be written records no export.
             manifest_path = manifest_path_of(path)

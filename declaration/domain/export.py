@@ -271,6 +271,7 @@ def printed_checks(
     signatories: Sequence[str] | None,
     check_lines: Sequence[str] | None,
     draft_marked: bool,
+    appendix: Sequence[str] | None = None,
     extra: Sequence[Check] = (),
 ) -> list[Check]:
     """Say whether a file prints what its letter must: text, signatories, Prüfvermerk."""
@@ -301,6 +302,12 @@ def printed_checks(
         )
     else:
         checks.append(Check(False, "Der Prüfvermerk in der Datei passt nicht zum Manifest."))
+    if letter.appendix is not None:
+        checks.append(
+            Check(True, "Der Anhang mit den offenen Kommentaren ist der des Manifests.")
+            if appendix is not None and list(appendix) == letters.appendix_lines(letter)
+            else Check(False, "Der Anhang mit den offenen Kommentaren passt nicht zum Manifest.")
+        )
     if letter.draft:
         checks.append(
             Check(True, "Die Datei ist als Entwurf gekennzeichnet (ENTWURF).")
@@ -327,6 +334,14 @@ def _verify_markdown(letter: Letter, document: str) -> list[Check]:
             if not line.startswith("- "):
                 break
             stamp.append(line[2:])
+    appendix: list[str] | None = None
+    marker = f"**{letters.APPENDIX_HEADING}**"
+    if marker in lines:
+        appendix = []
+        for line in lines[lines.index(marker) + 2 :]:
+            if not line.startswith("- "):
+                break
+            appendix.append(line[2:])
     extra = [
         Check(True, "Adressat, Ort und Datum in der Datei sind die des Manifests.")
         if head == _markdown_head(letter)
@@ -341,6 +356,7 @@ def _verify_markdown(letter: Letter, document: str) -> list[Check]:
         signatories=signatories,
         check_lines=stamp,
         draft_marked=whole and head.startswith(f"**{DRAFT_MARK}**"),
+        appendix=appendix,
         extra=extra,
     )
 
@@ -365,6 +381,7 @@ def _verify_html(letter: Letter, document: str) -> list[Check]:
         signatories=_html_signatories(document),
         check_lines=_items(_between(document, _CHECK_OPEN, _CHECK_CLOSE, last=True)),
         draft_marked=document.count(f'<p class="draft">{_e(DRAFT_MARK)}</p>') >= 2,
+        appendix=_items(_between(document, _APPENDIX_OPEN, _APPENDIX_CLOSE)),
         extra=extra,
     )
 

@@ -267,6 +267,13 @@ def export(
     if file_format not in rendering.FORMATS:
         raise InvalidInput(N_("Dieses Format gibt es nicht."))
     number, draft = choose_revision(declaration, revision)
+    if not draft and (options.paragraph_numbers or options.open_comments):
+        raise InvalidInput(
+            N_(
+                "Absatznummern und offene Kommentare gibt es nur in Entwürfen, nicht in der "
+                "gezeichneten Fassung."
+            )
+        )
     if number < 0 or number > declaration.head_revision:
         raise InvalidInput(N_("Diese Fassung gibt es nicht."))
     manifest = build_manifest(
