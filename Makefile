@@ -17,7 +17,7 @@ export DECLARATION_TEST_REDIS_URL
 PYTEST_ARGS ?=
 
 .PHONY: run serve setup install assets translations migrate demo test test-fast test-sqlite \
-        test-postgres test-engineio-frames test-js browser-deps lint format bench clean help
+        test-postgres test-engineio-frames test-js browser-deps pdf-deps lint format bench clean help
 
 help:
 	@echo "make run         set up everything and serve the demo on http://$(HOST):$(PORT)"
@@ -38,12 +38,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-static/dist/app.js static/dist/editor.js &: node_modules/.installed $(wildcard static/src/*.js static/src/*.mjs static/src/*/*.js)
+static/dist/app.js static/dist/editor.js static/dist/fonts/fonts.json &: node_modules/.installed $(wildcard static/src/*.js static/src/*.mjs static/src/*/*.js)
 	npm run --silent build
 
 install: $(VENV)/.installed node_modules/.installed
 
-assets: static/dist/app.js static/dist/editor.js
+assets: static/dist/app.js static/dist/editor.js static/dist/fonts/fonts.json
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d declaration/translations -D messages 2>&1 | grep -v '^compiling' || true
@@ -75,14 +75,21 @@ format: $(VENV)/.installed
 browser-deps:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# WeasyPrint subsets the PDF's fonts with HarfBuzz's subsetter (Debian's libharfbuzz-subset0;
+# without it WeasyPrint warns, an error in the tests). The PDF tests turn first pages into
+# PNG with poppler's pdftoppm (poppler-utils); `declaration verify` reads PDFs with pypdf.
+pdf-deps:
+	@(command -v pdftoppm >/dev/null && /sbin/ldconfig -p | grep -q 'libharfbuzz-subset\.so\.0') \
+		|| (apt-get update -qq && apt-get install -y -qq poppler-utils libharfbuzz-subset0 >/dev/null)
+
 test-js: node_modules/.installed
 	node --test tests/js/
 
-test-sqlite: setup browser-deps
+test-sqlite: setup browser-deps pdf-deps
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
 
 # The browser suite runs once (on SQLite); the PostgreSQL pass covers everything else.
-test-postgres: setup
+test-postgres: setup pdf-deps
 	DECLARATION_TEST_DATABASE_URL='$(DECLARATION_TEST_DATABASE_URL)' $(BIN)/pytest -m 'not browser' $(PYTEST_ARGS)
 
 # The realtime tests once more with the frames left to engineio's writer greenlets
@@ -94,7 +101,7 @@ test-engineio-frames: setup
 
 test: lint test-js test-sqlite test-postgres test-engineio-frames
 
-test-fast: setup
+test-fast: setup pdf-deps
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest -m 'not slow' -x -q $(PYTEST_ARGS)
 
 bench: setup
