@@ -51,7 +51,6 @@ _MEDIA_TYPES: Final = {".woff": "font/woff", ".woff2": "font/woff2", ".ttf": "fo
 _HEX_RUN = re.compile(r"\b[0-9a-f]{16,}\b")
 #: The light diagonal mark behind each page of a draft.
 _WATERMARK: Final = "ENTWURF"
-_PAGE_FOOTER = re.compile(r"Seite (\d+) von (\d+)")
 #: Characters a PDF does not print as such: soft hyphens and zero-width marks.
 #: Where a line breaks inside a word: after these, and anywhere in a word this long.
 _BREAKS_AFTER: Final = ("-", "‐", "–", "—", "/")
@@ -358,27 +357,27 @@ def _words(text: str) -> list[str]:
     return text.translate(_INVISIBLE).split()
 
 
-def _body_of(page_text: str, page: int, pages: int, draft: bool) -> list[str]:
-    """Return a page's lines without its running header, footer and watermark.
+def _body_of(page_text: str, page: int, pages: int, draft: bool) -> tuple[list[str], set[str]]:
+    """Return a page's lines without its running lines, and the running lines it has.
 
-    Each is printed once on a page, at its start or its end in reading order: it is
-    removed there once, so that a line of the text which reads like one stays text.
+    The running lines are the footer "Seite N von M" and, on a draft, the mark at the top
+    and the watermark. Each is printed once on a page, at its start or its end in reading
+    order: it is taken away there once, so that a line of the text which reads like one
+    stays text.
     """
     running = [f"Seite {page} von {pages}"]
     if draft:
         running += [letters.DRAFT_MARK, _WATERMARK]
     lines = [" ".join(_words(line)) for line in page_text.splitlines()]
     lines = [line for line in lines if line]
-    found = True
-    while found and lines:
-        found = False
-        for mark in running:
-            if lines and mark in (lines[0], lines[-1]):
-                del lines[-1 if lines[-1] == mark else 0]
-                running.remove(mark)
-                found = True
-                break
-    return lines
+    found: set[str] = set()
+    while lines:
+        mark = next((m for m in running if m not in found and m in (lines[0], lines[-1])), None)
+        if mark is None:
+            break
+        del lines[-1 if lines[-1] == mark else 0]
+        found.add(mark)
+    return lines, found
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,13 +446,10 @@ def verify_text(letter: Letter, data: bytes) -> list[Check]:
     if not pages:
         return [Check(False, "Die PDF-Datei hat keine Seiten.")]
     count = len(pages)
-    printed = _Words(
-        _line_words(
-            line
-            for number, text in enumerate(pages, start=1)
-            for line in _body_of(text, number, count, letter.draft)
-        )
-    )
+    parts = [
+        _body_of(text, number, count, letter.draft) for number, text in enumerate(pages, start=1)
+    ]
+    printed = _Words(_line_words(line for lines, _running in parts for line in lines))
     checks: list[Check] = []
 
     head = []
@@ -536,16 +532,14 @@ def verify_text(letter: Letter, data: bytes) -> list[Check]:
     if end is not None and end != len(printed.words):
         checks.append(Check(False, "Die PDF-Datei druckt nach dem Schlussblock weiteren Text."))
 
-    footers = all(
-        _page_footer(text) == (number, count) for number, text in enumerate(pages, start=1)
-    )
+    footers = all(f"Seite {n} von {count}" in running for n, (_, running) in enumerate(parts, 1))
     checks.append(
         Check(True, f"Jede Seite trägt ihre Seitenzahl („Seite N von {count}“).")
         if footers
         else Check(False, "Die Seitenzahlen der PDF-Datei sind nicht fortlaufend.")
     )
     if letter.draft:
-        marked = all(letters.DRAFT_MARK in " ".join(_words(text)) for text in pages)
+        marked = all(letters.DRAFT_MARK in running for _, running in parts)
         checks.append(
             Check(True, "Jede Seite der PDF-Datei ist als Entwurf gekennzeichnet (ENTWURF).")
             if marked
@@ -561,12 +555,3 @@ def _last(printed: _Words, start: int, expected: Sequence[str]) -> tuple[int, in
         last = found
         position = found[0] + 1
     return last
-
-
-def _page_footer(text: str) -> tuple[int, int] | None:
-    """Return the page footer's numbers: the last "Seite N von M" on the page."""
-    found = _PAGE_FOOTER.findall(" ".join(_words(text)))
-    if not found:
-        return None
-    page, pages = found[-1]
-    return int(page), int(pages)
