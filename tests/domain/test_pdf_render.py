@@ -281,6 +281,12 @@ def test_pdf_is_pdfa3b_with_the_manifest_as_its_only_associated_file(signed):
     assert reader.metadata["/CreationDate"] == "D:20261204100000Z"
 
 
+def test_the_same_letter_renders_to_the_same_bytes(signed, assets):
+    letter, data = signed
+
+    assert _render(letter, assets) == data
+
+
 def test_pages_print_the_letter_and_number_every_page(signed):
     letter, data = signed
     pages = pdf.extract_pages(data)
