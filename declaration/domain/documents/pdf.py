@@ -35,9 +35,9 @@ from declaration.domain import letter as letters
 from declaration.domain.letter import Block, Letter, Span
 from declaration.domain.manifest import Check
 
-#: The name of the sealed manifest inside the PDF.
+#: The name of the sealed manifest inside the PDF (WeasyPrint gives it the media type
+#: application/json by that name).
 MANIFEST_NAME: Final = "manifest.json"
-MANIFEST_MEDIA_TYPE: Final = "application/json"
 #: How the manifest relates to the PDF (ISO 32000-2, 7.11.3): the data the letter prints.
 MANIFEST_RELATIONSHIP: Final = "Data"
 #: The private scheme of the renderer's own files (fonts), e.g. ``asset:name.woff``.
@@ -51,10 +51,10 @@ _MEDIA_TYPES: Final = {".woff": "font/woff", ".woff2": "font/woff2", ".ttf": "fo
 _HEX_RUN = re.compile(r"\b[0-9a-f]{16,}\b")
 #: The light diagonal mark behind each page of a draft.
 _WATERMARK: Final = "ENTWURF"
-#: Characters a PDF does not print as such: soft hyphens and zero-width marks.
 #: Where a line breaks inside a word: after these, and anywhere in a word this long.
 _BREAKS_AFTER: Final = ("-", "‐", "–", "—", "/")
 _LONG_WORD: Final = 16
+#: Characters a PDF does not print as such: soft hyphens and zero-width marks.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 
 
