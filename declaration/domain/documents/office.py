@@ -126,8 +126,9 @@ def stable_zip(data: bytes, stored: Iterable[str] = ()) -> bytes:
 def _xml_char(char: str) -> str:
     code = ord(char)
     if code < 0x20:
-        # A control character cannot stand in XML: print its control picture (␁, ␛).
-        return chr(0x2400 + code)
+        # A control character cannot stand in XML: a space if it separates words (as
+        # `str.split` sees it), otherwise its control picture (␁, ␛).
+        return " " if char.isspace() else chr(0x2400 + code)
     if 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF):
         return "\ufffd"
     return char
@@ -136,10 +137,11 @@ def _xml_char(char: str) -> str:
 def printable(text: str) -> str:
     """Return ``text`` as it can stand in XML: control characters as their pictures.
 
-    Tab, line feed and carriage return stay (whitespace to a reader); every other C0
-    control character becomes its control picture (U+2400 + code) and a lone surrogate
-    or a non-character U+FFFE/U+FFFF the replacement character. Verification applies the
-    same mapping to what it expects.
+    Tab, line feed and carriage return stay; the other C0 separators (vertical tab, form
+    feed, U+001C to U+001F) become spaces, as `Letter.body_lines` splits on them; every
+    other C0 control character becomes its control picture (U+2400 + code) and a lone
+    surrogate or a non-character U+FFFE/U+FFFF the replacement character. Verification
+    applies the same mapping to what it expects.
     """
     if text.isprintable() and text.isascii():
         return text
@@ -267,11 +269,26 @@ def quoted(text: str, limit: int = 60) -> str:
     return f"„{clean}“"
 
 
+def _around(text: str, at: int, width: int = 50) -> str:
+    """Return ``text`` from a little before ``at``, for a message (quoted, shortened)."""
+    start = max(0, at - 15)
+    part = text[start : start + width]
+    return quoted(("…" if start else "") + part + ("…" if start + width < len(text) else ""))
+
+
 def first_difference(found: Sequence[str], expected: Sequence[str]) -> str | None:
-    """Return where ``found`` first differs from ``expected``, in German (None: equal)."""
+    """Return where ``found`` first differs from ``expected``, in German (None: equal).
+
+    A changed line is quoted around its first changed character, so one changed word in a
+    long paragraph is visible in the message.
+    """
     for index, (seen, wanted) in enumerate(zip(found, expected, strict=False)):
         if seen != wanted:
-            return f"Zeile {index + 1} lautet {quoted(seen)} statt {quoted(wanted)}"
+            at = next(
+                (i for i, (a, b) in enumerate(zip(seen, wanted, strict=False)) if a != b),
+                min(len(seen), len(wanted)),
+            )
+            return f"Zeile {index + 1} lautet {_around(seen, at)} statt {_around(wanted, at)}"
     if len(found) < len(expected):
         return f"Zeile {len(found) + 1} fehlt ({quoted(expected[len(found)])})"
     if len(found) > len(expected):
@@ -360,7 +377,8 @@ def verify_readback(letter: Letter, read: ReadBack, kind: str) -> list[Check]:
             f"Adressat, Ort oder Datum in der {kind} passen nicht zum Manifest: {difference}.",
         )
     )
-    expected_body = [expected_line(line) for line in letter.body_lines]
+    # An empty line (an empty quote) prints as an empty paragraph, which reads as nothing.
+    expected_body = [line for line in map(expected_line, letter.body_lines) if line]
     difference = first_difference(read.body, expected_body)
     checks.append(
         Check(
