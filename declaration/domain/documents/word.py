@@ -520,10 +520,9 @@ def _footer_tokens(element: Any) -> tuple[FooterToken, ...]:
 
 
 def _role(paragraph: Any) -> Role:
-    style = paragraph.find(qn("w:pPr"))
-    name = None
-    if style is not None and style.find(qn("w:pStyle")) is not None:
-        name = style.find(qn("w:pStyle")).get(qn("w:val"))
+    properties = paragraph.find(qn("w:pPr"))
+    style = None if properties is None else properties.find(qn("w:pStyle"))
+    name = None if style is None else style.get(qn("w:val"))
     if name == TITLE_STYLE:
         return "title"
     if name == CLOSING_STYLE:
