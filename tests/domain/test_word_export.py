@@ -430,3 +430,12 @@ def test_hidden_text_and_fields_in_the_text_are_refused(final, element, problem)
 
     assert [c.ok for c in checks] == [False]
     assert problem in checks[0].text
+
+
+def test_xml_in_utf16_is_refused_so_no_document_type_hides_in_it(final):
+    found, data = final
+    hidden = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE d [<!ENTITY a "a">]><d/>'
+
+    checks = word.verify_docx(found, repacked(data, {"word/styles.xml": hidden.encode("utf-16")}))
+
+    assert [c.text for c in checks] == ["Ein Bestandteil der Word-Datei ist kein UTF-8-XML."]

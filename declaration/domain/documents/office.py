@@ -52,7 +52,8 @@ def read_package(data: bytes, kind: str) -> dict[str, bytes]:
     ``kind`` names the format in messages ("Word-Datei"). Declared sizes may lie, so every
     member is decompressed in chunks and refused as soon as it passes the limit. XML that
     declares a document type is refused: no office format uses one, and entity expansion
-    is how XML parsers are made to exhaust memory. Duplicate names are refused because two
+    is how XML parsers are made to exhaust memory (and XML must be UTF-8, as both formats
+    write it, so the search for a document type sees it). Duplicate names are refused because two
     readers could take different ones.
     """
     try:
@@ -93,9 +94,12 @@ def read_package(data: bytes, kind: str) -> dict[str, bytes]:
                 f"Die Datei ist keine {kind}: ein Bestandteil ist nicht lesbar."
             ) from error
         content = b"".join(chunks)
-        if info.filename.lower().endswith((".xml", ".rels")):
-            head = content.lower()
-            if b"<!doctype" in head or b"<!entity" in head:
+        if info.filename.lower().endswith((".xml", ".rels", ".rdf")):
+            if b"\0" in content[:200]:
+                # UTF-16 or UTF-32 would hide a document type from the search below.
+                raise PackageError(f"Ein Bestandteil der {kind} ist kein UTF-8-XML.")
+            lower = content.lower()
+            if b"<!doctype" in lower or b"<!entity" in lower:
                 raise PackageError(f"Die {kind} enthält eine Dokumenttyp-Definition (DTD).")
         members[info.filename] = content
     return members
