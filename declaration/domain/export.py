@@ -15,6 +15,7 @@ import html
 import json
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from declaration.domain import letter as letters
@@ -27,16 +28,32 @@ HTML: Final = "html"
 PDF: Final = "pdf"
 WORD: Final = "docx"
 OPENDOCUMENT: Final = "odt"
-FORMATS: Final = (MARKDOWN, HTML)
+#: In the order offered to readers: the signed PDF first.
+FORMATS: Final = (WORD, OPENDOCUMENT, HTML, MARKDOWN)
 
 #: File ending and media type of each format.
-EXTENSIONS: Final = {MARKDOWN: "md", HTML: "html"}
+EXTENSIONS: Final = {
+    PDF: "pdf",
+    WORD: "docx",
+    OPENDOCUMENT: "odt",
+    HTML: "html",
+    MARKDOWN: "md",
+}
 MEDIA_TYPES: Final = {
-    MARKDOWN: "text/markdown; charset=utf-8",
+    PDF: "application/pdf",
+    WORD: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    OPENDOCUMENT: "application/vnd.oasis.opendocument.text",
     HTML: "text/html; charset=utf-8",
+    MARKDOWN: "text/markdown; charset=utf-8",
 }
 #: How the format is named to readers.
-LABELS: Final = {MARKDOWN: "Markdown", HTML: "HTML-Seite"}
+LABELS: Final = {
+    PDF: "PDF (signiert)",
+    WORD: "Word",
+    OPENDOCUMENT: "OpenDocument",
+    HTML: "HTML-Seite",
+    MARKDOWN: "Markdown",
+}
 
 DRAFT_MARK: Final = letters.DRAFT_MARK
 
@@ -250,7 +267,23 @@ def render(file_format: str, manifest: Mapping[str, Any], fingerprint: str) -> b
         return render_markdown(letter).encode("utf-8")
     if file_format == HTML:
         return render_html(letter).encode("utf-8")
+    at = _moment(manifest.get("exported_at"))
+    if file_format == WORD:
+        from declaration.domain.documents import word
+
+        return word.render_docx(letter, at=at)
+    if file_format == OPENDOCUMENT:
+        from declaration.domain.documents import opendocument
+
+        return opendocument.render_odt(letter, at=at)
     raise ValueError(f"unknown format: {file_format}")
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def format_of(name: str) -> str | None:
@@ -396,6 +429,14 @@ def verify_printed(file_format: str, letter: Letter, data: bytes) -> list[Check]
         if file_format == MARKDOWN:
             return _verify_markdown(letter, document)
         return _verify_html(letter, document)
+    if file_format == WORD:
+        from declaration.domain.documents import word
+
+        return word.verify_docx(letter, data)
+    if file_format == OPENDOCUMENT:
+        from declaration.domain.documents import opendocument
+
+        return opendocument.verify_odt(letter, data)
     return [Check(False, f"Unbekanntes Format: {file_format}.")]
 
 

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any, Final
 
 import odfdo
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from declaration.domain import letter as letters
 from declaration.domain.documents import office

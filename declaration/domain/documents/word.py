@@ -34,7 +34,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt, RGBColor
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from declaration.domain import letter as letters
 from declaration.domain.documents import office
