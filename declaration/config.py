@@ -35,6 +35,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_PREPARED_STATEMENTS": ("PREPARED_STATEMENTS", "bool"),
     "DECLARATION_DIRECT_FRAMES": ("DIRECT_FRAMES", "bool"),
     "DECLARATION_ANCHOR_MAPPING": ("ANCHOR_MAPPING", "str"),
+    "DECLARATION_PDF_CERTIFICATE": ("PDF_CERTIFICATE", "str"),
+    "DECLARATION_PDF_CERTIFICATE_PASSWORD": ("PDF_CERTIFICATE_PASSWORD", "str"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -81,6 +83,11 @@ DEFAULTS: dict[str, Any] = {
     #: comments are read (an edit never touches them), ``eager`` in every edit's
     #: transaction. bench/comments.py measures both (services/comments.py).
     "ANCHOR_MAPPING": "lazy",
+    #: PKCS#12 file (key, certificate, chain) PDF exports are signed with. None: a
+    #: self-signed certificate the instance creates in its folder (services/certificate.py).
+    "PDF_CERTIFICATE": None,
+    #: Password of that file (None: the file has none).
+    "PDF_CERTIFICATE_PASSWORD": None,
     "BABEL_DEFAULT_LOCALE": "de",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
     "LANGUAGES": ("de", "en"),

@@ -402,6 +402,24 @@ class PasskeyRegistrationFailed(DomainError):
         self.detail = detail
 
 
+# -- exports ---------------------------------------------------------------------------
+
+
+class CertificateUnusable(DomainError):
+    """The certificate configured for signing PDF exports cannot sign; the message says why.
+
+    A matter for whoever runs the installation (``DECLARATION_PDF_CERTIFICATE``), not for
+    the person exporting, hence a server error.
+    """
+
+    code = "certificate_unusable"
+    status = 500
+    message = N_(
+        "Das Zertifikat für die Signatur der PDF-Dateien ist nicht nutzbar. "
+        "Bitte wenden Sie sich an den Betrieb dieser Installation."
+    )
+
+
 # -- refusals of the live connection (the ``/draft`` namespace) ------------------------
 
 
