@@ -29,7 +29,7 @@ PDF: Final = "pdf"
 WORD: Final = "docx"
 OPENDOCUMENT: Final = "odt"
 #: In the order offered to readers: the signed PDF first.
-FORMATS: Final = (WORD, OPENDOCUMENT, HTML, MARKDOWN)
+FORMATS: Final = (PDF, WORD, OPENDOCUMENT, HTML, MARKDOWN)
 
 #: File ending and media type of each format.
 EXTENSIONS: Final = {
@@ -510,7 +510,9 @@ def verify_pdf(data: bytes, detached: Any | None, trusted: bytes | None = None) 
     checks = signature + checks + sealed
     if detached is not None:
         outside = manifests.verify_seal(detached, trusted)
-        checks.extend(outside)
+        checks.extend(
+            Check(c.ok, f"Manifest neben der Datei: {c.text}", c.unverified) for c in outside
+        )
         if all(c.ok for c in outside):
             checks.append(manifests.file_hash_check(detached["manifest"], data))
             if _without_file(detached["manifest"]) == _without_file(manifest):
