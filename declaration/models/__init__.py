@@ -8,6 +8,7 @@ from declaration.models.invitation import Invitation, LinkPurpose
 from declaration.models.mail import OutboxMail
 from declaration.models.notice import Notice
 from declaration.models.person import LoginSession, Person
+from declaration.models.publication import Delivery, ExportFile
 from declaration.models.revision import EditClient, Keyframe, NamedVersion, Revision
 from declaration.models.signoff import AddresseeOption, AddresseePreference, Passkey, SignOff
 from declaration.models.throttle import LoginThrottle
@@ -20,7 +21,9 @@ __all__ = [
     "Comment",
     "CommentRead",
     "Declaration",
+    "Delivery",
     "EditClient",
+    "ExportFile",
     "Invitation",
     "Keyframe",
     "LinkPurpose",

@@ -53,6 +53,14 @@ class Declaration(Base):
     approved_hash: Mapped[str | None] = mapped_column(HexDigest(), default=None)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), default=None)
+    #: When the declaration moved to ``published``: its public page exists from then on.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: A withdrawn publication's page says so, with the reason, and offers nothing more.
+    publication_withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    publication_withdrawn_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id"), default=None
+    )
+    publication_withdrawn_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
