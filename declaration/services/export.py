@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
@@ -43,6 +43,10 @@ class DraftOptions:
 
     paragraph_numbers: bool = False
     open_comments: bool = False
+
+
+#: A draft export without extras.
+NO_OPTIONS: Final = DraftOptions()
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,7 @@ def build_manifest(
     draft: bool,
     rp: RelyingParty,
     at: datetime,
-    options: DraftOptions = DraftOptions(),
+    options: DraftOptions = NO_OPTIONS,
 ) -> dict[str, Any]:
     """Return the manifest of ``revision`` (without the file it will accompany)."""
     text = drafts.text_at(session, declaration, revision)
@@ -261,7 +265,7 @@ def export(
     file_name: str,
     revision: int | None = None,
     actor: Person | None = None,
-    options: DraftOptions = DraftOptions(),
+    options: DraftOptions = NO_OPTIONS,
 ) -> Export:
     """Render ``declaration`` as ``file_format``, seal its manifest and audit the export."""
     if file_format not in rendering.FORMATS:
