@@ -41,6 +41,7 @@ def init_web(app: Flask) -> None:
     """
     from declaration.web.auth import bp as auth_bp
     from declaration.web.declarations import bp as declarations_bp
+    from declaration.web.downloads import bp as downloads_bp
     from declaration.web.history import bp as history_bp
     from declaration.web.outbox import bp as outbox_bp
     from declaration.web.participants import bp as participants_bp
@@ -56,3 +57,4 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(outbox_bp)
     app.register_blueprint(history_bp)
     app.register_blueprint(passkeys_bp)
+    app.register_blueprint(downloads_bp)
