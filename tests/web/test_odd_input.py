@@ -121,7 +121,16 @@ def test_odd_declaration_keys_are_not_found_on_any_route(
     membership_id = str(_mayor_membership(app, moderator))
     answers = {
         (method, rule.rule): _request(
-            client, method, _path(rule, key=odd, membership_id=membership_id)
+            client,
+            method,
+            _path(
+                rule,
+                key=odd,
+                membership_id=membership_id,
+                file_format="pdf",
+                file_id="1",
+                name="x.pdf",
+            ),
         ).status_code
         for rule, method in _rules_with(app, "key")
     }
@@ -224,3 +233,24 @@ def test_control_characters_in_names_are_removed(app: Flask, client: FlaskClient
     assert named.status_code == 302
     page = client.get(f"/erklaerungen/{moderator}/teilnehmende").get_data(as_text=True)
     assert "Erika Musterfrau" in page and "Musterstadt" in page
+
+
+@pytest.mark.parametrize("odd", [*NOT_AN_ID, LARGEST, "123456789"])
+def test_odd_file_ids_and_formats_in_addresses_are_not_found(
+    app: Flask, client: FlaskClient, moderator: str, odd: str
+):
+    answers = {
+        (method, rule.rule): _request(
+            client, method, _path(rule, key=moderator, file_id=odd, name="x.pdf")
+        ).status_code
+        for rule, method in _rules_with(app, "file_id")
+    }
+    answers.update(
+        {
+            (method, rule.rule): _request(
+                client, method, _path(rule, key=moderator, file_format=odd)
+            ).status_code
+            for rule, method in _rules_with(app, "file_format")
+        }
+    )
+    assert answers and set(answers.values()) == {404}, answers
