@@ -17,7 +17,9 @@ the refusal (with the passages that were not accepted) is kept in :attr:`refusal
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import secrets
 import threading
 import time
@@ -55,6 +57,12 @@ class _InOrderEngineIO(engineio.Client):  # type: ignore[misc]
             self._trigger_event("message", pkt.data, run_async=False)
             return
         super()._receive_packet(pkt)
+
+
+def _page_message(page: str) -> str | None:
+    """Return the message an error page shows below its heading, if any."""
+    match = re.search(r"<h1>[^<]*</h1>\s*<p>(.*?)</p>", page, re.S)
+    return html.unescape(match.group(1)).strip() if match else None
 
 
 class _InOrderClient(socketio.Client):  # type: ignore[misc]
@@ -375,6 +383,62 @@ class DraftClient:
     def approve(self) -> dict[str, Any]:
         """Approve (Freigabe): freeze the current content (moderation)."""
         return self._call("approve", {"declaration": self._key})
+
+    # -- downloads ----------------------------------------------------------------------
+
+    def download(
+        self,
+        file_format: str,
+        revision: int | None = None,
+        *,
+        paragraph_numbers: bool = False,
+        open_comments: bool = False,
+    ) -> tuple[bytes, bytes]:
+        """Download an export and its sealed manifest, as the "Herunterladen" buttons do.
+
+        Without a revision and extras: the signed version once approved, else the newest
+        text as a draft. With a revision or extras: that revision as a draft (the
+        approved revision without extras is the signed version).
+        """
+        base = f"{self.base_url}/erklaerungen/{self._require_key()}/dateien"
+        if revision is None and not (paragraph_numbers or open_comments):
+            final = self.http.get(f"{base}/endfassung.{file_format}", timeout=self.timeout)
+            if final.status_code == 200:
+                manifest = self._fetch(f"{base}/endfassung.{file_format}.manifest.json")
+                return final.content, manifest
+        form = {"csrf_token": self._csrf_token(), "format": file_format}
+        if revision is not None:
+            form["revision"] = str(revision)
+        if paragraph_numbers:
+            form["numbers"] = "1"
+        if open_comments:
+            form["comments"] = "1"
+        made = self.http.post(base, data=form, allow_redirects=False, timeout=self.timeout)
+        if made.status_code != 303:
+            raise ClientError(_page_message(made.text) or f"HTTP {made.status_code}", "refused")
+        ready = self.http.get(self.base_url + made.headers["Location"], timeout=self.timeout)
+        links = re.findall(r'href="(/erklaerungen/[^"]+/dateien/\d+/[^"]+)"', ready.text)
+        if len(links) < 2:
+            raise ClientError("no download offered", "refused")
+        return self._fetch(self.base_url + links[0]), self._fetch(self.base_url + links[1])
+
+    def _fetch(self, url: str) -> bytes:
+        response = self.http.get(url, timeout=self.timeout)
+        if response.status_code != 200:
+            raise ClientError(f"HTTP {response.status_code} for {url}", "refused")
+        return response.content
+
+    def _csrf_token(self) -> str:
+        page = self.http.get(f"{self.base_url}/", timeout=self.timeout)
+        match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
+        if match is None:
+            raise ClientError("no CSRF token offered", "not_authenticated")
+        return html.unescape(match.group(1))
+
+    def _require_key(self) -> str:
+        if self._key is None:
+            raise ClientError("open a declaration first", "not_joined")
+        return self._key
 
     def _on_comments_changed(self, data: Any) -> None:
         with self._changed:
