@@ -407,3 +407,17 @@ def test_poppler_reports_the_signature_valid(signed, tmp_path):
     assert "Signature Validation: Signature is Valid." in result.stdout, result.stdout
     assert "Total document signed" in result.stdout
     assert "Signature Type: ETSI.CAdES.detached" in result.stdout
+
+
+def test_signing_and_verifying_work_inside_a_running_event_loop(unsigned, signer):
+    """pyHanko's synchronous calls run asyncio themselves; a caller's loop must not stop them."""
+    import asyncio
+
+    async def inside() -> tuple[list[Check], str | None]:
+        signed = pades.sign_pdf(unsigned, signer, reason="r", location="l", name="n")
+        return pades.verify_pdf_signature(signed)
+
+    checks, certificate = asyncio.run(inside())
+
+    assert _passes(checks), [c.text for c in checks if not c.ok]
+    assert certificate == pades.certificate_sha256(signer)

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import concurrent.futures
+import functools
 import hashlib
 import hmac
 import re
 import struct
 import unicodedata
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
-from typing import Any, Final
+from typing import Any, Final, ParamSpec, TypeVar
 
 from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
 from asn1crypto import tsp
@@ -197,6 +199,31 @@ async def _sign(
     await signed.post_signature_processing(result)
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _outside_event_loop(function: Callable[P, R]) -> Callable[P, R]:
+    """Run ``function`` in a thread of its own when this thread runs an asyncio loop.
+
+    pyHanko's synchronous entry points call `asyncio.run`, which refuses to run inside a
+    running loop (a caller using asyncio, or a test driving a browser); a fresh thread
+    has none.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return function(*args, **kwargs)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(function, *args, **kwargs).result()
+
+    return wrapper
+
+
+@_outside_event_loop
 def sign_pdf(
     data: bytes,
     signer: PdfSigner,
@@ -523,6 +550,7 @@ def _signatures(data: bytes) -> list[EmbeddedPdfSignature] | None:
     return found
 
 
+@_outside_event_loop
 def verify_pdf_signature(
     data: bytes, *, expected_certificate_sha256: str | None = None
 ) -> tuple[list[Check], str | None]:
