@@ -14,6 +14,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import current_app, request, session
@@ -55,6 +56,7 @@ from declaration.services import (
     passkeys,
     signoffs,
 )
+from declaration.services import export as exports
 from declaration.sessions import SESSION_KEY
 
 log = logging.getLogger(__name__)
@@ -811,7 +813,9 @@ def _set_phase(
     if target is Phase.APPROVED:
         signoffs.approve(db, membership, declaration, at=clock.now(), today=clock.today())
     else:
-        declarations.move_phase(db, membership, declaration, target, at=clock.now())
+        # Publishing renders the signed files in this transaction (`services.publication`).
+        tools = exports.tools_for(current_app.config, Path(current_app.instance_path))
+        declarations.move_phase(db, membership, declaration, target, at=clock.now(), tools=tools)
 
 
 def _approve(

@@ -24,7 +24,8 @@ from declaration.domain.roles import Role
 from declaration.domain.text import first_heading, normalise
 from declaration.models import Declaration, LoginSession, Membership, Person
 from declaration.prepared import Prepared
-from declaration.services import audit, drafts
+from declaration.services import audit, drafts, publication
+from declaration.services.export import Tools
 
 MAX_TITLE = 300
 MAX_DESCRIPTION = 2000
@@ -283,9 +284,19 @@ def mark_visit(membership: Membership, *, at: datetime) -> datetime | None:
 
 
 def move_phase(
-    session: Session, actor: Membership, declaration: Declaration, target: Phase, *, at: datetime
+    session: Session,
+    actor: Membership,
+    declaration: Declaration,
+    target: Phase,
+    *,
+    at: datetime,
+    tools: Tools | None = None,
 ) -> Phase:
-    """Move the declaration to ``target`` (moderation only, allowed steps only)."""
+    """Move the declaration to ``target`` (moderation only, allowed steps only).
+
+    Publishing renders the signed version's files with ``tools`` in this transaction
+    (`publication.publish`): the public page exists with its files, or not at all.
+    """
     if actor.declaration_id != declaration.id or not actor.active:
         raise NotFound()
     previous = declaration.phase_enum
@@ -293,6 +304,8 @@ def move_phase(
     if target is Phase.APPROVED:
         # The approval has conditions of its own and freezes the content.
         raise ApprovalBlocked(N_("Bitte nutzen Sie „Fassung freigeben“ im Bereich Zeichnung."))
+    if target is Phase.PUBLISHED and tools is None:
+        raise TypeError("publishing renders the final files: pass the export tools")
     declaration.phase = target.value
     declaration.updated_at = at
     audit.record(
@@ -304,4 +317,6 @@ def move_phase(
         previous=previous.value,
         phase=target.value,
     )
+    if target is Phase.PUBLISHED and tools is not None:
+        publication.publish(session, declaration, tools=tools, at=at, actor=actor.person)
     return previous

@@ -35,6 +35,7 @@ from declaration.services import (
     signoffs,
     versions,
 )
+from declaration.web import downloads
 from declaration.web.context import after_commit, current_person, db, login_required, rollback
 from declaration.web.forms import field, integer_arg, integer_field
 
@@ -248,7 +249,9 @@ def phase(key: str) -> Response:
         if target is Phase.APPROVED:
             signoffs.approve(db(), membership, declaration, at=clock.now(), today=clock.today())
         else:
-            declarations.move_phase(db(), membership, declaration, target, at=clock.now())
+            declarations.move_phase(
+                db(), membership, declaration, target, at=clock.now(), tools=downloads.tools()
+            )
     except ApprovalBlocked as error:
         # Shown where the button is, and kept in the audit trail as a refused approval.
         rollback()
