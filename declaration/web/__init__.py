@@ -46,6 +46,7 @@ def init_web(app: Flask) -> None:
     from declaration.web.outbox import bp as outbox_bp
     from declaration.web.participants import bp as participants_bp
     from declaration.web.passkeys import bp as passkeys_bp
+    from declaration.web.publication import bp as publication_bp
 
     app.url_map.converters["id"] = DatabaseIdConverter
     context.init_app(app)
@@ -58,3 +59,4 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(history_bp)
     app.register_blueprint(passkeys_bp)
     app.register_blueprint(downloads_bp)
+    app.register_blueprint(publication_bp)

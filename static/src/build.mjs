@@ -8,6 +8,7 @@ await build({
     app: "static/src/app.js",
     editor: "static/src/editor/main.js",
     passkeys: "static/src/passkeys-page.js",
+    publication: "static/src/publication/filecheck.js",
   },
   bundle: true,
   format: "esm",
