@@ -28,6 +28,7 @@ from declaration.services import (
     demo,
     integrity,
     participants,
+    publication,
     signoffs,
 )
 from declaration.services import export as exports
@@ -692,6 +693,46 @@ def verify_command(file: Path, manifest_file: Path | None, public_key: str | Non
     click.echo("Ergebnis: Alle Prüfungen bestanden.")
 
 
+@click.group("publication")
+def publication_group() -> None:
+    """The public page of a published declaration."""
+
+
+@publication_group.command("withdraw")
+@click.argument("declaration_key")
+@click.option("--reason", required=True, help="Why (shown on the public page; 2,000 characters).")
+@with_appcontext
+def publication_withdraw(declaration_key: str, reason: str) -> None:
+    """Withdraw a publication: its page then shows only the date and the reason (final)."""
+    try:
+        with get_database().transaction(write=True) as session:
+            declaration = declarations.by_key(session, declaration_key)
+            publication.withdraw(session, None, declaration, reason, at=clock.now())
+            key = declaration.key
+    except DomainError as error:
+        _fail(error)
+        return
+    click.echo(f"Die Veröffentlichung von {key} ist zurückgezogen.")
+
+
+@publication_group.command("files")
+@click.argument("declaration_key")
+@with_appcontext
+def publication_files(declaration_key: str) -> None:
+    """Make the public files of a declaration published before they were stored."""
+    tools = exports.tools_for(current_app.config, Path(current_app.instance_path))
+    try:
+        with get_database().transaction(write=True) as session:
+            declaration = declarations.by_key(session, declaration_key)
+            rows = publication.complete(session, declaration, tools=tools, at=clock.now())
+            lines = [f"{row.file_name}  SHA-256 {row.sha256}" for row in rows]
+    except DomainError as error:
+        _fail(error)
+        return
+    for line in lines:
+        click.echo(line)
+
+
 def register_commands(app: Flask) -> None:
     """Add the project's commands to ``flask``/``declaration``."""
     for command in (
@@ -706,6 +747,7 @@ def register_commands(app: Flask) -> None:
         notify_command,
         export_command,
         verify_command,
+        publication_group,
     ):
         app.cli.add_command(command)
 

@@ -78,6 +78,21 @@ def publish(
     ]
 
 
+def complete(
+    session: Session, declaration: Declaration, *, tools: exports.Tools, at: datetime
+) -> list[ExportFile]:
+    """Make the missing files of a publication (the command line's ``publication files``).
+
+    For declarations published before the files were stored: their public page needs
+    them. A withdrawn publication stays as it is.
+    """
+    if declaration.phase_enum is not Phase.PUBLISHED:
+        raise PhaseForbids(N_("Die Erklärung ist nicht veröffentlicht."))
+    if is_withdrawn(declaration):
+        raise PhaseForbids(N_("Diese Veröffentlichung ist zurückgezogen."))
+    return publish(session, declaration, tools=tools, at=at)
+
+
 def find(session: Session, key: str) -> Declaration:
     """Return the published declaration ``key`` (withdrawn or not), or raise NotFound.
 
