@@ -422,6 +422,49 @@ class DraftClient:
             raise ClientError("no download offered", "refused")
         return self._fetch(self.base_url + links[0]), self._fetch(self.base_url + links[1])
 
+    # -- publication --------------------------------------------------------------------
+
+    def publication(self, key: str | None = None) -> dict[str, Any]:
+        """Return the public summary of a published declaration (default: the open one).
+
+        Read from ``/veroeffentlicht/<key>.json``, which anyone may read without logging
+        in: the official files with their SHA-256s and addresses, or, once withdrawn,
+        only ``withdrawn`` (date and reason). ClientError when it is not published.
+        """
+        which = key if key is not None else self._require_key()
+        response = self.http.get(
+            f"{self.base_url}/veroeffentlicht/{which}.json",
+            headers={"Accept": "application/json"},
+            timeout=self.timeout,
+        )
+        if response.status_code not in (200, 410):
+            raise ClientError(f"HTTP {response.status_code}: not published", "not_found")
+        summary: dict[str, Any] = response.json()
+        return summary
+
+    def withdraw_publication(self, reason: str) -> dict[str, Any]:
+        """Withdraw the open declaration's publication with ``reason`` (moderation).
+
+        Returns the public summary afterwards; a refusal raises ClientError with the
+        message the declaration page shows.
+        """
+        key = self._require_key()
+        form = {"csrf_token": self._csrf_token(), "reason": reason}
+        response = self.http.post(
+            f"{self.base_url}/erklaerungen/{key}/veroeffentlichung/zurueckziehen",
+            data=form,
+            allow_redirects=False,
+            timeout=self.timeout,
+        )
+        if response.status_code != 303:
+            message = _page_message(response.text) or f"HTTP {response.status_code}"
+            raise ClientError(message, "refused")
+        page = self.http.get(self.base_url + response.headers["Location"], timeout=self.timeout)
+        refused = re.search(r'<p class="flash flash--error">(.*?)</p>', page.text, re.S)
+        if refused is not None:
+            raise ClientError(html.unescape(refused.group(1)).strip(), "refused")
+        return self.publication(key)
+
     def _fetch(self, url: str) -> bytes:
         response = self.http.get(url, timeout=self.timeout)
         if response.status_code != 200:
