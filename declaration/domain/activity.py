@@ -34,6 +34,9 @@ LABELS: Final[dict[str, str]] = {
     "signoff.declined": N_("zeichnet nicht mit"),
     "signoff.withdrawn": N_("hat die Zeichnung zurückgezogen"),
     "declaration.approved": N_("hat die Fassung freigegeben"),
+    "export.created": N_("hat eine Datei erstellt (Export)"),
+    "publication.withdrawn": N_("hat die Veröffentlichung zurückgezogen"),
+    "declaration.sent": N_("hat die gezeichnete Fassung an den Adressaten gesendet"),
 }
 
 #: Shown for ``<action>.refused``.

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from declaration import clock
 from declaration.db import get_database
 from declaration.domain.errors import ApprovalBlocked
+from declaration.domain.phases import Phase
 from declaration.domain.roles import Role
 from declaration.models import Membership
 from declaration.services import declarations, signoffs
@@ -50,3 +51,28 @@ def test_the_feed_is_for_participants_only(app, client, make_declaration, invite
     login(client, invite(other_key))
 
     assert client.get(f"/erklaerungen/{key}/aktivitaet").status_code == 404
+
+
+def test_the_feed_names_exports_and_a_withdrawn_publication(app, client, make_declaration, invite):
+    from pathlib import Path
+
+    from declaration.services import export as exports
+    from declaration.services import files, publication
+    from tests.cli.test_export_verify import _approved
+
+    space = _approved(app, make_declaration, invite)
+    login(client, invite(space.key, Role.OBSERVER))
+    tools = exports.tools_for(app.config, Path(app.instance_path))
+
+    def publish_and_withdraw(s, declaration, moderator, _mayors):
+        files.final_file(s, declaration, "md", tools=tools, at=clock.now())
+        declarations.move_phase(
+            s, moderator, declaration, Phase.PUBLISHED, at=clock.now(), tools=tools
+        )
+        publication.withdraw(s, moderator, declaration, "Tippfehler im Titel", at=clock.now())
+
+    space.run(publish_and_withdraw)
+    page = client.get(f"/erklaerungen/{space.key}/aktivitaet").get_data(as_text=True)
+
+    assert "hat eine Datei erstellt (Export)" in page
+    assert "hat die Veröffentlichung zurückgezogen" in page
