@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import make_msgid
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,19 +15,52 @@ from declaration.domain.roles import Role
 from declaration.models import Declaration, Membership, OutboxMail, Person
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a mail: its name, media type (``application/pdf``) and bytes."""
+
+    file_name: str
+    media_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a queued mail carries beyond its outbox row: its Message-ID and an attachment.
+
+    The outbox keeps what people read (recipient, subject, body), never a file's bytes; the
+    bytes stay in the table they come from (an `ExportFile`). The envelope goes from the
+    transaction that queued the mail to the mailer in memory, after the commit, like the
+    mail ids themselves (`mailer.deliver`). Its Message-ID is made when the mail is queued,
+    so that the audit event written in the same transaction can name it.
+    """
+
+    message_id: str
+    attachment: Attachment | None = None
+
+
+def message_id(base_url: str) -> str:
+    """Return a new Message-ID under the host of the deployment's public address."""
+    return make_msgid(domain=urlsplit(base_url).hostname or "localhost")
+
+
 def queue(
     session: Session,
     *,
-    to: Person,
+    to: Person | str,
     subject: str,
     body: str,
     at: datetime,
     declaration: Declaration | None = None,
 ) -> OutboxMail:
-    """Put a mail to ``to`` in the outbox and return it (status ``pending``)."""
+    """Put a mail to ``to`` in the outbox and return it (status ``pending``).
+
+    ``to`` is a person, or an e-mail address of somebody who takes no part (the addressee
+    of a declaration).
+    """
     mail = OutboxMail(
-        recipient=to.email,
-        person_id=to.id,
+        recipient=to.email if isinstance(to, Person) else to,
+        person_id=to.id if isinstance(to, Person) else None,
         declaration_id=declaration.id if declaration is not None else None,
         subject=subject,
         body=body,
