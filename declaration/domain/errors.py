@@ -348,6 +348,29 @@ class ApprovalBlocked(PhaseForbids):
     message = N_("Die Fassung kann noch nicht freigegeben werden.")
 
 
+# -- sending to the addressee -----------------------------------------------------------
+
+
+class SendingClosed(PhaseForbids):
+    """Only the approved version is sent, and not once its publication is withdrawn."""
+
+    code = "sending_closed"
+    message = N_(
+        "Die Erklärung ist noch nicht freigegeben. An den Adressaten gesendet wird erst die "
+        "freigegebene Fassung."
+    )
+
+
+class AddresseeEmailMissing(PhaseForbids):
+    """The recorded addressee has no e-mail address: the application cannot send to it."""
+
+    code = "addressee_email_missing"
+    message = N_(
+        "Für den Adressaten „%(name)s“ ist keine E-Mail-Adresse hinterlegt. Laden Sie die "
+        "signierte PDF-Datei herunter und senden Sie sie selbst an den Adressaten."
+    )
+
+
 # -- passkeys ------------------------------------------------------------------------
 
 

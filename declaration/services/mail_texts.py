@@ -124,3 +124,88 @@ def approved(
         f"Prüfsumme {short_hash}). Text und Adressat ({addressee}) sind damit festgeschrieben.",
     ]
     return subject, _notification(name, paragraphs, link)
+
+
+# -- the signed version sent to the addressee (`services.delivery`) ---------------------
+
+
+def _who(name: str, organisation: str) -> str:
+    return f"{name} ({organisation})" if organisation else name
+
+
+def to_addressee(
+    *,
+    title: str,
+    addressee: str,
+    sender: str,
+    organisation: str,
+    signatories: list[str],
+    revision: int,
+    approved_at: datetime,
+    file_name: str,
+    sha256: str,
+    public_link: str | None,
+) -> tuple[str, str]:
+    """Return subject and body of the mail that carries the signed PDF to the addressee.
+
+    The addressee takes no part in the platform: the mail says who sends on whose behalf,
+    who signed, and how to check the attached file without asking us (its signature, its
+    SHA-256, the sealed manifest inside) — never a link that needs a login.
+    """
+    subject = f"{title} – gezeichnete Fassung"
+    signed = "".join(f"- {line}\n" for line in signatories)
+    paragraphs = [
+        "Sehr geehrte Damen und Herren,",
+        f"im Namen der unterzeichnenden Bürgermeisterinnen und Bürgermeister übersendet "
+        f"Ihnen {_who(sender, organisation)} die Erklärung „{title}“, gerichtet an "
+        f"{addressee}.",
+        f"Gezeichnet haben:\n{signed}".rstrip("\n"),
+        f"Im Anhang finden Sie die gezeichnete Fassung (Änderung Nr. {revision}, freigegeben "
+        f"am {format_datetime_de(approved_at)}) als PDF-Datei:\n{file_name}\n"
+        f"SHA-256: {sha256}",
+        "So prüfen Sie die Datei selbst, ohne Verbindung zu uns:\n"
+        "1. Die PDF-Datei ist elektronisch signiert (PAdES). Ihr PDF-Programm zeigt die "
+        "Signatur an; jede Änderung an der Datei macht sie ungültig.\n"
+        "2. Die SHA-256-Prüfsumme der Datei muss mit der oben genannten übereinstimmen, "
+        f"z. B. „sha256sum {file_name}“ (Linux), „shasum -a 256 {file_name}“ (macOS) oder "
+        f"„Get-FileHash {file_name}“ (Windows PowerShell).\n"
+        "3. In der Datei steckt ein versiegeltes Manifest (manifest.json) mit dem Text, dem "
+        "Adressaten und den Zeichnungen. Das Prüfprogramm der Plattform "
+        f"(„declaration verify {file_name}“) prüft Datei, Siegel und Zeichnungen Zeile für "
+        "Zeile.",
+    ]
+    if public_link:
+        paragraphs.append(
+            f"Die Erklärung ist veröffentlicht; dort stehen alle Dateien mit ihren "
+            f"Prüfsummen:\n{public_link}"
+        )
+    paragraphs.append(
+        "Eine Kopie dieser E-Mail erhalten die unterzeichnenden Bürgermeisterinnen und "
+        "Bürgermeister."
+    )
+    paragraphs.append(
+        f"Mit freundlichen Grüßen\n{sender}" + (f"\n{organisation}" if organisation else "")
+    )
+    return subject, "\n\n".join(paragraphs) + "\n"
+
+
+def addressee_copy(
+    *,
+    name: str,
+    title: str,
+    addressee: str,
+    email: str,
+    sender: str,
+    sent_at: datetime,
+    original: tuple[str, str],
+) -> tuple[str, str]:
+    """Return subject and body of a signatory's copy of the mail to the addressee."""
+    subject, body = original
+    preface = (
+        f"Guten Tag {name},\n\n"
+        f"Sie haben die Erklärung „{title}“ gezeichnet. {sender} hat sie am "
+        f"{format_datetime_de(sent_at)} an {addressee} ({email}) gesendet; dies ist Ihre "
+        "Kopie dieser E-Mail mit derselben Datei im Anhang.\n\n"
+        "-------- Kopie --------\n\n"
+    )
+    return f"Kopie: {subject}", preface + body

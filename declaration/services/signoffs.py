@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from declaration.domain import content, signoffs
+from declaration.domain import content, sending, signoffs
 from declaration.domain.errors import (
     N_,
     AddresseeFrozen,
+    DomainError,
     InvalidInput,
     ModeratorOnly,
     NotASignatory,
@@ -36,6 +37,7 @@ from declaration.models import (
     AddresseeOption,
     AddresseePreference,
     Declaration,
+    Delivery,
     Membership,
     Person,
     SignOff,
@@ -497,6 +499,45 @@ def approve(
     return now
 
 
+def send_refusal(session: Session, declaration: Declaration) -> DomainError | None:
+    """Return why the approved version cannot be sent to the addressee now (None: it can;
+    `domain.sending`). Whether the actor is the moderation is not part of it."""
+    option = recorded_addressee(session, declaration)
+    return sending.refusal(
+        phase=declaration.phase_enum,
+        approved=declaration.approved_revision is not None
+        and declaration.approved_hash is not None,
+        withdrawn=declaration.publication_withdrawn_at is not None,
+        addressee=None if option is None else option.name,
+        email="" if option is None else option.email,
+    )
+
+
+def _sendings(session: Session, declaration: Declaration) -> list[dict[str, Any]]:
+    """Return the sendings to the addressee for the board, oldest first.
+
+    Every participant sees when, to which address and to how many signatories a copy
+    went; the signatories' own addresses are not shown.
+    """
+    rows = session.execute(
+        select(Delivery, Person.name)
+        .outerjoin(Person, Person.id == Delivery.sent_by_id)
+        .where(Delivery.declaration_id == declaration.id)
+        .order_by(Delivery.sent_at, Delivery.id)
+    ).all()
+    return [
+        {
+            "at": row.sent_at.isoformat(),
+            "by": name or "",
+            "recipient": row.recipient,
+            "copies": len([line for line in row.copies.split("\n") if line]),
+            "message_id": row.message_id,
+            "file_sha256": row.file_sha256,
+        }
+        for row, name in rows
+    ]
+
+
 def board(
     session: Session,
     declaration: Declaration,
@@ -570,6 +611,7 @@ def board(
             {**person(member.id), "office": member.person.office, "role": member.role}
         )
     reasons = blockers(declaration, now, standing, today=today)
+    unsendable = send_refusal(session, declaration)
     return {
         "phase": declaration.phase,
         "revision": now.revision,
@@ -597,6 +639,10 @@ def board(
             "content_hash": declaration.approved_hash,
             "at": declaration.approved_at.isoformat() if declaration.approved_at else None,
         },
+        "sendings": _sendings(session, declaration),
+        "send_blocker": None
+        if unsendable is None
+        else (unsendable.text % unsendable.params if unsendable.params else unsendable.text),
     }
 
 
