@@ -25,6 +25,7 @@ from declaration.models import Person
 from declaration.services import (
     comments,
     declarations,
+    delivery,
     demo,
     integrity,
     participants,
@@ -733,6 +734,54 @@ def publication_files(declaration_key: str) -> None:
         click.echo(line)
 
 
+@click.command("send")
+@click.argument("declaration_key")
+@with_appcontext
+def send_command(declaration_key: str) -> None:
+    """Send the signed PDF to the recorded addressee, with a copy to every signatory.
+
+    Sent as the declaration's moderation, like the button on the declaration page; every
+    sending is recorded and audited. Prints the Message-ID of the mail to the addressee.
+    """
+    tools = exports.tools_for(current_app.config, Path(current_app.instance_path))
+    try:
+        with get_database().transaction(write=True) as session:
+            declaration = declarations.by_key(session, declaration_key)
+            moderation = delivery.moderation_of(session, declaration)
+            sent = delivery.send_to_addressee(
+                session,
+                moderation,
+                declaration,
+                tools=tools,
+                at=clock.now(),
+                base_url=str(current_app.config["PUBLIC_BASE_URL"]),
+            )
+            sender, copies = moderation.person.name, sent.copies
+            mail_ids, envelopes = sent.mail_ids, sent.envelopes
+            recipient, message_id = sent.delivery.recipient, sent.message_id
+            sha256 = sent.delivery.file_sha256
+    except DomainError as error:
+        _fail(error)
+        return
+    click.echo(
+        f"Versand an {recipient} im Namen von {sender}, "
+        f"Kopie an {len(copies)} Unterzeichnende (aufgezeichnet)."
+    )
+    click.echo(f"Message-ID: {message_id}")
+    click.echo(f"SHA-256 der PDF-Datei: {sha256}")
+    failed = False
+    for mail in deliver_now(mail_ids, envelopes):
+        if mail.status == "sent":
+            click.echo(f"E-Mail an {mail.recipient} gesendet.")
+        elif mail.status == "logged":
+            click.echo(f"Kein Mailserver eingerichtet: E-Mail an {mail.recipient} im Postausgang.")
+        else:
+            click.echo(f"E-Mail an {mail.recipient} nicht gesendet: {mail.error}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
 def register_commands(app: Flask) -> None:
     """Add the project's commands to ``flask``/``declaration``."""
     for command in (
@@ -748,6 +797,7 @@ def register_commands(app: Flask) -> None:
         export_command,
         verify_command,
         publication_group,
+        send_command,
     ):
         app.cli.add_command(command)
 

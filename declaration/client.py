@@ -384,6 +384,16 @@ class DraftClient:
         """Approve (Freigabe): freeze the current content (moderation)."""
         return self._call("approve", {"declaration": self._key})
 
+    def send_to_addressee(self) -> dict[str, Any]:
+        """Send the signed PDF to the recorded addressee, a copy to every signatory
+        (moderation, once approved); return the board.
+
+        The answer's ``sent`` holds the ``message_id`` of the mail to the addressee, its
+        ``recipient``, the number of ``copies`` and the file's ``file_sha256``; the board's
+        ``sendings`` lists every sending so far. The mails go out after the answer.
+        """
+        return self._call("send_to_addressee", {"declaration": self._key})
+
     # -- downloads ----------------------------------------------------------------------
 
     def download(

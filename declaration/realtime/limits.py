@@ -30,7 +30,9 @@ REVISIONS_PER_TOKEN = 10
 #: What an event costs before its size is known, where that is more than one token: a join
 #: or a resync opens transactions and checks access in several queries, a keystroke batch
 #: joins a transaction that stores many. A participant reconnecting pays both once.
-EVENT_PRICES = {"join": 5.0, "resync": 5.0, "comments": 5.0}
+#: Sending to the addressee may render and sign the PDF and queues a mail per signatory:
+#: the dearest event there is, and one the moderation sends once or twice.
+EVENT_PRICES = {"join": 5.0, "resync": 5.0, "comments": 5.0, "send_to_addressee": 50.0}
 
 #: Events refused as too fast within ``FLOOD_WINDOW`` seconds, after which the connection
 #: is closed: a client that keeps sending although the answers say "too fast" is flooding.

@@ -50,6 +50,7 @@ from declaration.services import (
     auth,
     comments,
     declarations,
+    delivery,
     drafts,
     live,
     notifications,
@@ -57,6 +58,7 @@ from declaration.services import (
     signoffs,
 )
 from declaration.services import export as exports
+from declaration.services.mail import Envelope
 from declaration.sessions import SESSION_KEY
 
 log = logging.getLogger(__name__)
@@ -100,12 +102,24 @@ CLIENT_EVENTS = frozenset(
         "decide_addressee",
         "set_phase",
         "approve",
+        "send_to_addressee",
     }
 )
 
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a workflow step leaves to do after its commit: mails to deliver (with their
+    `mail.Envelope`s) and fields to add to the answer."""
+
+    mail_ids: list[int] = field(default_factory=list)
+    envelopes: dict[int, Envelope] = field(default_factory=dict)
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
 #: What a sign-off event does, given the transaction, the declaration, the actor's
-#: membership, the connection and the payload.
-WorkflowAction = Callable[[Session, Declaration, Membership, "Connection", Any], None]
+#: membership, the connection and the payload; what it leaves for after the commit.
+WorkflowAction = Callable[[Session, Declaration, Membership, "Connection", Any], Outgoing | None]
 
 #: What a comment event does, given the transaction, the declaration, the actor's
 #: membership and the payload: the comment it acted on (its thread is announced).
@@ -629,6 +643,11 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
     def on_approve(self, data: Any) -> Any:
         return self._handle(payloads.Status, data, self._workflow("approve", _approve))
 
+    def on_send_to_addressee(self, data: Any) -> Any:
+        return self._handle(
+            payloads.Status, data, self._workflow("send_to_addressee", _send_to_addressee)
+        )
+
     def _workflow(
         self, name: str, action: WorkflowAction
     ) -> Callable[[Connection, Any], dict[str, Any]]:
@@ -638,7 +657,8 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
         A refusal is written to the audit trail in a transaction of its own (the action's
         own rolled back): who tried what out of order is part of the record. After the
         commit the room hears ``status_changed``, and ``phase`` when the phase moved; the
-        mails a phase move queued (`notifications.phase_moved`) go out in the background.
+        mails the step and a phase move queued (`notifications.phase_moved`) go out in the
+        background.
         """
 
         def handler(connection: Connection, payload: Any) -> dict[str, Any]:
@@ -647,9 +667,10 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
                 with get_database().transaction(write=True) as db:
                     declaration, membership = self._actor(db, connection, payload.declaration)
                     before = declaration.phase
-                    action(db, declaration, membership, connection, payload)
+                    outgoing = action(db, declaration, membership, connection, payload)
+                    outgoing = outgoing or Outgoing()
                     key, phase = declaration.key, declaration.phase
-                    mail_ids = notifications.phase_moved(
+                    mail_ids = outgoing.mail_ids + notifications.phase_moved(
                         db,
                         declaration,
                         membership,
@@ -668,13 +689,13 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
                 raise
             if mail_ids:
                 app = current_app._get_current_object()  # type: ignore[attr-defined]
-                self.socketio.start_background_task(_deliver, app, mail_ids)
+                self.socketio.start_background_task(_deliver, app, mail_ids, outgoing.envelopes)
             to_room(self.socketio, declaration_id, "status_changed", {"declaration": key})
             if phase != before:
                 to_room(
                     self.socketio, declaration_id, "phase", {"declaration": key, "phase": phase}
                 )
-            return {"ok": True, **board}
+            return {"ok": True, **board, **outgoing.answer}
 
         return handler
 
@@ -714,11 +735,11 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
             )
 
 
-def _deliver(app: Any, mail_ids: list[int]) -> None:
+def _deliver(app: Any, mail_ids: list[int], envelopes: dict[int, Envelope] | None = None) -> None:
     """Send mails queued by a committed step, outside the event's handler (SMTP is slow)."""
     try:
         with app.app_context():
-            deliver_now(mail_ids)
+            deliver_now(mail_ids, envelopes)
     except Exception:  # the step is done; a mail server's trouble must not surface here
         log.exception("delivering the mails %s failed", mail_ids)
 
@@ -822,6 +843,30 @@ def _approve(
     db: Session, declaration: Declaration, membership: Membership, c: Connection, p: Any
 ) -> None:
     signoffs.approve(db, membership, declaration, at=clock.now(), today=clock.today())
+
+
+def _send_to_addressee(
+    db: Session, declaration: Declaration, membership: Membership, c: Connection, p: Any
+) -> Outgoing:
+    # The first sending may render the signed PDF in this transaction (`files.final_file`).
+    tools = exports.tools_for(current_app.config, Path(current_app.instance_path))
+    sent = delivery.send_to_addressee(
+        db,
+        membership,
+        declaration,
+        tools=tools,
+        at=clock.now(),
+        base_url=str(current_app.config["PUBLIC_BASE_URL"]),
+    )
+    answer = {
+        "sent": {
+            "message_id": sent.message_id,
+            "recipient": sent.delivery.recipient,
+            "copies": len(sent.copies),
+            "file_sha256": sent.delivery.file_sha256,
+        }
+    }
+    return Outgoing(sent.mail_ids, sent.envelopes, answer)
 
 
 def _chars_of(threads: list[dict[str, Any]]) -> int:
