@@ -12,6 +12,7 @@ import {
   daysUntil,
   formatDate,
   methodLabel,
+  sendingLine,
   shortHash,
   stateLabel,
   taskFor,
@@ -159,5 +160,27 @@ describe("the task bar", () => {
 
   test("observers read along", () => {
     assert.deepEqual(taskFor(board({}), "observer"), { text: "task_observer", action: null });
+  });
+});
+
+describe("the sendings to the addressee", () => {
+  const words = {
+    sentLine: "Versandt am {when} an {to}, {copies}",
+    sentCopies: "Kopie an {count} Unterzeichnende",
+    sentOneCopy: "Kopie an eine unterzeichnende Person",
+    sentNoCopy: "ohne Kopie",
+  };
+  const sending = (copies) => ({ at: "2026-12-04T13:02:00+00:00", recipient: "landtag@lt.example", copies });
+
+  test("names the time in Berlin, the addressee with its address and the copies", () => {
+    assert.equal(
+      sendingLine(sending(3), "Landtag von Sachsen-Anhalt", words),
+      "Versandt am 4. Dezember 2026, 14:02 Uhr an Landtag von Sachsen-Anhalt (landtag@lt.example), Kopie an 3 Unterzeichnende",
+    );
+  });
+
+  test("one copy and none are said in words", () => {
+    assert.match(sendingLine(sending(1), "Landtag", words), /, Kopie an eine unterzeichnende Person$/);
+    assert.match(sendingLine(sending(0), "", words), /an landtag@lt\.example, ohne Kopie$/);
   });
 });

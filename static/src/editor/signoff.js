@@ -99,6 +99,19 @@ export function answerDetail(entry, strings, lang = "de") {
 }
 
 /**
+ * One line about a sending to the addressee: "Versandt am 4. Dezember 2026, 14:02 Uhr an
+ * Landtag von Sachsen-Anhalt (landtag@…), Kopie an 3 Unterzeichnende".
+ * @param {{at: string, recipient: string, copies: number}} sending
+ * @param {string} addressee the recorded addressee's name
+ */
+export function sendingLine(sending, addressee, strings, lang = "de") {
+  const to = addressee ? `${addressee} (${sending.recipient})` : sending.recipient;
+  const copies = sending.copies === 0 ? strings.sentNoCopy
+    : sending.copies === 1 ? strings.sentOneCopy : fill(strings.sentCopies, { count: sending.copies });
+  return fill(strings.sentLine, { when: formatDateTime(sending.at, lang), to, copies });
+}
+
+/**
  * Shorten the unchanged stretches of a word-level difference to `context` characters
  * around the changes ("…" where text was left out), so a long declaration shows only
  * what changed. Segments are `{kind: "equal" | "insert" | "delete", text}`.
@@ -414,7 +427,7 @@ export class SignoffPanel {
       // While drafting the addressee is the open question; from the vote on, who signed.
       const sections = b.phase === "drafting"
         ? [first, this.addressee(b), this.standings(b)]
-        : [first, this.standings(b), this.addressee(b)];
+        : [first, this.sending(b), this.standings(b), this.addressee(b)];
       this.content.replaceChildren(...sections.filter(Boolean));
     }
     if (focusKey) {
@@ -679,6 +692,52 @@ export class SignoffPanel {
     }
     parts.push(this.error("phase"), this.error("approve"));
     return this.section("approval", s.approvalTitle, ...parts);
+  }
+
+  // The sending of the signed version to the addressee: what went out, for everyone; the
+  // moderation's button once approved (disabled, with the reason, when it cannot send).
+  sending(board) {
+    if (!this.frozen && !(board.sendings || []).length) return null;
+    const s = this.s;
+    const name = board.addressee ? board.addressee.name : "";
+    const sendings = board.sendings || [];
+    const parts = [sendings.length
+      ? h("ul", { className: "signoff-sendings" }, sendings.map((sending) => h("li", {
+        className: "signoff-sending", text: sendingLine(sending, name, s, this.lang),
+      })))
+      : h("p", { className: "muted", text: s.notSentYet })];
+    if (this.role === "moderator" && this.frozen) {
+      const blocked = board.send_blocker;
+      parts.push(h("div", { className: "signoff-actions" },
+        this.button("send", s.sendToAddressee, (event) => this.openSend(event.currentTarget), {
+          primary: !sendings.length, disabled: !!blocked, describedBy: blocked ? "signoff-send-blocker" : null,
+        })));
+      if (blocked) parts.push(h("p", { className: "signoff-blocked", id: "signoff-send-blocker", text: blocked }));
+      parts.push(this.error("send"));
+    }
+    return this.section("sending", s.sendingTitle, ...parts);
+  }
+
+  openSend(opener) {
+    const s = this.s;
+    this.dialog.show({
+      title: s.sendTitle,
+      confirmLabel: s.sendConfirm,
+      opener,
+      build: () => {
+        const board = this.board;
+        const a = board.addressee || { name: "", email: "" };
+        const signed = countStates(board.participants).valid;
+        const last = (board.sendings || []).slice(-1)[0];
+        return [
+          h("p", { className: "modal__statement", text: fill(s.sendText, { name: a.name, email: a.email, count: signed }) }),
+          h("p", { className: "muted", text: s.sendCheck }),
+          last ? h("p", { className: "signoff-notice", text: fill(s.sendAgain, { when: formatDateTime(last.at, this.lang) }) }) : null,
+        ].filter(Boolean);
+      },
+      submit: () => this.act("send_to_addressee", {}, "send", { announce: s.sentDone }),
+      after: () => this.content.querySelector('[data-key="sending-title"]'),
+    });
   }
 
   // The addressee: the options, the preferences, the decision.
