@@ -146,6 +146,7 @@ def test_the_mail_says_who_sends_for_whom_and_how_to_check_the_file(app, approve
         assert f"SHA-256: {pdf.sha256}" in body
         assert "signiert (PAdES)" in body and "manifest.json" in body
         assert "/veroeffentlicht/" not in body  # not published
+        assert "/einladung/" not in body and "http" not in body  # no login, no page link
         assert copy.subject == "Kopie: " + to_addressee.subject
         assert copy.body.startswith("Guten Tag Anna Schulze,")
         assert "(poststelle@landtag.example)" in copy.body
