@@ -265,6 +265,18 @@ def test_only_the_moderation_withdraws(app, client, space, invite, make_declarat
         ) == 0  # fmt: skip
 
 
+def test_a_withdrawal_without_the_forms_security_token_is_refused(app, client, space, invite):
+    login(client, invite(space.key, Role.MODERATOR))
+    path = f"/erklaerungen/{space.key}/veroeffentlichung/zurueckziehen"
+
+    response = client.post(path, data={"reason": REASON})
+
+    assert response.status_code == 400
+    assert "Sicherheitsprüfung" in response.get_data(as_text=True)
+    assert not _withdrawn(app, space.key)
+    assert client.get(f"/veroeffentlicht/{space.key}").status_code == 200
+
+
 @pytest.mark.parametrize(
     ("reason", "message"),
     [
