@@ -76,13 +76,9 @@ def _format(value: str) -> str:
     return value
 
 
-@bp.get("/endfassung.<file_format>")
-@login_required
-@writes
-def final(key: str, file_format: str) -> Response:
-    """Download the signed version in ``file_format`` (made the first time it is asked)."""
+def _final(key: str, file_format: str) -> ExportFile:
     declaration = _open(key)
-    row = files.final_file(
+    return files.final_file(
         db(),
         declaration,
         _format(file_format),
@@ -90,7 +86,14 @@ def final(key: str, file_format: str) -> Response:
         at=clock.now(),
         actor=current_person(),
     )
-    return file_response(row)
+
+
+@bp.get("/endfassung.<file_format>")
+@login_required
+@writes
+def final(key: str, file_format: str) -> Response:
+    """Download the signed version in ``file_format`` (made the first time it is asked)."""
+    return file_response(_final(key, file_format))
 
 
 @bp.get("/endfassung.<file_format>.manifest.json")
@@ -98,16 +101,7 @@ def final(key: str, file_format: str) -> Response:
 @writes
 def final_manifest(key: str, file_format: str) -> Response:
     """Download the sealed manifest of the signed version's file in ``file_format``."""
-    declaration = _open(key)
-    row = files.final_file(
-        db(),
-        declaration,
-        _format(file_format),
-        tools=tools(),
-        at=clock.now(),
-        actor=current_person(),
-    )
-    return manifest_response(row)
+    return manifest_response(_final(key, file_format))
 
 
 @bp.post("")
