@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from declaration.domain.audit import (
@@ -273,6 +273,9 @@ def _changed(entry: AuditEntry, field: str, draw: st.DrawFn) -> AuditEntry:
     return dataclasses.replace(entry, **{field: value})
 
 
+# Drawing six events with their data is slow on a loaded machine; the test's size is
+# what it needs, so the speed health check is not the test's concern.
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(st.data(), st.lists(_EVENTS, min_size=1, max_size=6))
 def test_any_single_change_to_any_field_of_any_entry_is_found_there(
     data: st.DataObject, events: list[tuple[str, str, datetime, dict[str, Any]]]
