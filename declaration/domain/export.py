@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -145,7 +145,8 @@ def _e(text: Any) -> str:
 _TAGS: Final = {"strong": "strong", "emphasis": "em", "code": "code"}
 
 
-def _spans_html(items: Sequence[Span]) -> str:
+def spans_html(items: Iterable[Span]) -> str:
+    """Render inline spans as HTML: every text escaped, styles as strong, em, code."""
     out = []
     for span in items:
         tag = _TAGS.get(span.style)
@@ -160,17 +161,17 @@ def render_blocks_html(found: Sequence[Block]) -> str:
         number = f'<span class="number">[{block.number}]</span> ' if block.number else ""
         if block.kind == "heading":
             level = min(max(block.level, 1), 6)
-            out.append(f"<h{level}>{_spans_html(block.items[0])}</h{level}>")
+            out.append(f"<h{level}>{spans_html(block.items[0])}</h{level}>")
         elif block.kind == "rule":
             out.append("<hr>")
         elif block.kind == "paragraph":
-            out.append(f"<p>{number}{_spans_html(block.items[0])}</p>")
+            out.append(f"<p>{number}{spans_html(block.items[0])}</p>")
         elif block.kind == "quote":
-            out.append(f"<blockquote><p>{number}{_spans_html(block.items[0])}</p></blockquote>")
+            out.append(f"<blockquote><p>{number}{spans_html(block.items[0])}</p></blockquote>")
         else:
             tag = "ul" if block.kind == "bullets" else "ol"
             start = f' start="{block.start}"' if tag == "ol" and block.start != 1 else ""
-            items = "".join(f"<li>{_spans_html(item)}</li>" for item in block.items)
+            items = "".join(f"<li>{spans_html(item)}</li>" for item in block.items)
             out.append(f"{number}<{tag}{start}>{items}</{tag}>")
     return "\n".join(out)
 

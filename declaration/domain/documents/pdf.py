@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from declaration.domain import letter as letters
-from declaration.domain.letter import Block, Letter, Span
+from declaration.domain.export import spans_html
+from declaration.domain.letter import Block, Letter
 from declaration.domain.manifest import Check
 
 #: The name of the sealed manifest inside the PDF (WeasyPrint gives it the media type
@@ -129,21 +130,6 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _spans_html(items: Iterable[Span]) -> str:
-    out: list[str] = []
-    for span in items:
-        text = _e(span.text)
-        if span.style == "strong":
-            out.append(f"<strong>{text}</strong>")
-        elif span.style == "emphasis":
-            out.append(f"<em>{text}</em>")
-        elif span.style == "code":
-            out.append(f"<code>{text}</code>")
-        else:
-            out.append(text)
-    return "".join(out)
-
-
 def _number(block: Block, index: int = 0) -> str:
     if block.number is None or index:
         return ""
@@ -155,9 +141,9 @@ def _block_html(block: Block) -> str:
         return "<hr>"
     if block.kind == "heading":
         level = min(block.level + 1, 6)
-        return f"<h{level}>{_number(block)}{_spans_html(block.items[0])}</h{level}>"
+        return f"<h{level}>{_number(block)}{spans_html(block.items[0])}</h{level}>"
     if block.kind == "quote":
-        return f"<blockquote><p>{_number(block)}{_spans_html(block.items[0])}</p></blockquote>"
+        return f"<blockquote><p>{_number(block)}{spans_html(block.items[0])}</p></blockquote>"
     if block.kind in ("bullets", "numbers"):
         tag = "ul" if block.kind == "bullets" else "ol"
         items = []
@@ -165,10 +151,10 @@ def _block_html(block: Block) -> str:
             marker = "•" if block.kind == "bullets" else f"{block.start + index}."
             items.append(
                 f'<li>{_number(block, index)}<span class="marker">{marker} </span>'
-                f"{_spans_html(item)}</li>"
+                f"{spans_html(item)}</li>"
             )
         return f"<{tag}>{''.join(items)}</{tag}>"
-    return f"<p>{_number(block)}{_spans_html(block.items[0])}</p>"
+    return f"<p>{_number(block)}{spans_html(block.items[0])}</p>"
 
 
 def _check_line_html(line: str) -> str:
