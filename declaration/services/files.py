@@ -152,18 +152,10 @@ def draft_file(
     """
     _check_format(file_format)
     number = declaration.head_revision if revision is None else revision
-    if number < 0 or number > declaration.head_revision:
-        raise InvalidInput(N_("Diese Fassung gibt es nicht."))
     plain = not (options.paragraph_numbers or options.open_comments)
     if number == declaration.approved_revision and plain:
         return final_file(session, declaration, file_format, tools=tools, at=at, actor=actor)
-    if number == declaration.approved_revision:
-        raise InvalidInput(
-            N_(
-                "Absatznummern und offene Kommentare gibt es nur in Entwürfen, nicht in der "
-                "gezeichneten Fassung."
-            )
-        )
+    # The export refuses a revision that does not exist and extras on the signed version.
     name = file_name_for(declaration, number, file_format, True)
     made = exports.export(
         session,
