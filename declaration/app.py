@@ -92,7 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     logging.getLogger("declaration").setLevel(logging.INFO)
 
-    from declaration import i18n, security
+    from declaration import i18n, ops, security
     from declaration.realtime import init_realtime
     from declaration.web import init_web
 
@@ -100,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     init_web(app)
     init_realtime(app)
+    ops.init_app(app)
     trusted = int(app.config["TRUSTED_PROXIES"])
     if trusted > 0:
         # Only the operator knows how many proxies stand in front; without this setting a

@@ -37,6 +37,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_ANCHOR_MAPPING": ("ANCHOR_MAPPING", "str"),
     "DECLARATION_PDF_CERTIFICATE": ("PDF_CERTIFICATE", "str"),
     "DECLARATION_PDF_CERTIFICATE_PASSWORD": ("PDF_CERTIFICATE_PASSWORD", "str"),
+    "DECLARATION_LOG_FORMAT": ("LOG_FORMAT", "str"),
+    "DECLARATION_METRICS_TOKEN": ("METRICS_TOKEN", "str"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -88,6 +90,11 @@ DEFAULTS: dict[str, Any] = {
     "PDF_CERTIFICATE": None,
     #: Password of that file (None: the file has none).
     "PDF_CERTIFICATE_PASSWORD": None,
+    #: Log lines of server processes: ``text`` or ``json`` (one object per line, `ops.logs`).
+    "LOG_FORMAT": "text",
+    #: Bearer token that lets a scraper read ``/metrics`` from elsewhere than this machine
+    #: (None: only directly from loopback; `ops.metrics`).
+    "METRICS_TOKEN": None,
     "BABEL_DEFAULT_LOCALE": "de",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Berlin",
     "LANGUAGES": ("de", "en"),

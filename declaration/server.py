@@ -13,6 +13,7 @@ from flask_socketio import SocketIO
 
 from declaration.concurrency import start_pools
 from declaration.db import get_database
+from declaration.ops import logs
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,7 @@ def freeze_startup_objects() -> int:
 
 def run(app: Flask, socketio: SocketIO, *, host: str, port: int) -> None:
     """Serve ``app`` until interrupted (gevent with TCP_NODELAY, or threads in development)."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(app.config["LOG_FORMAT"])
     logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
     log.info("serving on http://%s:%s (async mode %s)", host, port, socketio.async_mode)
     threads = start_pools()

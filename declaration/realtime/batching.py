@@ -9,6 +9,7 @@ namespace hands an edit over with `EditBatches.submit` and answers with what it 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from declaration.concurrency import let_ready_work_run
 from declaration.db import get_database
 from declaration.domain.errors import DomainError, StorageFailed
 from declaration.domain.sync import Outcome
+from declaration.ops import metrics
 from declaration.outbound import revisions_message, to_room
 from declaration.realtime import payloads
 from declaration.realtime.locks import DeclarationLocks
@@ -123,13 +125,21 @@ class EditBatches:
                         "rev": result.revision,
                         "outcome": result.outcome.value,
                     }
+                stored = time.perf_counter()  # the COMMIT follows as the block ends
         except Exception:
             log.exception("storing %s edits of declaration %s failed", len(batch), declaration_id)
+            metrics.edit_refused(StorageFailed.code, len(batch))
             self.cache.drop(declaration_id)
             for item in batch:
                 # Not a refusal: the batch stays in flight and the client sends it again.
                 item.answer = error_payload(StorageFailed(), seq=item.payload.seq)
             return
+        committed = time.perf_counter()
+        metrics.edits_committed(
+            [r.outcome.value for r in results if not isinstance(r, DomainError)],
+            [r.code for r in results if isinstance(r, DomainError)],
+            committed - stored,
+        )
         # Committed: the revisions are durable before anyone hears of them, and they go
         # out in order while this process still holds the declaration's lock. The author
         # gets its revision too: with several edits stored together, the acknowledgements
@@ -156,3 +166,4 @@ class EditBatches:
                     ],
                 ),
             )
+            metrics.broadcast_sent(time.perf_counter() - committed)

@@ -40,6 +40,7 @@ from declaration.domain.phases import Phase, may_edit
 from declaration.domain.tokens import token_hash
 from declaration.mailer import deliver_now
 from declaration.models import Comment, Declaration, Membership
+from declaration.ops import metrics
 from declaration.outbound import NAMESPACE, comments_message, room_of, to_room
 from declaration.realtime import limits, payloads
 from declaration.realtime.batching import EditBatches, PendingEdit
@@ -219,6 +220,8 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
             if connection.too_fast is not None:
                 # Answered without building a request context: what a refused event costs
                 # the server is what a flood can make it spend.
+                if event == "edit":
+                    metrics.edit_refused(TooFast.code)
                 return with_seq(connection.too_fast, data)
         return super().trigger_event("client_event", sid, event, data, admitted)
 
@@ -255,6 +258,8 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
             return error_payload(ServerFailed())
 
     def _note_refusal(self, connection: Connection | None, name: str, error: DomainError) -> None:
+        if name == "edit":
+            metrics.edit_refused(error.code)
         if connection is not None and connection.first_time(name, error.code):
             log.info("refused %s event of peer %s: %s", name, connection.peer, error.code)
 
