@@ -30,6 +30,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", "bool"),
     "DECLARATION_ASYNC_MODE": ("SOCKETIO_ASYNC_MODE", "str"),
     "DECLARATION_MAX_QUEUED_CHARS": ("MAX_QUEUED_CHARS", "int"),
+    "DECLARATION_LOGIN_LINK_LIMIT": ("LOGIN_LINK_LIMIT", "int"),
+    "DECLARATION_LOGIN_LINK_CLIENT_LIMIT": ("LOGIN_LINK_CLIENT_LIMIT", "int"),
     "DECLARATION_TRUSTED_PROXIES": ("TRUSTED_PROXIES", "int"),
     "DECLARATION_SWEEP_SECONDS": ("SWEEP_SECONDS", "float"),
     "DECLARATION_PREPARED_STATEMENTS": ("PREPARED_STATEMENTS", "bool"),
@@ -57,8 +59,12 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
     "INVITATION_DAYS": 14,
     "LOGIN_LINK_MINUTES": 30,
-    #: Login-link mails one address may request per quarter hour.
+    #: Login links one address may ask for in a row; then it waits 15 minutes, doubling
+    #: up to an hour while the requests go on (a streak ends 15 quiet minutes after a lock).
     "LOGIN_LINK_LIMIT": 5,
+    #: The same for one client (network address), across addresses; its first lock is a
+    #: minute. Counted in the database, so every server process counts the same.
+    "LOGIN_LINK_CLIENT_LIMIT": 20,
     #: Largest upload or pasted first draft, in characters.
     "MAX_TEXT_CHARS": 200_000,
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,

@@ -136,6 +136,32 @@ class PasswordLoginLocked(RateLimited):
         self.retry_after = retry_after
 
 
+class LoginLinkLimited(RateLimited):
+    """Login links asked for too often, for one address or from one client, for a while.
+
+    The same words whether or not anybody has the address: the count is the address's,
+    never the person's.
+    """
+
+    code = "login_link_limited"
+    message = N_(
+        "Für diese Adresse oder von diesem Anschluss wurden zu viele Anmeldelinks "
+        "angefordert. Bitte versuchen Sie es in %(minutes)s Minuten erneut. Ein bereits "
+        "verschickter Link gilt weiterhin."
+    )
+    one_minute = N_(
+        "Für diese Adresse oder von diesem Anschluss wurden zu viele Anmeldelinks "
+        "angefordert. Bitte versuchen Sie es in einer Minute erneut. Ein bereits "
+        "verschickter Link gilt weiterhin."
+    )
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(self.one_minute if minutes == 1 else self.message, minutes=minutes)
+        #: Seconds until a link may be asked for again (the HTTP ``Retry-After``).
+        self.retry_after = retry_after
+
+
 class NamingRefused(Forbidden):
     code = "observer_cannot_name_version"
     message = N_(

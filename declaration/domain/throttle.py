@@ -11,6 +11,10 @@ while somebody who mistyped a few times starts afresh a quarter of an hour later
 
 The service keeps one stored streak per account and per client and asks this module what a
 new failure leads to; nothing here knows the database, Flask or the clock.
+
+Requests for login links by mail are counted by the same rule, per address and per client
+(`requests_policy`): each request served counts as a "failure", so the first few of a
+streak are served and the next ones wait.
 """
 
 from __future__ import annotations
@@ -91,6 +95,33 @@ CLIENT = Policy(
     longest_lock=timedelta(hours=1),
     memory=timedelta(minutes=15),
 )
+
+
+#: Login links by mail: the memory and the ceiling of a lock, for addresses and clients.
+LINK_MEMORY = timedelta(minutes=15)
+LINK_LONGEST_LOCK = timedelta(hours=1)
+#: The first lock of an address that asked for its links too often: each link is a mail
+#: to somebody's inbox, so an address waits long enough not to be flooded with them.
+LINK_ADDRESS_FIRST_LOCK = timedelta(minutes=15)
+#: The first lock of a client asking too often: shorter, as one office may serve several.
+LINK_CLIENT_FIRST_LOCK = timedelta(minutes=1)
+
+
+def requests_policy(in_a_row: int, first_lock: timedelta) -> Policy:
+    """Return the rule for requests that are counted whether or not they succeed.
+
+    Unlike a password attempt, a request for a login link is served before it is counted:
+    the first ``in_a_row`` requests of a streak are served, and the last of them locks
+    the key for ``first_lock`` (doubling with every further request served after a lock,
+    up to `LINK_LONGEST_LOCK`). Requests made while the key is locked are refused and not
+    counted.
+    """
+    return Policy(
+        free_failures=max(0, in_a_row - 1),
+        first_lock=first_lock,
+        longest_lock=LINK_LONGEST_LOCK,
+        memory=LINK_MEMORY,
+    )
 
 
 def whole_seconds(wait: timedelta) -> int:

@@ -1,4 +1,4 @@
-"""Failed password attempts, counted per account and per client."""
+"""Failed password attempts and login-link requests, counted per account and per client."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from declaration.models.base import Base, HexDigest, UTCDateTime
 
 
 class LoginThrottle(Base):
-    """The current streak of failed password attempts of one account or one client.
+    """The current streak of failed password attempts (or of login-link requests) of one
+    account or one client.
 
     In the database, not in a process's memory, so that every server process of a
     deployment counts the same failures and a restart forgets nothing. A row lives only
@@ -23,7 +24,8 @@ class LoginThrottle(Base):
     __tablename__ = "login_throttles"
 
     #: ``account`` (the normalised e-mail address, whether or not anybody has it) or
-    #: ``client`` (the network address the request came from).
+    #: ``client`` (the network address the request came from) for password attempts;
+    #: ``link`` and ``linkclient`` the same for requests of login links by mail.
     scope: Mapped[str] = mapped_column(String(10), primary_key=True)
     #: SHA-256 of the account's or client's key (`throttle.key_digest`).
     key: Mapped[str] = mapped_column(HexDigest(), primary_key=True)

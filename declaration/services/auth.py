@@ -11,7 +11,7 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, bindparam, delete, exc, func, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, exc, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from declaration.domain.errors import (
     DomainError,
     Forbidden,
     InvalidInput,
+    LoginLinkLimited,
     NotAMember,
     NotAuthenticated,
     PasswordLoginLocked,
@@ -47,7 +48,10 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 #: A session's ``last_seen_at`` is written at most this often, not on every request.
 LAST_SEEN_RESOLUTION = timedelta(minutes=5)
-LOGIN_LINK_WINDOW = timedelta(minutes=15)
+#: Scopes of the login-link budgets in ``login_throttles``, beside the password's
+#: ``account`` and ``client`` (`issue_login_link`).
+LINK_ADDRESS_SCOPE = "link"
+LINK_CLIENT_SCOPE = "linkclient"
 #: Finished streaks of failed password attempts deleted, at most, with each new failure.
 THROTTLE_PURGE_BATCH = 100
 
@@ -110,40 +114,104 @@ def issue_invitation(
 
 
 def issue_login_link(
-    session: Session, email: str, *, at: datetime, validity: timedelta, limit: int
+    session: Session,
+    email: str,
+    *,
+    client: str | None,
+    at: datetime,
+    validity: timedelta,
+    address_limit: int,
+    client_limit: int,
 ) -> IssuedLink | None:
-    """Issue a login link for the participant with ``email``, if there is one.
+    """Issue a login link for the participant with ``email``, within the request budgets.
 
-    Returns None when the address belongs to nobody who takes part in a declaration, or
-    when it already asked ``limit`` times in the last quarter hour. The caller shows the
-    same answer in every case, so the form does not reveal who takes part.
+    Requests are counted per address (the normalised ``email``, whether or not anybody has
+    it) and per client (``client``, the network address; `throttle.client_key`), in
+    ``login_throttles`` so that every server process counts the same: ``address_limit``
+    and ``client_limit`` requests in a row are served (`throttle.requests_policy`), then
+    the address or client is locked and a request is refused with `LoginLinkLimited`
+    before anything is looked up. Otherwise returns None when the address belongs to
+    nobody who takes part in a declaration; the caller shows the same answer in every
+    case, so neither the form nor its refusal reveals who takes part.
     """
-    person = session.scalar(select(Person).where(Person.email == normalise_email(email)))
-    if person is None or not _active_memberships(session, person.id):
-        return None
-    recent = session.scalar(
-        select(func.count(Invitation.id)).where(
-            Invitation.person_id == person.id,
-            Invitation.purpose == LinkPurpose.LOGIN.value,
-            Invitation.created_at > at - LOGIN_LINK_WINDOW,
+    address = normalise_email(email)
+    client_key = throttle.client_key(client)
+    # The address's row first, then the client's: concurrent requests lock in one order.
+    budgets = (
+        _budget(
+            session,
+            LINK_ADDRESS_SCOPE,
+            throttle.requests_policy(address_limit, throttle.LINK_ADDRESS_FIRST_LOCK),
+            address,
+            at,
+        ),
+        _budget(
+            session,
+            LINK_CLIENT_SCOPE,
+            throttle.requests_policy(client_limit, throttle.LINK_CLIENT_FIRST_LOCK),
+            client_key,
+            at,
+        ),
+    )
+    wait = max(budget.wait(at) for budget in budgets)
+    if wait > throttle.NO_WAIT:
+        raise LoginLinkLimited(throttle.whole_seconds(wait))
+    person = session.scalar(select(Person).where(Person.email == address))
+    issued = None
+    if person is not None and _active_memberships(session, person.id):
+        token = new_token()
+        invitation = Invitation(
+            person_id=person.id,
+            purpose=LinkPurpose.LOGIN.value,
+            token_hash=token_hash(token),
+            created_at=at,
+            expires_at=at + validity,
         )
-    )
-    if recent is not None and recent >= limit:
-        log.warning("login link limit reached for person %s", person.id)
-        audit.record(session, "login_link.limited", at=at, actor=person)
-        return None
-    token = new_token()
-    invitation = Invitation(
-        person_id=person.id,
-        purpose=LinkPurpose.LOGIN.value,
-        token_hash=token_hash(token),
-        created_at=at,
-        expires_at=at + validity,
-    )
-    session.add(invitation)
-    session.flush()
-    audit.record(session, "login_link.issued", at=at, actor=person)
-    return IssuedLink(invitation, token)
+        session.add(invitation)
+        session.flush()
+        audit.record(session, "login_link.issued", at=at, actor=person)
+        issued = IssuedLink(invitation, token)
+    _count_request(session, budgets, person=person, address=address, client=client_key, at=at)
+    return issued
+
+
+def _count_request(
+    session: Session,
+    budgets: Iterable[_Budget],
+    *,
+    person: Person | None,
+    address: str,
+    client: str,
+    at: datetime,
+) -> None:
+    """Count a served login-link request against every budget; audit the locks it begins."""
+    for budget in budgets:
+        streak = budget.policy.fail(budget.row.streak, at)
+        budget.row.store(streak)
+        if streak.wait(at) <= throttle.NO_WAIT:
+            continue
+        personal = {"client": client}
+        if budget.scope == LINK_ADDRESS_SCOPE and person is None:
+            personal["email"] = address
+        log.warning(
+            "login links locked: %s %s after %s requests in a row, until %s",
+            budget.scope,
+            client if budget.scope == LINK_CLIENT_SCOPE else _who(person),
+            streak.failures,
+            streak.locked_until.isoformat(),
+        )
+        audit.record(
+            session,
+            "login_link.locked",
+            at=at,
+            actor=person if budget.scope == LINK_ADDRESS_SCOPE else None,
+            personal=personal,
+            scope=budget.scope,
+            requests=streak.failures,
+            until=streak.locked_until.isoformat(),
+        )
+    session.flush()  # the updated rows first: they must not look finished to the purge
+    _purge_finished_streaks(session, at)
 
 
 def normalise_email(email: str) -> str:

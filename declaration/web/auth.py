@@ -23,6 +23,7 @@ from declaration.domain.errors import (
     N_,
     DomainError,
     Forbidden,
+    LoginLinkLimited,
     PasswordLoginLocked,
     TokenInvalid,
 )
@@ -86,23 +87,36 @@ def _destination(key: str | None) -> str:
 
 
 @bp.post("/anmelden/link")
-def request_link() -> str:
-    """Mail a fresh 30-minute login link to a participant who asks with their address."""
+def request_link() -> str | tuple[str, int] | tuple[str, int, dict[str, str]]:
+    """Mail a fresh 30-minute login link to a participant who asks with their address.
+
+    Requests are limited per address and per client (`auth.issue_login_link`); the client
+    is the connection's peer (``request.remote_addr``, the forwarded address only behind
+    ``DECLARATION_TRUSTED_PROXIES``). The answer is the same whether or not the address
+    belongs to anybody, and so is a refusal.
+    """
     email = field("email", max_chars=320)
     if not email:
         return render_template(
             "landing.html",
             link_error=gettext("Bitte geben Sie Ihre E-Mail-Adresse ein."),
-        ), 422  # type: ignore[return-value]
+        ), 422
     now = clock.now()
     config = current_app.config
-    issued = auth.issue_login_link(
-        db(),
-        email,
-        at=now,
-        validity=timedelta(minutes=config["LOGIN_LINK_MINUTES"]),
-        limit=config["LOGIN_LINK_LIMIT"],
-    )
+    try:
+        issued = auth.issue_login_link(
+            db(),
+            email,
+            client=request.remote_addr,
+            at=now,
+            validity=timedelta(minutes=config["LOGIN_LINK_MINUTES"]),
+            address_limit=config["LOGIN_LINK_LIMIT"],
+            client_limit=config["LOGIN_LINK_CLIENT_LIMIT"],
+        )
+    except LoginLinkLimited as error:
+        rollback()
+        page = render_template("landing.html", link_error=error_text(error))
+        return page, error.status, {"Retry-After": str(error.retry_after)}
     if issued is not None:
         person = issued.invitation.person
         subject, body = mail_texts.login_link(

@@ -191,9 +191,11 @@ def test_the_chain_holds_no_names_addresses_or_words_people_wrote(app, make_decl
         auth.issue_login_link(
             s,
             "hanna.bergmann@gemeinde.example",
+            client="192.0.2.1",
             at=clock.now(),
             validity=timedelta(days=1),
-            limit=5,
+            address_limit=5,
+            client_limit=20,
         )
 
     events = _events(app, declaration_id) + _events(app, None)
