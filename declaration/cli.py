@@ -146,11 +146,14 @@ def declarations_create(
             if moderator is None:
                 if not moderator_name:
                     raise click.UsageError("--moderator-name is needed for a new moderator.")
+                fields = participants.person_fields(
+                    moderator_name, email, "Moderation", organisation
+                )
                 moderator = Person(
-                    name=moderator_name,
-                    email=email,
-                    office="Moderation",
-                    municipality=organisation,
+                    name=fields.name,
+                    email=fields.email,
+                    office=fields.office,
+                    municipality=fields.municipality,
                     created_at=now,
                 )
                 session.add(moderator)

@@ -30,6 +30,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_COOKIE_SECURE": ("SESSION_COOKIE_SECURE", "bool"),
     "DECLARATION_ASYNC_MODE": ("SOCKETIO_ASYNC_MODE", "str"),
     "DECLARATION_MAX_QUEUED_CHARS": ("MAX_QUEUED_CHARS", "int"),
+    "DECLARATION_MAX_TEXT_CHARS": ("MAX_TEXT_CHARS", "int"),
     "DECLARATION_LOGIN_LINK_LIMIT": ("LOGIN_LINK_LIMIT", "int"),
     "DECLARATION_LOGIN_LINK_CLIENT_LIMIT": ("LOGIN_LINK_CLIENT_LIMIT", "int"),
     "DECLARATION_TRUSTED_PROXIES": ("TRUSTED_PROXIES", "int"),
@@ -65,7 +66,8 @@ DEFAULTS: dict[str, Any] = {
     #: The same for one client (network address), across addresses; its first lock is a
     #: minute. Counted in the database, so every server process counts the same.
     "LOGIN_LINK_CLIENT_LIMIT": 20,
-    #: Largest upload or pasted first draft, in characters.
+    #: Longest text of a declaration, in characters: a first draft (upload, pasted, or on
+    #: the command line), every edit and every restored version.
     "MAX_TEXT_CHARS": 200_000,
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     #: Characters of messages that may wait for one live connection whose client does not

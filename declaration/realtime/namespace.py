@@ -276,8 +276,9 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
                 raise NotAuthenticated()
             try:
                 payload = model.model_validate(data)
-            except ValidationError:
-                raise InvalidPayload() from None
+            except ValidationError as invalid:
+                # A text beyond its bound is refused in the words of its limit.
+                raise payloads.too_long_refusal(model, invalid) or InvalidPayload() from None
             return handler(connection, payload)
         except DomainError as error:
             self._note_refusal(connection, model.__name__.lower(), error)

@@ -3,13 +3,22 @@ and the acknowledgement of a refused event."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from declaration.domain.errors import DomainError
+from declaration.domain.comments import MAX_COMMENT_CHARS, MAX_REASON_CHARS
+from declaration.domain.errors import (
+    CommentTooLong,
+    DomainError,
+    InvalidInput,
+    ReasonRequired,
+)
 from declaration.domain.numbers import MAX_INTEGER
 from declaration.i18n import error_text
+from declaration.services import signoffs
 
 #: Upper bound for a delta string; the service also checks it against the text limit.
 MAX_DELTA_CHARS = 1_000_000
@@ -52,15 +61,42 @@ class Presence(Payload):
     selection: Annotated[list[Position], Field(min_length=2, max_length=2)] | None = None
 
 
-#: Upper bound for a comment's text in a message. The service refuses more than
-#: `domain.comments.MAX_COMMENT_CHARS` with a message saying the limit; this bound only
-#: keeps absurd messages from being validated at all.
-MAX_BODY_CHARS = 100_000
+@dataclass(frozen=True)
+class TooLong:
+    """What a string beyond its field's bound is refused with, instead of `invalid_payload`.
+
+    Texts people type are bounded twice: here, at twice the service's limit, so that no
+    event makes the server clean and measure a text of any length; and in the service,
+    which refuses more than its limit. Whoever typed too much is told so, with the limit,
+    on either side of the bound.
+    """
+
+    refusal: Callable[[], DomainError]
+
+
+def too_long_refusal(model: type[BaseModel], error: ValidationError) -> DomainError | None:
+    """Return the refusal of a payload whose only fault is a text beyond its field's bound."""
+    refusals = []
+    for item in error.errors():
+        field = model.model_fields.get(str(item["loc"][0])) if len(item["loc"]) == 1 else None
+        marks = [m for m in field.metadata if isinstance(m, TooLong)] if field else []
+        if item["type"] != "string_too_long" or not marks:
+            return None
+        refusals.append(marks[0].refusal())
+    return refusals[0] if refusals else None
+
+
+#: A comment's or reply's text (the service refuses more than `MAX_COMMENT_CHARS`).
+MAX_BODY_CHARS = 2 * MAX_COMMENT_CHARS
 #: A row id (comment, addressee option): bounded like every number that reaches the
 #: database (`domain.numbers`), so a larger one is refused here instead of failing the query.
 RowId = Annotated[int, Field(ge=1, le=MAX_INTEGER)]
 CommentId = RowId
-Body = Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+Body = Annotated[
+    str,
+    Field(max_length=MAX_BODY_CHARS),
+    TooLong(lambda: CommentTooLong(limit=MAX_COMMENT_CHARS)),
+]
 Revision = Annotated[int, Field(ge=0, le=2**53)]
 
 
@@ -102,11 +138,30 @@ class CommentRef(Payload):
 class Hide(Payload):
     declaration: DeclarationRef
     comment: CommentId
-    reason: Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+    reason: Annotated[
+        str,
+        Field(max_length=2 * MAX_REASON_CHARS),
+        TooLong(lambda: ReasonRequired(limit=MAX_REASON_CHARS)),
+    ]
 
 
 ContentHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-Text = Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+#: A reason for a decline, a recommendation or the addressee decision.
+Reason = Annotated[
+    str,
+    Field(max_length=2 * signoffs.MAX_REASON),
+    TooLong(lambda: InvalidInput(signoffs.REASON_TOO_LONG)),
+]
+AddresseeName = Annotated[
+    str,
+    Field(max_length=2 * signoffs.MAX_NAME),
+    TooLong(lambda: InvalidInput(signoffs.NAME_TOO_LONG, limit=signoffs.MAX_NAME)),
+]
+AddresseeAddress = Annotated[
+    str,
+    Field(max_length=2 * signoffs.MAX_ADDRESS),
+    TooLong(lambda: InvalidInput(signoffs.ADDRESS_TOO_LONG)),
+]
 
 
 class Status(Payload):
@@ -137,27 +192,27 @@ class Sign(Payload):
 
 class Decline(Payload):
     declaration: DeclarationRef
-    reason: Text = ""
+    reason: Reason = ""
 
 
 class Prefer(Payload):
     declaration: DeclarationRef
     option: RowId
-    reason: Text = ""
+    reason: Reason = ""
 
 
 class DecideAddressee(Payload):
     declaration: DeclarationRef
     option: RowId
-    rationale: Text = ""
+    rationale: Reason = ""
 
 
 class AddresseeOptionData(Payload):
     declaration: DeclarationRef
     #: The option to change; omitted to add one.
     option: RowId | None = None
-    name: Text
-    address: Text = ""
+    name: AddresseeName
+    address: AddresseeAddress = ""
     email: Annotated[str, Field(max_length=400)] = ""
 
 

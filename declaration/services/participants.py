@@ -72,8 +72,40 @@ def _clean(value: str, label: str, *, required: bool) -> str:
     if required and not cleaned:
         raise InvalidInput(N_("Bitte füllen Sie das Feld „%(field)s“ aus."), field=label)
     if len(cleaned) > MAX_FIELD:
-        raise InvalidInput(N_("Das Feld „%(field)s“ ist zu lang."), field=label)
+        raise InvalidInput(
+            N_("Das Feld „%(field)s“ ist zu lang (höchstens %(limit)s Zeichen)."),
+            field=label,
+            limit=MAX_FIELD,
+        )
     return cleaned
+
+
+@dataclass(frozen=True)
+class PersonFields:
+    """A person's name, address, office and municipality as they are stored."""
+
+    name: str
+    email: str
+    office: str
+    municipality: str
+
+
+def person_fields(name: str, email: str, office: str = "", municipality: str = "") -> PersonFields:
+    """Return what is stored of a new person, or refuse with a message naming the field.
+
+    The one check for everybody who enters a person: the moderation's invitation, and
+    the command line that makes someone a moderator.
+    """
+    checked_name = _clean(name, N_("Name"), required=True)
+    address = auth.normalise_email(email)
+    if not EMAIL.match(address) or len(address) > 320:
+        raise InvalidInput(N_("Bitte geben Sie eine gültige E-Mail-Adresse ein."))
+    return PersonFields(
+        checked_name,
+        address,
+        _clean(office, N_("Amt"), required=False),
+        _clean(municipality, N_("Kommune oder Organisation"), required=False),
+    )
 
 
 def _check_actor(actor: Membership | None, declaration: Declaration) -> Person | None:
@@ -103,12 +135,13 @@ def invite(
     anybody else it is mailed to the person, whatever ``send_mail`` says.
     """
     inviter = _check_actor(actor, declaration)
-    name = _clean(data.name, N_("Name"), required=True)
-    email = auth.normalise_email(data.email)
-    if not EMAIL.match(email) or len(email) > 320:
-        raise InvalidInput(N_("Bitte geben Sie eine gültige E-Mail-Adresse ein."))
-    office = _clean(data.office, N_("Amt"), required=False)
-    municipality = _clean(data.municipality, N_("Kommune oder Organisation"), required=False)
+    fields = person_fields(data.name, data.email, data.office, data.municipality)
+    name, email, office, municipality = (
+        fields.name,
+        fields.email,
+        fields.office,
+        fields.municipality,
+    )
 
     person = session.scalar(select(Person).where(Person.email == email))
     if person is None:

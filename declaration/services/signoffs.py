@@ -52,6 +52,13 @@ MAX_REASON = 2000
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+#: What a name, an address block or a reason beyond its limit is refused with (also by the
+#: live events' payloads, which bound the same fields before they reach this module).
+NAME_MISSING = N_("Bitte geben Sie den Namen des Adressaten an.")
+NAME_TOO_LONG = N_("Der Name des Adressaten ist zu lang (höchstens %(limit)s Zeichen).")
+ADDRESS_TOO_LONG = N_("Die Anschrift ist zu lang (höchstens 1.000 Zeichen).")
+REASON_TOO_LONG = N_("Die Begründung ist zu lang (höchstens 2.000 Zeichen).")
+
 
 # -- the content ------------------------------------------------------------------------
 
@@ -107,10 +114,12 @@ def _check_not_frozen(declaration: Declaration) -> None:
         raise AddresseeFrozen()
 
 
-def _line(value: str, limit: int, message: str) -> str:
+def _name(value: str) -> str:
     text = " ".join(clean(value).split())
-    if not text or len(text) > limit:
-        raise InvalidInput(message)
+    if not text:
+        raise InvalidInput(NAME_MISSING)
+    if len(text) > MAX_NAME:
+        raise InvalidInput(NAME_TOO_LONG, limit=MAX_NAME)
     return text
 
 
@@ -118,7 +127,7 @@ def _block(value: str) -> str:
     lines = [" ".join(line.split()) for line in clean(value).split("\n")]
     text = "\n".join(line for line in lines if line)
     if len(text) > MAX_ADDRESS:
-        raise InvalidInput(N_("Die Anschrift ist zu lang (höchstens 1.000 Zeichen)."))
+        raise InvalidInput(ADDRESS_TOO_LONG)
     return text
 
 
@@ -132,7 +141,7 @@ def _email(value: str) -> str:
 def _reason(value: str) -> str:
     text = clean(value).strip()
     if len(text) > MAX_REASON:
-        raise InvalidInput(N_("Die Begründung ist zu lang (höchstens 2.000 Zeichen)."))
+        raise InvalidInput(REASON_TOO_LONG)
     return text
 
 
@@ -164,7 +173,7 @@ def add_option(
     position = len(options(session, declaration))
     option = AddresseeOption(
         declaration_id=declaration.id,
-        name=_line(data.name, MAX_NAME, N_("Bitte geben Sie den Namen des Adressaten an.")),
+        name=_name(data.name),
         address=_block(data.address),
         email=_email(data.email),
         position=position,
@@ -190,7 +199,7 @@ def edit_option(
     _check_moderator(actor, declaration)
     _check_not_frozen(declaration)
     option = _option(session, declaration, option_id)
-    option.name = _line(data.name, MAX_NAME, N_("Bitte geben Sie den Namen des Adressaten an."))
+    option.name = _name(data.name)
     option.address = _block(data.address)
     option.email = _email(data.email)
     session.flush()

@@ -127,7 +127,7 @@ def test_a_body_far_beyond_the_limit_is_refused_without_storing(app, joined):
     ]
 
     assert [a["error"]["code"] for a in answers] == [
-        "invalid_payload",
+        "comment_too_long",
         "comment_too_long",
         "comment_empty",
     ]
