@@ -31,6 +31,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_ASYNC_MODE": ("SOCKETIO_ASYNC_MODE", "str"),
     "DECLARATION_MAX_QUEUED_CHARS": ("MAX_QUEUED_CHARS", "int"),
     "DECLARATION_MAX_TEXT_CHARS": ("MAX_TEXT_CHARS", "int"),
+    "DECLARATION_MAX_MESSAGE_BYTES": ("MAX_MESSAGE_BYTES", "int"),
     "DECLARATION_LOGIN_LINK_LIMIT": ("LOGIN_LINK_LIMIT", "int"),
     "DECLARATION_LOGIN_LINK_CLIENT_LIMIT": ("LOGIN_LINK_CLIENT_LIMIT", "int"),
     "DECLARATION_TRUSTED_PROXIES": ("TRUSTED_PROXIES", "int"),
@@ -69,6 +70,12 @@ DEFAULTS: dict[str, Any] = {
     #: Longest text of a declaration, in characters: a first draft (upload, pasted, or on
     #: the command line), every edit and every restored version.
     "MAX_TEXT_CHARS": 200_000,
+    #: Largest message a live connection may send, in bytes (a WebSocket message, or the
+    #: body of one long-polling request). A larger event is answered `message_too_large`
+    #: without being read into memory; the connection goes on. Big enough for an edit that
+    #: pastes a whole text of MAX_TEXT_CHARS (its delta is at most four characters per
+    #: character of text): raise both together.
+    "MAX_MESSAGE_BYTES": 1024 * 1024,
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     #: Characters of messages that may wait for one live connection whose client does not
     #: read them; beyond, the server closes the connection (the client reconnects).

@@ -48,6 +48,7 @@ REFUSING_CODES: frozenset[str] = frozenset(
         "phase_forbids_edit",
         "text_too_long",
         "edit_too_large",
+        "message_too_large",
         "invalid_operation",
         "invalid_text",
         "seq_reused",
@@ -249,6 +250,18 @@ class EditTooLarge(DomainError):
     status = 413
     message = N_(
         "Diese Änderung ist zu groß für einen Schritt. Bitte fügen Sie den Text in Teilen ein."
+    )
+
+
+class MessageTooLarge(DomainError):
+    """A live event larger than the message limit: thrown away unread (`realtime.inbound`)."""
+
+    code = "message_too_large"
+    status = 413
+    message = N_(
+        "Das ist zu viel auf einmal: Eine Nachricht an den Server darf höchstens "
+        "%(kilobytes)s KB groß sein. Nichts davon wurde übernommen. Bitte fügen Sie den "
+        "Text in Teilen ein."
     )
 
 

@@ -60,7 +60,7 @@ def init_realtime(app: Flask) -> SocketIO:
         channel=app.config["MESSAGE_QUEUE_CHANNEL"],
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
         path=SOCKETIO_PATH,
-        max_http_buffer_size=app.config["MAX_CONTENT_LENGTH"],
+        max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
         # A connection's events are handled one after the other by the greenlet that
         # reads them, not each in a greenlet of its own: in arrival order, and without
         # starting a greenlet for every keystroke batch.
@@ -73,12 +73,31 @@ def init_realtime(app: Flask) -> SocketIO:
 
         if not frames.install(socketio.server.eio, queue_limit=app.config["MAX_QUEUED_CHARS"]):
             log.warning("frames go through engineio's writer greenlets: driver not as expected")
+    _bound_messages(app, socketio)
     app.session_interface = SocketAwareSessionInterface()
     namespace = DraftNamespace(socketio)
     socketio.on_namespace(namespace)
     app.extensions["declaration.draft_namespace"] = namespace
     app.extensions["declaration.evictions"] = Evictions(app, socketio, namespace)
     return socketio
+
+
+def _bound_messages(app: Flask, socketio: SocketIO) -> None:
+    """Refuse live messages beyond ``MAX_MESSAGE_BYTES`` before they are read (`inbound`)."""
+    from declaration.realtime import inbound
+
+    limit = int(app.config["MAX_MESSAGE_BYTES"])
+    # An edit pasting a whole text: its delta has up to four characters per character.
+    needed = 4 * int(app.config["MAX_TEXT_CHARS"]) + 64 * 1024
+    if limit < needed:
+        log.warning(
+            "MAX_MESSAGE_BYTES (%s) is below what an edit of a whole text of MAX_TEXT_CHARS "
+            "may need (%s): such edits are refused as too large",
+            limit,
+            needed,
+        )
+    if socketio.async_mode == "gevent" and not inbound.install(socketio.server.eio, limit=limit):
+        log.warning("messages are bounded only after they are read: driver not as expected")
 
 
 def socketio_of(app: Flask) -> SocketIO:

@@ -29,6 +29,7 @@ from declaration.domain.comments import comments_open
 from declaration.domain.errors import (
     DomainError,
     InvalidPayload,
+    MessageTooLarge,
     NotAuthenticated,
     NotJoined,
     ServerFailed,
@@ -42,7 +43,7 @@ from declaration.mailer import deliver_now
 from declaration.models import Comment, Declaration, Membership
 from declaration.ops import metrics
 from declaration.outbound import NAMESPACE, comments_message, room_of, to_room
-from declaration.realtime import limits, payloads
+from declaration.realtime import inbound, limits, payloads
 from declaration.realtime.batching import EditBatches, PendingEdit
 from declaration.realtime.limits import TokenBucket, price_of_chars, price_of_revisions
 from declaration.realtime.payloads import error_payload
@@ -244,6 +245,8 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
             if not admitted:
                 connection.too_fast = error_payload(TooFast())
                 raise TooFast()
+            if event == inbound.TOO_LARGE_EVENT:
+                self._too_large(connection, args)
             if name == "unknown":
                 raise UnknownEvent()
             if len(args) != 1:
@@ -256,6 +259,18 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
             if connection is None or connection.first_time(name, ServerFailed.code):
                 log.exception("event %r failed", name)
             return error_payload(ServerFailed())
+
+    def _too_large(self, connection: Connection, args: tuple[Any, ...]) -> None:
+        """Refuse the stand-in for an event too large to be read (`inbound`).
+
+        Reading and throwing away the event's bytes is paid for as if they had been
+        shipped, so a client sending one large message after another waits for each.
+        """
+        size = args[0].get("bytes") if len(args) == 1 and isinstance(args[0], dict) else 0
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            connection.bucket.charge(price_of_chars(size))
+        limit = int(current_app.config["MAX_MESSAGE_BYTES"])
+        raise MessageTooLarge(kilobytes=max(1, limit // 1024))
 
     def _note_refusal(self, connection: Connection | None, name: str, error: DomainError) -> None:
         if name == "edit":

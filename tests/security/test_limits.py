@@ -672,3 +672,26 @@ def test_a_version_name_beyond_its_limit_is_refused(app, client, make_declaratio
 
     assert "Der Name ist zu lang (höchstens 200 Zeichen)." in shown
     assert count(app, NamedVersion) == 0
+
+
+# -- the stand-in for a live message too large to be read -----------------------------------
+
+
+def test_the_stand_in_for_a_message_too_large_is_refused_in_german_and_paid_for(
+    app, make_declaration, invite, socket_client
+):
+    key, _ = make_declaration(text=TEXT)
+    mayor = socket_client(invite(key))
+    ok(mayor, "join", {"declaration": key})
+
+    answer = emit(mayor, "message_too_large", {"bytes": 4 * 1024 * 1024})
+    after = emit(mayor, "presence", {"declaration": key, "revision": 0, "cursor": 1})
+
+    assert refusal(answer) == (
+        "message_too_large",
+        "Das ist zu viel auf einmal: Eine Nachricht an den Server darf höchstens 1.024 KB "
+        "groß sein. Nichts davon wurde übernommen. Bitte fügen Sie den Text in Teilen ein.",
+    )
+    # Throwing 4 MiB away is paid for as if they had been shipped: the next event waits.
+    assert refusal(after)[0] == "rate_limited"
+    assert head(app, key) == (0, TEXT)

@@ -12,8 +12,8 @@ import { RevisionLog } from "./anchors.js";
 // Error codes after which a batch is dropped and handed back to its author.
 const REFUSING = new Set([
   "phase_forbids_edit", "review_moderator_only", "text_frozen", "observer_cannot_edit",
-  "not_a_member", "not_found", "text_too_long", "edit_too_large", "invalid_operation",
-  "not_authenticated", "seq_reused", "invalid_text",
+  "not_a_member", "not_found", "text_too_long", "edit_too_large", "message_too_large",
+  "invalid_operation", "not_authenticated", "seq_reused", "invalid_text",
 ]);
 
 function randomId() {
