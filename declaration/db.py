@@ -199,8 +199,12 @@ class Database:
             if taken and self.is_sqlite:
                 # The turn makes this greenlet the only user of the kept connection.
                 connection = self._edit_connection()
-                with connection.begin():
-                    yield connection
+                try:
+                    with connection.begin():
+                        yield connection
+                except BaseException:
+                    _end_open_transaction(connection)
+                    raise
                 return
             # PostgreSQL (writers need no turn there), or no turn within SQLite's own
             # timeout: a connection of the pool, as for any other transaction.
@@ -296,6 +300,29 @@ class Database:
             self._edits.close()
             self._edits = None
         self.engine.dispose()
+
+
+def _end_open_transaction(connection: Connection) -> None:
+    """Roll back what a failed transaction of the kept SQLite connection left open.
+
+    When ``COMMIT`` fails, SQLite may keep the transaction open (it does after
+    ``SQLITE_BUSY``; after a full disk or an I/O error it may have rolled back by itself),
+    and SQLAlchemy only marks its own transaction object as ended: the driver's
+    ``ROLLBACK`` is left to the pool, which sends one when a connection is given back. The edit path's connection is never given back, so it would go on holding the
+    write lock, every later ``BEGIN`` on it would fail ("cannot start a transaction within
+    a transaction") and every other writer would wait in vain: one failed commit would stop
+    all editing until a restart. A connection that cannot even roll back is dropped; the
+    next transaction opens a new one (`Database._edit_connection`).
+    """
+    if connection.invalidated or connection.closed:
+        return
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection) or not driver.in_transaction:
+        return
+    try:
+        driver.rollback()
+    except sqlite3.Error:
+        connection.invalidate()
 
 
 def get_database() -> Database:
