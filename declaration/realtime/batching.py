@@ -101,6 +101,7 @@ class EditBatches:
         and is answered alone while the others commit. The caller holds the lock.
         """
         accepted: list[tuple[PendingEdit, drafts.EditResult]] = []
+        resent: list[tuple[PendingEdit, drafts.EditResult]] = []
         max_chars = current_app.config["MAX_TEXT_CHARS"]
         try:
             with get_database().write_connection() as db:
@@ -119,6 +120,8 @@ class EditBatches:
                         continue
                     if result.outcome is Outcome.ACCEPTED:
                         accepted.append((item, result))
+                    elif result.outcome is Outcome.DUPLICATE and result.operation:
+                        resent.append((item, result))
                     item.answer = {
                         "ok": True,
                         "seq": item.payload.seq,
@@ -147,23 +150,29 @@ class EditBatches:
         # revision before its own (it would have to resync to close the apparent gap).
         # One message for the whole batch: each message costs every member of the room
         # a frame to send, and at 50 editors sending dominated the server's work.
+        # A resent batch's revision goes to the room again, in a message of its own (it is
+        # older than the new ones): its first answer may have been lost because its commit
+        # failed to report back although it went through (a connection lost during
+        # COMMIT), and then nobody heard of it. Whoever has it ignores it.
+        for item, result in resent:
+            to_room(self.socketio, declaration_id, "revisions", _revisions(key, [(item, result)]))
         if accepted:
-            to_room(
-                self.socketio,
-                declaration_id,
-                "revisions",
-                revisions_message(
-                    key,
-                    [
-                        {
-                            "rev": result.revision,
-                            "op": result.operation,
-                            "author": item.membership_id,
-                            "client_id": item.payload.client_id,
-                            "seq": item.payload.seq,
-                        }
-                        for item, result in accepted
-                    ],
-                ),
-            )
+            to_room(self.socketio, declaration_id, "revisions", _revisions(key, accepted))
             metrics.broadcast_sent(time.perf_counter() - committed)
+
+
+def _revisions(key: str, stored: list[tuple[PendingEdit, drafts.EditResult]]) -> dict[str, Any]:
+    """Return the ``revisions`` broadcast for stored batches, oldest first."""
+    return revisions_message(
+        key,
+        [
+            {
+                "rev": result.revision,
+                "op": result.operation,
+                "author": item.membership_id,
+                "client_id": item.payload.client_id,
+                "seq": item.payload.seq,
+            }
+            for item, result in stored
+        ],
+    )
