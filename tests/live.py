@@ -1,4 +1,5 @@
-"""A real server process on a free port, and a TCP proxy whose connections can be cut."""
+"""Real server processes on free ports (killable, restartable), and a TCP proxy whose
+connections can be cut."""
 
 from __future__ import annotations
 
@@ -21,6 +22,82 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class ServerProcess:
+    """``declaration serve`` (gevent, as in production) on one port, killable and restartable.
+
+    :meth:`kill` ends it with SIGKILL, as a crash or the OOM killer would: no request is
+    finished, no connection closed, nothing flushed. :meth:`start` brings it up again on
+    the same port and database; the log of every run goes to ``instance/server.log``.
+    """
+
+    def __init__(
+        self, database_url: str, instance: Path, *, port: int | None = None, **env: str
+    ) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.instance = instance
+        self.environment = {
+            **os.environ,
+            "DECLARATION_DATABASE_URL": database_url,
+            "DECLARATION_INSTANCE_PATH": str(instance),
+            "DECLARATION_PUBLIC_BASE_URL": self.url,
+            "DECLARATION_SECRET_KEY": "live-server-secret",
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.instance / "server.log"
+
+    def start(self) -> None:
+        """Start the process and wait until it serves pages."""
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from declaration.entry import main; main()",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 20
+        while True:
+            with suppress(requests.ConnectionError):
+                if requests.get(f"{self.url}/", timeout=1).status_code == 200:
+                    return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("server did not start:\n" + self.log_path.read_text())
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """End the process with SIGKILL, without any warning."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        """End the process politely (SIGTERM), or with SIGKILL when it does not go."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
 @contextmanager
 def server_process(
     database_url: str, instance: Path, *, port: int | None = None, **env: str
@@ -29,51 +106,12 @@ def server_process(
 
     ``port``: a free port chosen beforehand (e.g. to name it in ``env``); else one is.
     """
-    port = port or free_port()
-    base = f"http://127.0.0.1:{port}"
-    environment = {
-        **os.environ,
-        "DECLARATION_DATABASE_URL": database_url,
-        "DECLARATION_INSTANCE_PATH": str(instance),
-        "DECLARATION_PUBLIC_BASE_URL": base,
-        "DECLARATION_SECRET_KEY": "live-server-secret",
-        **env,
-    }
-    log = open(instance / "server.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from declaration.entry import main; main()",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    server = ServerProcess(database_url, instance, port=port, **env)
+    server.start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with suppress(requests.ConnectionError):
-                if requests.get(f"{base}/", timeout=1).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "server did not start:\n" + (instance / "server.log").read_text()
-                )
-            time.sleep(0.1)
-        yield base
+        yield server.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        server.stop()
 
 
 class CuttableProxy:
@@ -98,7 +136,11 @@ class CuttableProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:  # the server is down (killed, restarting): refuse this one
+                client.close()
+                continue
             for sock in (client, upstream):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
