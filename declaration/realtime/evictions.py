@@ -21,6 +21,10 @@ from declaration.realtime.namespace import DraftNamespace, Eviction
 
 log = logging.getLogger(__name__)
 
+#: Seconds before subscribing to Redis again after losing it, doubling up to the maximum.
+LISTEN_RETRY_FIRST = 0.5
+LISTEN_RETRY_MAX = 5.0
+
 
 class Evictions:
     """Announces evictions and applies the ones announced by any process."""
@@ -55,17 +59,41 @@ class Evictions:
         self.socketio.start_background_task(self._sweep_forever)
 
     def _listen(self) -> None:
+        """Apply the evictions announced on Redis, subscribing again whenever Redis breaks.
+
+        Without the retry, one restart of Redis (or a broken connection to it) would end
+        the listening for the life of the process. An eviction announced while this
+        process was not subscribed is lost; the sweep (`_sweep_forever`) catches it.
+        """
         import redis
 
-        client = redis.Redis.from_url(str(self.queue_url))
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self.channel)
-        for message in pubsub.listen():  # type: ignore[no-untyped-call]
+        pause = LISTEN_RETRY_FIRST
+        failing = False
+        while True:
+            client = redis.Redis.from_url(str(self.queue_url))
             try:
-                data = json.loads(message["data"])
-                self.namespace.evict(Eviction(str(data["kind"]), data["value"]))
-            except (ValueError, KeyError, TypeError):
-                log.exception("ignoring a malformed eviction message")
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
+                if failing:
+                    log.info("listening for evictions on Redis again")
+                failing, pause = False, LISTEN_RETRY_FIRST
+                for message in pubsub.listen():  # type: ignore[no-untyped-call]
+                    self._apply(message)
+            except (redis.RedisError, OSError):
+                if not failing:  # logged when it begins, not at every retry
+                    log.exception("lost Redis; listening for evictions again when it is back")
+                failing = True
+            finally:
+                client.close()
+            self.socketio.sleep(pause)
+            pause = min(2 * pause, LISTEN_RETRY_MAX)
+
+    def _apply(self, message: dict[str, Any]) -> None:
+        try:
+            data = json.loads(message["data"])
+            self.namespace.evict(Eviction(str(data["kind"]), data["value"]))
+        except (ValueError, KeyError, TypeError):
+            log.exception("ignoring a malformed eviction message")
 
     def _sweep_forever(self) -> None:
         failing = False
