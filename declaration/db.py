@@ -308,9 +308,10 @@ def _end_open_transaction(connection: Connection) -> None:
     When ``COMMIT`` fails, SQLite may keep the transaction open (it does after
     ``SQLITE_BUSY``; after a full disk or an I/O error it may have rolled back by itself),
     and SQLAlchemy only marks its own transaction object as ended: the driver's
-    ``ROLLBACK`` is left to the pool, which sends one when a connection is given back. The edit path's connection is never given back, so it would go on holding the
-    write lock, every later ``BEGIN`` on it would fail ("cannot start a transaction within
-    a transaction") and every other writer would wait in vain: one failed commit would stop
+    ``ROLLBACK`` is left to the pool, which sends one when a connection is given back.
+    The edit path's connection is never given back, so it would go on holding the write
+    lock, every later ``BEGIN`` on it would fail ("cannot start a transaction within a
+    transaction") and every other writer would wait in vain: one failed commit would stop
     all editing until a restart. A connection that cannot even roll back is dropped; the
     next transaction opens a new one (`Database._edit_connection`).
     """
