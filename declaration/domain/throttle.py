@@ -19,11 +19,12 @@ streak are served and the next ones wait.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from declaration.domain import privacy
 
 NO_WAIT = timedelta(0)
 #: Doublings beyond which every lock is the longest anyway (keeps the arithmetic small).
@@ -149,10 +150,12 @@ def client_key(address: str | None) -> str:
     return str(parsed)
 
 
-def key_digest(key: str) -> str:
-    """Return the stored form of an account or client key (hex SHA-256).
+def key_digest(key: str, secret: bytes) -> str:
+    """Return the stored form of an account or client key: hex HMAC-SHA256 under ``secret``.
 
     Fixed-width keys whatever was typed into the address field, and the table of streaks
-    holds no readable list of the addresses people tried.
+    holds no readable list of the addresses people tried nor of the network addresses
+    they came from. Keyed (`privacy.keyed_digest`, the instance's secret), because a plain
+    hash of an IPv4 address is reversed by trying all four billion of them.
     """
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return privacy.keyed_digest(secret, key)

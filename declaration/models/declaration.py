@@ -94,6 +94,13 @@ class Membership(Base):
     #: Whether the participant receives the workflow's e-mails about this declaration
     #: (`services.notifications`); each participant switches them off on the page.
     notify: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: Set when the participant was forgotten (`services.forgetting`): the membership is
+    #: revoked, and this declaration names them by ``pseudonym`` only.
+    forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: What this declaration shows instead of the person's name once they were forgotten
+    #: ("Teilnehmer 3 (gelöscht)"); every view of a participant's name and municipality
+    #: in a declaration prefers it (`forgetting.shown_name`).
+    pseudonym: Mapped[str | None] = mapped_column(String(60), default=None)
 
     declaration: Mapped[Declaration] = relationship()
     person: Mapped[Person] = relationship(foreign_keys=[person_id])

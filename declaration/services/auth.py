@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, delete, exc, select, tuple_, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from declaration.domain import throttle
+from declaration.domain import privacy, throttle
 from declaration.domain.errors import (
     N_,
     DomainError,
@@ -122,6 +122,7 @@ def issue_login_link(
     validity: timedelta,
     address_limit: int,
     client_limit: int,
+    digest_key: bytes,
 ) -> IssuedLink | None:
     """Issue a login link for the participant with ``email``, within the request budgets.
 
@@ -132,7 +133,8 @@ def issue_login_link(
     the address or client is locked and a request is refused with `LoginLinkLimited`
     before anything is looked up. Otherwise returns None when the address belongs to
     nobody who takes part in a declaration; the caller shows the same answer in every
-    case, so neither the form nor its refusal reveals who takes part.
+    case, so neither the form nor its refusal reveals who takes part. ``digest_key`` keys
+    the stored digests of the address and the client (`throttle.key_digest`).
     """
     address = normalise_email(email)
     client_key = throttle.client_key(client)
@@ -144,6 +146,7 @@ def issue_login_link(
             throttle.requests_policy(address_limit, throttle.LINK_ADDRESS_FIRST_LOCK),
             address,
             at,
+            digest_key,
         ),
         _budget(
             session,
@@ -151,6 +154,7 @@ def issue_login_link(
             throttle.requests_policy(client_limit, throttle.LINK_CLIENT_FIRST_LOCK),
             client_key,
             at,
+            digest_key,
         ),
     )
     wait = max(budget.wait(at) for budget in budgets)
@@ -190,13 +194,14 @@ def _count_request(
         budget.row.store(streak)
         if streak.wait(at) <= throttle.NO_WAIT:
             continue
-        personal = {"client": client}
+        # The client's network only, never its address (`privacy.network_of`).
+        personal = {"client": privacy.network_of(client)}
         if budget.scope == LINK_ADDRESS_SCOPE and person is None:
             personal["email"] = address
         log.warning(
             "login links locked: %s %s after %s requests in a row, until %s",
             budget.scope,
-            client if budget.scope == LINK_CLIENT_SCOPE else _who(person),
+            personal["client"] if budget.scope == LINK_CLIENT_SCOPE else _who(person),
             streak.failures,
             streak.locked_until.isoformat(),
         )
@@ -373,7 +378,12 @@ class _Budget:
 
 
 def _budget(
-    session: Session, scope: str, policy: throttle.Policy, key: str, at: datetime
+    session: Session,
+    scope: str,
+    policy: throttle.Policy,
+    key: str,
+    at: datetime,
+    digest_key: bytes,
 ) -> _Budget:
     """Return the streak of ``key``, its row created if need be and locked until the commit.
 
@@ -381,7 +391,7 @@ def _budget(
     account or from one client (other greenlets, other processes) wait for each other's
     outcome instead of all passing the check before the first failure is counted.
     """
-    digest = throttle.key_digest(key)
+    digest = throttle.key_digest(key, digest_key)
     values = {"scope": scope, "key": digest, "failures": 0, "locked_until": at, "forgotten_at": at}
     if session.get_bind().dialect.name == "postgresql":
         session.execute(postgresql.insert(LoginThrottle).values(values).on_conflict_do_nothing())
@@ -462,15 +472,16 @@ def _count_failure(
         if wait <= throttle.NO_WAIT:
             continue
         waits.append(wait)
-        # The network address and a typed address of nobody are personal data: kept
-        # beside the event, outside its hash chain, so they can be erased.
-        personal = {"client": client}
+        # The client's network (never its address, `privacy.network_of`) and a typed
+        # address of nobody are personal data: kept beside the event, outside its hash
+        # chain, so they can be erased.
+        personal = {"client": privacy.network_of(client)}
         if budget.scope == "account" and person is None:
             personal["email"] = address
         log.warning(
             "password login locked: %s %s after %s failures in a row, until %s",
             budget.scope,
-            client if budget.scope == "client" else _who(person),
+            personal["client"] if budget.scope == "client" else _who(person),
             streak.failures,
             streak.locked_until.isoformat(),
         )
@@ -497,7 +508,13 @@ def _who(person: Person | None) -> str:
 
 
 def login_with_password(
-    session: Session, email: str, password: str, *, client: str | None, at: datetime
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    client: str | None,
+    at: datetime,
+    digest_key: bytes,
 ) -> Login:
     """Log a moderator in with e-mail address and password, within the attempt budgets.
 
@@ -510,14 +527,15 @@ def login_with_password(
     account's streak, not the client's.
 
     Every refusal has recorded the attempt in ``session``: the caller commits it although
-    the login failed, or the failure is not counted.
+    the login failed, or the failure is not counted. ``digest_key`` keys the stored
+    digests of the account and the client (`throttle.key_digest`).
     """
     address = normalise_email(email)
     client_key = throttle.client_key(client)
     # Always the account's row first, then the client's: concurrent attempts lock rows in
     # the same order and cannot deadlock.
-    account = _budget(session, "account", throttle.ACCOUNT, address, at)
-    source = _budget(session, "client", throttle.CLIENT, client_key, at)
+    account = _budget(session, "account", throttle.ACCOUNT, address, at, digest_key)
+    source = _budget(session, "client", throttle.CLIENT, client_key, at, digest_key)
     budgets = (account, source)
     wait = max(budget.wait(at) for budget in budgets)
     if wait > throttle.NO_WAIT:

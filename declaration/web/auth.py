@@ -19,6 +19,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from declaration import clock
+from declaration.domain import privacy
 from declaration.domain.errors import (
     N_,
     DomainError,
@@ -86,6 +87,11 @@ def _destination(key: str | None) -> str:
     return url_for("declarations.show", key=key)
 
 
+def _throttle_key() -> bytes:
+    """The key of the stored digests of addresses and clients the limits count."""
+    return privacy.derive_key(current_app.secret_key or "", "login-throttle")
+
+
 @bp.post("/anmelden/link")
 def request_link() -> str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """Mail a fresh 30-minute login link to a participant who asks with their address.
@@ -112,6 +118,7 @@ def request_link() -> str | tuple[str, int] | tuple[str, int, dict[str, str]]:
             validity=timedelta(minutes=config["LOGIN_LINK_MINUTES"]),
             address_limit=config["LOGIN_LINK_LIMIT"],
             client_limit=config["LOGIN_LINK_CLIENT_LIMIT"],
+            digest_key=_throttle_key(),
         )
     except LoginLinkLimited as error:
         rollback()
@@ -144,6 +151,7 @@ def password_login() -> str | Response | tuple[str, int] | tuple[str, int, dict[
             request.form.get("password", "")[:1024],
             client=request.remote_addr,
             at=clock.now(),
+            digest_key=_throttle_key(),
         )
     except DomainError as error:
         db().commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -104,9 +105,16 @@ def test_clients_are_counted_by_address_and_ipv6_by_its_network(address, key):
 
 
 def test_keys_are_stored_as_fixed_width_digests():
-    digest = throttle.key_digest("mod@mitz.example")
+    digest = throttle.key_digest("mod@mitz.example", b"key")
     assert len(digest) == 64
-    assert digest != throttle.key_digest("mod2@mitz.example")
+    assert digest != throttle.key_digest("mod2@mitz.example", b"key")
+
+
+def test_stored_keys_depend_on_the_instance_key_so_addresses_cannot_be_tried():
+    address = "198.51.100.77"
+    digest = throttle.key_digest(address, b"one instance")
+    assert digest != throttle.key_digest(address, b"another instance")
+    assert digest != hashlib.sha256(address.encode()).hexdigest()
 
 
 @pytest.mark.parametrize(

@@ -196,6 +196,7 @@ def test_the_chain_holds_no_names_addresses_or_words_people_wrote(app, make_decl
             validity=timedelta(days=1),
             address_limit=5,
             client_limit=20,
+            digest_key=b"test key",
         )
 
     events = _events(app, declaration_id) + _events(app, None)

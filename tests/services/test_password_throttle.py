@@ -25,6 +25,7 @@ START = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
 ONE_ATTEMPT = timedelta(milliseconds=121)
 OFFICE = "192.0.2.10"
 ELSEWHERE = "198.51.100.20"
+DIGEST_KEY = b"test key of the stored digests"
 
 
 class CountingHasher(PasswordHasher):
@@ -65,7 +66,9 @@ def attempt(
     web layer does); returns the refusal, or None for a success."""
     with app.app_context(), get_database().transaction(write=True) as s:
         try:
-            auth.login_with_password(s, email, password, client=client, at=at)
+            auth.login_with_password(
+                s, email, password, client=client, at=at, digest_key=DIGEST_KEY
+            )
         except DomainError as error:
             return error
     return None
@@ -230,9 +233,10 @@ def test_the_beginning_of_each_lock_is_audited_without_the_password(app, moderat
         (None, "account", 6),
     ]
     assert events[0].data["until"] == (START + timedelta(minutes=1)).isoformat()
-    # Addresses are personal data: beside the event, outside its hash chain.
-    assert events[0].personal == {"client": OFFICE}
-    assert events[2].personal == {"client": ELSEWHERE, "email": "niemand@mitz.example"}
+    # Addresses are personal data: beside the event, outside its hash chain, and of the
+    # client only its network.
+    assert events[0].personal == {"client": "192.0.2.0/24"}
+    assert events[2].personal == {"client": "198.51.100.0/24", "email": "niemand@mitz.example"}
     assert not {"client", "email"} & {key for e in events for key in e.data}
     stored = json.dumps([[e.data, e.personal] for e in events]) + caplog.text
     assert "falsch" not in stored
@@ -249,7 +253,7 @@ def test_a_client_lock_is_audited_without_a_person(app, moderator):
         "failures": 21,
         "until": (START + timedelta(minutes=1)).isoformat(),
     }
-    assert event.personal == {"client": OFFICE}
+    assert event.personal == {"client": "192.0.2.0/24"}
 
 
 def test_rows_are_kept_only_while_a_streak_lasts(app, moderator):
@@ -278,7 +282,9 @@ def test_concurrent_attempts_on_one_account_wait_for_each_others_outcome(app, mo
     )
     with app.app_context(), get_database().transaction(write=True) as first:
         with pytest.raises(PasswordLoginLocked):
-            auth.login_with_password(first, moderator, "falsch", client=OFFICE, at=START)
+            auth.login_with_password(
+                first, moderator, "falsch", client=OFFICE, at=START, digest_key=DIGEST_KEY
+            )
         second.start()
         second.join(0.5)
         assert second.is_alive()

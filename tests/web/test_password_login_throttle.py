@@ -110,7 +110,7 @@ def test_the_lock_is_committed_and_audited_although_the_answer_is_an_error(
     with app.app_context(), get_database().transaction() as s:
         (event,) = s.scalars(select(AuditEvent).where(AuditEvent.kind == "login.password_locked"))
         assert event.actor_id == moderator
-        assert event.personal == {"client": OFFICE}
+        assert event.personal == {"client": "192.0.2.0/24"}
 
 
 def test_locks_grow_and_the_message_says_how_many_minutes(client, moderator, now):
