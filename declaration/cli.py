@@ -17,7 +17,7 @@ from declaration import clock, migrate
 from declaration.db import get_database
 from declaration.domain import export as rendering
 from declaration.domain.chain import Break
-from declaration.domain.errors import DomainError
+from declaration.domain.errors import DomainError, NotFound
 from declaration.domain.manifest import Check, grouped, raw_public_key
 from declaration.domain.roles import Role
 from declaration.mailer import deliver_now
@@ -27,6 +27,7 @@ from declaration.services import (
     declarations,
     delivery,
     demo,
+    forgetting,
     integrity,
     participants,
     publication,
@@ -318,6 +319,64 @@ def participants_revoke(declaration_key: str, participant: str) -> None:
     if ended:
         announce_eviction(app, "person", person_id)
     click.echo(f"{name} nimmt nicht mehr teil.")
+
+
+@participants_group.command("forget")
+@click.argument("declaration_key")
+@click.argument("email")
+@click.option(
+    "--confirm-signatory",
+    is_flag=True,
+    help="Also forget somebody who signed the approved version (its files keep the name).",
+)
+@with_appcontext
+def participants_forget(declaration_key: str, email: str, confirm_signatory: bool) -> None:
+    """Forget a participant: their personal data leaves the declaration, the record stays.
+
+    Name, address, office and municipality give way to a pseudonym ("Teilnehmer 3
+    (gelöscht)"); their edits, comments and sign-offs stay under it, and the hash chains
+    verify as before. Someone in no other declaration is anonymised entirely.
+    """
+    try:
+        with get_database().transaction(write=True) as session:
+            try:
+                declaration = declarations.by_key(session, declaration_key)
+            except NotFound:
+                raise click.ClickException(
+                    f"Eine Erklärung mit dem Schlüssel „{declaration_key}“ gibt es nicht."
+                ) from None
+            done = forgetting.forget(
+                session,
+                declaration,
+                email,
+                at=clock.now(),
+                signatory_confirmed=confirm_signatory,
+            )
+            key = declaration.key
+    except DomainError as error:
+        if error.text == forgetting.SIGNATORY_NEEDS_CONFIRMATION:
+            raise click.ClickException(f"{error.text} Dazu: --confirm-signatory.") from error
+        _fail(error)
+        return
+    from declaration.outbound import announce_eviction
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    announce_eviction(app, "membership", done.membership_id)
+    if done.sessions_ended:
+        announce_eviction(app, "person", done.person_id)
+    click.echo(f"Vergessen: In der Erklärung {key} heißt die Person jetzt „{done.pseudonym}“.")
+    if done.person_anonymised:
+        click.echo(
+            "Sie nimmt an keiner anderen Erklärung teil: Name, E-Mail-Adresse, Amt, Kommune, "
+            "Passwort, Passkeys und Anmeldungen sind gelöscht."
+        )
+    else:
+        click.echo("Sie nimmt an anderen Erklärungen teil: Dort bleiben ihre Angaben.")
+    if done.signatory:
+        click.echo(
+            "Die bereits erstellten Dateien der freigegebenen Fassung behalten ihren Namen, "
+            "wie unterzeichnet."
+        )
 
 
 @click.group("comments")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from declaration.domain.activity import label_of
 from declaration.domain.errors import message_for
-from declaration.models import AuditEvent, Declaration, Person
+from declaration.models import AuditEvent, Declaration, Membership, Person
+from declaration.services import forgetting
 
 #: Most events on one page of the feed.
 PAGE = 200
@@ -30,8 +31,16 @@ class Entry:
 def feed(session: Session, declaration: Declaration, *, limit: int = PAGE) -> list[Entry]:
     """Return the declaration's events the feed shows, newest first."""
     rows = session.execute(
-        select(AuditEvent.kind, AuditEvent.created_at, AuditEvent.data, Person.name)
+        select(AuditEvent.kind, AuditEvent.created_at, AuditEvent.data, forgetting.shown_name())
         .outerjoin(Person, Person.id == AuditEvent.actor_id)
+        # The actor's part in this declaration: a forgotten one is shown by pseudonym.
+        .outerjoin(
+            Membership,
+            and_(
+                Membership.person_id == AuditEvent.actor_id,
+                Membership.declaration_id == declaration.id,
+            ),
+        )
         .where(AuditEvent.declaration_id == declaration.id)
         .order_by(AuditEvent.id.desc())
         .limit(limit * 2)

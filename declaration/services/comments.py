@@ -39,7 +39,7 @@ from declaration.models import (
     Person,
     Revision,
 )
-from declaration.services import audit, drafts
+from declaration.services import audit, drafts, forgetting
 
 #: How anchors are carried: ``"lazy"`` (on read) or ``"eager"`` (in the edit transaction).
 LAZY = "lazy"
@@ -610,7 +610,12 @@ def _people(
     if not ids:
         return {}
     found = session.execute(
-        select(Person.id, Person.name, Person.municipality, Membership.id)
+        select(
+            Person.id,
+            forgetting.shown_name(),
+            forgetting.shown_municipality(),
+            Membership.id,
+        )
         .outerjoin(
             Membership,
             and_(Membership.person_id == Person.id, Membership.declaration_id == declaration_id),

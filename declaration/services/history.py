@@ -12,7 +12,7 @@ from declaration.domain.history import EditingSession, Span, Step, attribute, gr
 from declaration.domain.history import size_of as op_size
 from declaration.domain.operations import Operation, from_delta, stored_lengths
 from declaration.models import Declaration, Membership, Person, Revision
-from declaration.services import comments
+from declaration.services import comments, forgetting
 
 #: Revisions read for the timeline at most (the newest ones).
 TIMELINE_REVISIONS = 5000
@@ -46,9 +46,15 @@ class SinceVisit:
 
 
 def authors(session: Session, declaration: Declaration) -> dict[int | None, Author]:
-    """Map person ids to their names and membership ids in ``declaration``."""
+    """Map person ids to their names and membership ids in ``declaration`` (a forgotten
+    participant's pseudonym, `forgetting.shown_name`)."""
     rows = session.execute(
-        select(Membership.id, Person.id, Person.name, Person.municipality)
+        select(
+            Membership.id,
+            Person.id,
+            forgetting.shown_name(),
+            forgetting.shown_municipality(),
+        )
         .join(Person, Person.id == Membership.person_id)
         .where(Membership.declaration_id == declaration.id)
     ).all()

@@ -157,6 +157,15 @@ def invite(
     )
     if membership is not None and membership.active:
         raise Conflict(N_("%(name)s nimmt an dieser Erklärung bereits teil."), name=person.name)
+    if membership is not None and membership.forgotten_at is not None:
+        # Its records are shown by a pseudonym now (`services.forgetting`); bringing the
+        # membership back would attach them to the person's name again.
+        raise Conflict(
+            N_(
+                "Diese Person wurde in dieser Erklärung vergessen (ihre Daten sind gelöscht) "
+                "und kann nicht wieder eingeladen werden."
+            )
+        )
     if membership is None:
         membership = Membership(
             declaration_id=declaration.id,

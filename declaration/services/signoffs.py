@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from declaration.domain import content, sending, signoffs
@@ -42,7 +42,7 @@ from declaration.models import (
     Person,
     SignOff,
 )
-from declaration.services import audit, drafts
+from declaration.services import audit, drafts, forgetting
 
 #: Longest name, address block, e-mail address and reason, in characters.
 MAX_NAME = 300
@@ -529,8 +529,15 @@ def _sendings(session: Session, declaration: Declaration) -> list[dict[str, Any]
     went; the signatories' own addresses are not shown.
     """
     rows = session.execute(
-        select(Delivery, Person.name)
+        select(Delivery, forgetting.shown_name())
         .outerjoin(Person, Person.id == Delivery.sent_by_id)
+        .outerjoin(
+            Membership,
+            and_(
+                Membership.person_id == Delivery.sent_by_id,
+                Membership.declaration_id == declaration.id,
+            ),
+        )
         .where(Delivery.declaration_id == declaration.id)
         .order_by(Delivery.sent_at, Delivery.id)
     ).all()
@@ -564,15 +571,19 @@ def board(
             select(AddresseePreference).where(AddresseePreference.declaration_id == declaration.id)
         )
     )
-    names = {
-        m.id: m.person
+    members = {
+        m.id: m
         for m in session.scalars(
             select(Membership).where(Membership.declaration_id == declaration.id)
         )
     }
 
     def person(membership_id: int) -> dict[str, Any]:
-        who: Person | None = names.get(membership_id)
+        member = members.get(membership_id)
+        if member is not None and member.pseudonym is not None:
+            # Forgotten: shown by pseudonym only (`services.forgetting`).
+            return {"participant": membership_id, "name": member.pseudonym, "municipality": ""}
+        who: Person | None = member.person if member is not None else None
         return {
             "participant": membership_id,
             "name": who.name if who else "",
