@@ -60,8 +60,11 @@ class Fixture:
             )
             return declaration.key
 
-    def invite(self, key: str, count: int, *, prefix: str = "bm") -> list[tuple[int, str]]:
-        """Invite ``count`` mayors by the command line; return (membership id, token) each."""
+    def invite(
+        self, key: str, count: int, *, prefix: str = "bm", role: str = "mayor"
+    ) -> list[tuple[int, str]]:
+        """Invite ``count`` people (mayors, or another ``role``) by the command line; return
+        (membership id, token) each."""
         from declaration import clock
         from declaration.db import get_database
         from declaration.domain.roles import Role
@@ -78,7 +81,7 @@ class Fixture:
                     participants.NewParticipant(
                         name=f"Bürgermeisterin {n}",
                         email=f"{prefix}{n}@gemeinde{n}.example",
-                        role=Role.MAYOR,
+                        role=Role(role),
                         office="Bürgermeisterin",
                         municipality=f"Gemeinde {n}",
                     ),
@@ -90,6 +93,32 @@ class Fixture:
                 s.flush()
                 invited_all.append((invited.membership.id, invited.link.token))
         return invited_all
+
+    def start_review(self, key: str, addressee: tuple[str, str]) -> None:
+        """Record ``addressee`` (name, address block) and move the declaration to review,
+        as its first moderator: mayors may then sign, and only the moderation edits."""
+        from sqlalchemy import select
+
+        from declaration import clock
+        from declaration.db import get_database
+        from declaration.domain.phases import Phase
+        from declaration.models import Membership
+        from declaration.services import declarations, signoffs
+
+        with self.app.app_context(), get_database().transaction(write=True) as s:
+            declaration = declarations.by_key(s, key)
+            moderator = s.scalars(
+                select(Membership)
+                .where(Membership.declaration_id == declaration.id, Membership.role == "moderator")
+                .order_by(Membership.id)
+                .limit(1)
+            ).one()
+            name, address = addressee
+            option = signoffs.add_option(
+                s, moderator, declaration, signoffs.OptionData(name, address), at=clock.now()
+            )
+            signoffs.decide(s, moderator, declaration, option.id, "", at=clock.now())
+            declarations.move_phase(s, moderator, declaration, Phase.REVIEW, at=clock.now())
 
     def head(self, key: str) -> tuple[int, str]:
         """The stored head revision and its text (``drafts.head_text``)."""

@@ -21,7 +21,26 @@ it can for ``--duration`` seconds, in its own process. Kinds:
   a number as name, a string as payload, a 20-digit declaration number, and the reserved
   names ``connect`` and ``disconnect``, which python-socketio's client refuses to emit;
 - ``join-noread``: joins, while the attacker never reads its socket (a slow reader that
-  makes the server keep what it cannot send); the server's memory shows what that costs.
+  makes the server keep what it cannot send); the server's memory shows what that costs;
+- ``comment``: new comments on the whole declaration (each stored and announced to the
+  room with ``comments_changed``);
+- ``reply``: replies in one thread the attacker started before the flood.
+
+The sign-off events need the declaration in review, where only the moderation edits: for
+these kinds the normal clients are moderators typing, the attacker a mayor, and the
+addressee is recorded. They are compared with their own baseline:
+
+- ``review``: the baseline in review, the attacker connected and silent;
+- ``sign``: sign-offs on the content hash of the text the attacker last heard of (its
+  replica follows the broadcasts): stored when it is still the current one, refused
+  ``content_changed`` when someone typed meanwhile;
+- ``withdraw``: withdrawals of the attacker's answer (there is mostly none left to
+  withdraw: each is still a step of the workflow, answered with the board and announced);
+- ``decline``: declines with a reason, each replacing the one before.
+
+Every step of the sign-off workflow is a write transaction that answers with the status
+board and announces ``status_changed`` to the room; a refused one writes its refusal to
+the audit trail.
 
 The attacker speaks Engine.IO v4 / Socket.IO v5 itself over ``websocket-client``: only so can
 it send reserved names and leave its socket unread. It answers the server's pings (when
@@ -37,8 +56,10 @@ revision in the broadcast to the room, whichever arrives first (usually the batc
 at once; an edit made while its client's batch is in flight waits for it, as a person
 typing would).
 Edits still unacknowledged when the clients give up waiting count with the time waited, a
-lower bound. The server's RSS is sampled every 0.5 s. The target: the others' p99 ≤ 50 ms,
-whatever the attacker does.
+lower bound. Like the browser, a normal client asks for the status board after every
+``status_changed`` and for the threads a ``comments_changed`` names (60 ms' worth at once):
+what an attacker's steps make the others ask for is part of what they cost. The server's
+RSS is sampled every 0.5 s. The target: the others' p99 ≤ 50 ms, whatever the attacker does.
 
 By default the server runs on the first CPU and the load generator on the others
 (``--no-pin`` to share), and the attacker runs with a niceness of 10: it stands for a client
@@ -101,8 +122,31 @@ from bench.fixture import Fixture
 
 NAME = "flood"
 NAMESPACE = "/draft"
-KINDS = ("none", "edit", "resync", "join", "presence", "malformed", "join-noread")
+KINDS = (
+    "none",
+    "edit",
+    "resync",
+    "join",
+    "presence",
+    "malformed",
+    "join-noread",
+    "comment",
+    "reply",
+    "review",
+    "sign",
+    "withdraw",
+    "decline",
+)
 BASELINE = "none"
+#: The baseline of the kinds that run in review (`REVIEW_KINDS`).
+REVIEW_BASELINE = "review"
+BASELINES = (BASELINE, REVIEW_BASELINE)
+#: Kinds measured with the declaration in review: the normal clients are moderators.
+REVIEW_KINDS = (REVIEW_BASELINE, "sign", "withdraw", "decline")
+#: Kinds whose attacker joins the declaration before the flood.
+JOINING_KINDS = {"none", "edit", "presence", "comment", "reply", *REVIEW_KINDS}
+#: The addressee recorded for the review kinds (name, address block).
+ADDRESSEE = ("Landtag von Sachsen-Anhalt", "Domplatz 6–9\n39104 Magdeburg")
 #: The others' p99 that a flooding client may not exceed (issue "security", point 7).
 TARGET_P99_MS = 50.0
 #: The answer code of an accepted event in the tallies.
@@ -122,6 +166,9 @@ KEEPALIVE = 5.0
 RECONNECT_PAUSE = 0.1
 #: An edit of a normal client more than this late is skipped (and counted), not sent late.
 MAX_LAG = 1.0
+#: Seconds a normal client collects announced threads before asking for them (as the
+#: browser does, `static/src/editor/comments.js`).
+FOLLOW_UP_DELAY = 0.06
 #: The receive buffer of an attacker that does not read: small, as on a slow line, so that
 #: what the server cannot send stays in the server instead of in this machine's kernel.
 NOREAD_RCVBUF = 16 * 1024
@@ -240,21 +287,28 @@ class Replica:
 
     The reader thread follows the broadcasts while the flood reads the pair: it is one
     tuple, replaced at once, so the flood never pairs a revision with another's length.
+    Given a ``text``, the text is followed too (for the content hash a sign-off names).
     """
 
-    def __init__(self, revision: int = 0, length: int = 0) -> None:
+    def __init__(self, revision: int = 0, length: int = 0, text: str | None = None) -> None:
         self.state = (revision, length)
+        self.text = text
 
     def apply(self, revisions: Sequence[Mapping[str, Any]]) -> None:
         """Follow a ``revisions`` broadcast; a gap leaves the older (still valid) base."""
         from declaration.domain.operations import from_delta
 
         revision, length = self.state
+        text = self.text
         for item in revisions:
             if item.get("rev") != revision + 1:
                 continue
-            length = from_delta(str(item["op"]), length).target_length
+            operation = from_delta(str(item["op"]), length)
+            length = operation.target_length
+            if text is not None:
+                text = operation.apply(text)
             revision += 1
+        self.text = text
         self.state = (revision, length)
 
 
@@ -389,6 +443,9 @@ class Attacker:
         self.conn: RawConnection | None = None
         self.reader: threading.Thread | None = None
         self.stopping = threading.Event()
+        #: The thread the ``reply`` kind answers in, and the addressee a sign-off names.
+        self.thread: int | None = None
+        self.addressee: Any = None
 
     # -- connections ----------------------------------------------------------------------
 
@@ -402,11 +459,26 @@ class Attacker:
             receive_buffer=None if self.reads else NOREAD_RCVBUF,
         )
         try:
-            if self.kind in {"none", "edit", "presence"}:
+            if self.kind in JOINING_KINDS:
                 joined = conn.call(["join", {"declaration": self.key}])
                 if answer_code(joined) != ACCEPTED:
                     raise Refused(f"join refused: {joined}")
-                self.replica = Replica(int(joined[0]["revision"]), len(joined[0]["text"]))
+                text = str(joined[0]["text"])
+                kept = text if self.kind == "sign" else None
+                self.replica = Replica(int(joined[0]["revision"]), len(text), kept)
+            if self.kind == "reply" and self.thread is None:
+                started = conn.call(["comment", {"declaration": self.key, "body": "Worauf?"}])
+                if answer_code(started) != ACCEPTED:
+                    raise Refused(f"comment refused: {started}")
+                self.thread = int(started[0]["id"])
+            if self.kind == "sign" and self.addressee is None:
+                from declaration.domain.content import Addressee
+
+                board = conn.call(["status", {"declaration": self.key}])
+                recorded = board[0].get("addressee") if answer_code(board) == ACCEPTED else None
+                if not recorded:
+                    raise Refused(f"no addressee to sign for: {board}")
+                self.addressee = Addressee(recorded["name"], recorded["address"])
         except BaseException:
             conn.shutdown()
             raise
@@ -509,6 +581,20 @@ class Attacker:
         if self.kind == "malformed":
             label, event = self.malformed[self.count % len(self.malformed)]
             return event, label
+        if self.kind == "comment":
+            return ["comment", {"declaration": key, "body": f"Flut {self.count}"}], "comment"
+        if self.kind == "reply":
+            body = f"Antwort {self.count}"
+            return ["reply", {"declaration": key, "comment": self.thread, "body": body}], "reply"
+        if self.kind == "sign":
+            from declaration.domain.content import content_hash
+
+            shown = content_hash(self.replica.text or "", self.addressee)
+            return ["sign", {"declaration": key, "content_hash": shown}], "sign"
+        if self.kind == "withdraw":
+            return ["withdraw", {"declaration": key}], "withdraw"
+        if self.kind == "decline":
+            return ["decline", {"declaration": key, "reason": f"Nein {self.count}"}], "decline"
         raise ValueError(f"no events for kind {self.kind!r}")
 
     def flood(self, start_at: float, seconds: float) -> None:
@@ -516,7 +602,7 @@ class Attacker:
         deadline = start_at + seconds
         if start_at > monotonic():
             time.sleep(start_at - monotonic())
-        if self.kind == BASELINE:
+        if self.kind in BASELINES:
             time.sleep(max(0.0, deadline - monotonic()))
             return
         kept_alive = monotonic()
@@ -649,6 +735,39 @@ def _timed_client_class() -> type[Any]:
             self.round_trips: list[float] = []
             self.answers: Counter[str] = Counter()
             self.dropped = 0
+            #: Answers to what the client asked after an announcement, as a browser does.
+            self.follow_ups: Counter[str] = Counter()
+            self._wanted: set[int] = set()
+            self._asking: threading.Timer | None = None
+            self._sio.on("status_changed", self._on_status_changed, namespace=NAMESPACE)
+
+        def _on_status_changed(self, data: Any) -> None:
+            """Ask for the board again, as the browser's sign-off tab does after each one."""
+            self._follow_up("status", {"declaration": self._key})
+
+        def _on_comments_changed(self, data: Any) -> None:
+            """Ask for the threads named, a few at once, as the browser's comments do."""
+            super()._on_comments_changed(data)
+            ids = data.get("ids") if isinstance(data, dict) else None
+            with self._changed:
+                self._wanted.update(i for i in ids or [] if isinstance(i, int))
+                if self._wanted and self._asking is None:
+                    self._asking = threading.Timer(FOLLOW_UP_DELAY, self._ask_for_threads)
+                    self._asking.daemon = True
+                    self._asking.start()
+
+        def _ask_for_threads(self) -> None:
+            with self._changed:
+                ids, self._wanted, self._asking = sorted(self._wanted)[:500], set(), None
+            self._follow_up("comments", {"declaration": self._key, "ids": ids})
+
+        def _follow_up(self, event: str, data: dict[str, Any]) -> None:
+            def answered(answer: Any = None) -> None:
+                with self._changed:
+                    self.follow_ups[f"{event} {answer_code([answer])}"] += 1
+
+            with contextlib.suppress(Exception):  # not connected just now: a browser waits
+                self._sio.emit(event, data, namespace=NAMESPACE, callback=answered)
 
         def timed_edit(self, rng: random.Random, marker: str) -> None:
             def choose(text: str) -> tuple[int, int, str]:
@@ -721,6 +840,8 @@ class OthersReport:
     dropped: int = 0
     skipped: int = 0
     lag_p99_ms: float = 0.0
+    #: "event code" → count: the board and threads asked for after announcements.
+    follow_ups: Counter[str] = field(default_factory=Counter)
 
 
 def edit_schedule(
@@ -782,6 +903,7 @@ def clients_main(
                 report.unacknowledged_ms.extend((ended - t) * 1000 for t in client.outstanding())
                 report.answers.update(client.answers)
                 report.errors.update(client.errors)
+                report.follow_ups.update(client.follow_ups)
                 report.dropped += client.dropped
             report.lag_p99_ms = percentile(sorted(lags), 0.99) * 1000 if lags else 0.0
             conn.send(("report", report))
@@ -930,6 +1052,22 @@ class Measured:
     text_chars: int
 
 
+def people(fixture: Fixture, key: str, kind: str, clients: int) -> tuple[list[str], str, str]:
+    """Invite the normal clients, the attacker and a warm-up client; return their tokens.
+
+    Drafting, everybody is a mayor. For the review kinds the declaration moves to review
+    with an addressee, where only the moderation edits: the normal clients and the warm-up
+    client are moderators, the attacker a mayor who may sign and decline.
+    """
+    if kind not in REVIEW_KINDS:
+        tokens = [token for _, token in fixture.invite(key, clients + 2)]
+        return tokens[:clients], tokens[clients], tokens[-1]
+    moderators = [t for _, t in fixture.invite(key, clients + 1, prefix="mod", role="moderator")]
+    ((_, attacker),) = fixture.invite(key, 1, prefix="bm")
+    fixture.start_review(key, ADDRESSEE)
+    return moderators[:clients], attacker, moderators[-1]
+
+
 def measure(kind: str, settings: Settings) -> Measured:
     """Fresh database and server, the normal clients and one attacker of ``kind``: measure."""
     if kind not in KINDS:
@@ -953,23 +1091,23 @@ def measure(kind: str, settings: Settings) -> Measured:
             try:
                 text = declaration_text(settings.text_chars)
                 key = fixture.create_declaration("", text)
-                tokens = [token for _, token in fixture.invite(key, settings.clients + 2)]
+                honest, attacker, warm = people(fixture, key, kind, settings.clients)
                 instance = directory / "instance"
                 with server_process(database_url, instance, port, **options) as server:
                     server_cpus, loadgen_cpus = settings.cpus or (None, None)
                     if server_cpus and loadgen_cpus:
                         pin(server.pid, server_cpus)
                         pin(os.getpid(), loadgen_cpus)
-                    _warm_up(server.base_url, key, tokens[-1])
+                    _warm_up(server.base_url, key, warm)
                     workers = {
                         "the normal clients": (
                             clients_main,
-                            (server.base_url, key, tokens[: settings.clients]),
+                            (server.base_url, key, honest),
                             {"rate": settings.rate, "seed": settings.seed, "cpus": loadgen_cpus},
                         ),
                         "the attacker": (
                             attacker_main,
-                            (server.base_url, key, tokens[settings.clients], kind),
+                            (server.base_url, key, attacker, kind),
                             {
                                 "seed": settings.seed,
                                 "drain": settings.drain,
@@ -1055,6 +1193,28 @@ def _ms(value: float) -> float | None:
     return None if value != value else round(value, 2)  # NaN: nothing measured
 
 
+def phase_of(kind: str) -> str:
+    """The phase a kind runs in: ``review`` for the sign-off kinds, else ``drafting``."""
+    return "review" if kind in REVIEW_KINDS else "drafting"
+
+
+def baseline_of(kind: str) -> str:
+    """The baseline a kind is compared with: the silent attacker in the same phase."""
+    return REVIEW_BASELINE if kind in REVIEW_KINDS else BASELINE
+
+
+def run_order(chosen: Sequence[str]) -> list[str]:
+    """The kinds to measure: each phase's baseline before its floods, drafting first."""
+    drafting = [k for k in chosen if k not in REVIEW_KINDS and k != BASELINE]
+    review = [k for k in chosen if k in REVIEW_KINDS and k != REVIEW_BASELINE]
+    order: list[str] = []
+    if drafting or BASELINE in chosen or not review:
+        order += [BASELINE, *drafting]
+    if review or REVIEW_BASELINE in chosen:
+        order += [REVIEW_BASELINE, *review]
+    return order
+
+
 def summarise(
     run: Measured,
     settings: Settings,
@@ -1073,6 +1233,7 @@ def summarise(
     database = {"postgresql": "postgres"}.get(dialect.split("+")[0], dialect.split("+")[0])
     return {
         "kind": run.kind,
+        "phase": phase_of(run.kind),
         "database": database,  # named as the other benchmarks name it
         "text_chars": run.text_chars,
         "text_option": settings.text_chars,
@@ -1100,6 +1261,7 @@ def summarise(
         "others_refused": {c: n for c, n in run.others.answers.most_common() if c != ACCEPTED},
         "others_errors": dict(run.others.errors.most_common()),
         "others_dropped": run.others.dropped,
+        "others_follow_ups": dict(run.others.follow_ups.most_common()),
         "others_skipped": run.others.skipped,
         "others_send_lag_p99_ms": round(run.others.lag_p99_ms, 2),
         "p99_ratio_to_baseline": round(p99 / baseline_p99_ms, 2)
@@ -1203,7 +1365,8 @@ def parser() -> argparse.ArgumentParser:
         type=_kinds,
         default=list(KINDS),
         metavar="K,K,…",
-        help=f"default: all of {', '.join(KINDS)} (the baseline '{BASELINE}' always runs first)",
+        help=f"default: all of {', '.join(KINDS)} (each phase's baseline, '{BASELINE}' or "
+        f"'{REVIEW_BASELINE}', runs before its floods)",
     )
     p.add_argument("--duration", type=float, default=10.0, help="seconds each flood lasts")
     p.add_argument("--clients", type=int, default=5, help="normal clients")
@@ -1279,18 +1442,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         keep=args.keep,
     )
-    kinds = [BASELINE, *(kind for kind in args.kinds if kind != BASELINE)]
+    kinds = run_order(args.kinds)
     date = now_iso()
     commit = resolve_commit(settings.server_commit) if settings.server_commit else source_version()
     records: list[dict[str, Any]] = []
-    baseline: float | None = None
+    #: Each phase's baseline p99 (the attacker connected and silent), once measured.
+    baselines: dict[str, float | None] = {}
     for kind in kinds:
         print(f"{kind}: {settings.duration:g} s …", file=sys.stderr, flush=True)
         run = measure(kind, settings)
+        baseline = baselines.get(baseline_of(kind))
         record = summarise(run, settings, baseline_p99_ms=baseline, date=date, commit=commit)
-        if kind == BASELINE:
-            baseline = record["others_p99_ms"]
-            record["p99_ratio_to_baseline"] = 1.0 if baseline else None
+        if kind in BASELINES:
+            baselines[kind] = record["others_p99_ms"]
+            record["p99_ratio_to_baseline"] = 1.0 if baselines[kind] else None
         records.append(record)
         print_results([record])
     print()

@@ -350,7 +350,7 @@ def targets(
     floods = [
         r
         for r in flood
-        if r.get("others_p99_ms") is not None and r.get("kind") != flood_bench.BASELINE
+        if r.get("others_p99_ms") is not None and r.get("kind") not in flood_bench.BASELINES
     ]
     worst = max(floods, key=lambda r: r["others_p99_ms"], default=None)
     found.append(
@@ -603,8 +603,11 @@ def flood_section(flood: Sequence[dict[str, Any]], reference: Sequence[dict[str,
         f"{number(first.get('rate_per_client'), 0)} edits a second while one more connection "
         "floods one kind of event as fast as it can (a fresh server for each kind; "
         f"`{flood_bench.BASELINE}` is the baseline of the same run, with the attacker connected "
-        "and silent). Round trip: from an edit until the server confirms it (acknowledgement "
-        "or the author's own revision in the broadcast, whichever comes first). The "
+        "and silent; the sign-off kinds run in review, where the clients typing are the "
+        "moderation and the attacker a mayor, against their own baseline "
+        f"`{flood_bench.REVIEW_BASELINE}`). Round trip: from an edit until the server confirms "
+        "it (acknowledgement or the author's own revision in the broadcast, whichever comes "
+        "first). The "
         "attacker's answers are counted by their code as far as it read them by the end (a "
         "few seconds after the flood), the rest as unanswered; `join-noread` never reads its "
         "socket until then. " + provenance(flood, _peer_commit)

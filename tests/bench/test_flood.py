@@ -127,6 +127,69 @@ def test_the_replica_follows_consecutive_revisions_and_keeps_its_base_at_a_gap()
     assert replica.state == (6, 8)
 
 
+def test_the_replica_follows_the_text_only_where_a_sign_off_needs_it():
+    text = "Präambel"
+    followed = flood.Replica(0, len(text), text)
+    counted = flood.Replica(0, len(text))
+    revisions = [{"rev": 1, "op": Operation.edit(len(text), 0, 0, "Neu: ").to_delta()}]
+
+    followed.apply(revisions)
+    counted.apply(revisions)
+
+    assert (followed.state, followed.text) == ((1, 13), "Neu: Präambel")
+    assert (counted.state, counted.text) == ((1, 13), None)
+
+
+# -- the comment and sign-off kinds --------------------------------------------------------------
+
+
+def _attacker(kind: str) -> flood.Attacker:
+    from declaration.domain.content import Addressee
+
+    attacker = flood.Attacker("http://127.0.0.1:1", "cookie", KEY, kind, seed=1)
+    attacker.thread = 17
+    attacker.addressee = Addressee(*flood.ADDRESSEE)
+    attacker.replica = flood.Replica(4, 8, "Präambel")
+    return attacker
+
+
+def test_the_comment_and_sign_off_kinds_send_their_events():
+    from declaration.domain.content import Addressee, content_hash
+
+    sent = {kind: _attacker(kind).next_event() for kind in flood.KINDS[7:] if kind != "review"}
+
+    assert sent["comment"] == (["comment", {"declaration": KEY, "body": "Flut 1"}], "comment")
+    assert sent["reply"] == (
+        ["reply", {"declaration": KEY, "comment": 17, "body": "Antwort 1"}],
+        "reply",
+    )
+    shown = content_hash("Präambel", Addressee(*flood.ADDRESSEE))
+    assert sent["sign"] == (["sign", {"declaration": KEY, "content_hash": shown}], "sign")
+    assert sent["withdraw"] == (["withdraw", {"declaration": KEY}], "withdraw")
+    assert sent["decline"] == (["decline", {"declaration": KEY, "reason": "Nein 1"}], "decline")
+
+
+def test_the_sign_off_kinds_run_in_review_after_their_own_baseline():
+    assert flood.run_order(["edit", "sign", "comment", "decline"]) == [
+        "none",
+        "edit",
+        "comment",
+        "review",
+        "sign",
+        "decline",
+    ]
+    assert flood.run_order(["sign"]) == ["review", "sign"]
+    assert flood.run_order(["none"]) == ["none"]
+    assert flood.run_order(list(flood.KINDS)) == list(flood.KINDS)
+    assert [flood.phase_of(k) for k in ("comment", "review", "withdraw")] == [
+        "drafting",
+        "review",
+        "review",
+    ]
+    assert {flood.baseline_of(k) for k in flood.REVIEW_KINDS} == {"review"}
+    assert flood.baseline_of("reply") == "none"
+
+
 # -- the normal clients' schedule and the text --------------------------------------------------
 
 
@@ -196,6 +259,7 @@ def test_a_record_holds_the_attackers_tallies_and_the_others_percentiles():
 
     json.dumps(record)  # stored as JSON as it is
     assert record["kind"] == "resync"
+    assert record["phase"] == "drafting"
     assert record["database"] == "sqlite"
     assert record["attacker_sent"] == 1000
     assert record["attacker_accepted"] == 50
@@ -293,7 +357,7 @@ def test_without_flood_records_the_report_says_how_to_get_them(tmp_path: Path):
 
 
 def test_the_baseline_is_no_flood_and_does_not_decide_the_target():
-    records = [_record("none", 60.0), _record("resync", 20.0)]
+    records = [_record("none", 60.0), _record("review", 70.0), _record("resync", 20.0)]
     found = {t.name: t for t in report.targets([], [], [], records)}
     target = found["a flooding client: the others' p99 ≤ 50 ms"]
     assert target.met is True
