@@ -27,12 +27,53 @@ CHARS_PER_TOKEN = 2_000
 #: for the database even when every operation in it is short.
 REVISIONS_PER_TOKEN = 10
 
+#: Steps of the sign-off workflow. Each is a write transaction of its own that also builds
+#: the status board for its answer (a refused one writes its refusal to the audit trail in
+#: another), and each makes every member's browser ask for the board again.
+WORKFLOW_EVENTS = (
+    "sign",
+    "withdraw",
+    "decline",
+    "prefer",
+    "addressee_option",
+    "remove_addressee_option",
+    "decide_addressee",
+    "set_phase",
+    "approve",
+)
+#: Events that write a comment or its state: stored, read back as a thread for the answer
+#: and announced to the room, whose browsers ask for the thread.
+COMMENT_WRITES = (
+    "comment",
+    "reply",
+    "comment_edit",
+    "comment_delete",
+    "resolve",
+    "reopen",
+    "hide",
+    "unhide",
+)
+#: Their prices: a flood of either at one token an event took the others' edits from a p99
+#: of 18 ms to 100–150 ms (comments, declines) and seconds (withdrawals), as each holds
+#: this process's write turn for tens of milliseconds (`python -m bench flood`). People
+#: sign, decline or comment a few times an hour; the burst still holds a quick succession.
+WORKFLOW_PRICE = 20.0
+COMMENT_WRITE_PRICE = 10.0
+
 #: What an event costs before its size is known, where that is more than one token: a join
 #: or a resync opens transactions and checks access in several queries, a keystroke batch
 #: joins a transaction that stores many. A participant reconnecting pays both once.
 #: Sending to the addressee may render and sign the PDF and queues a mail per signatory:
 #: the dearest event there is, and one the moderation sends once or twice.
-EVENT_PRICES = {"join": 5.0, "resync": 5.0, "comments": 5.0, "send_to_addressee": 50.0}
+EVENT_PRICES = {
+    "join": 5.0,
+    "resync": 5.0,
+    "comments": 5.0,
+    "status": 5.0,
+    **dict.fromkeys(WORKFLOW_EVENTS, WORKFLOW_PRICE),
+    **dict.fromkeys(COMMENT_WRITES, COMMENT_WRITE_PRICE),
+    "send_to_addressee": 50.0,
+}
 
 #: Events refused as too fast within ``FLOOD_WINDOW`` seconds, after which the connection
 #: is closed: a client that keeps sending although the answers say "too fast" is flooding.

@@ -523,6 +523,18 @@ def test_an_addressee_beyond_its_limits_is_refused_and_not_offered(
     assert count(app, AddresseeOption, AddresseeOption.name == "Landtag") == 1
 
 
+def test_steps_of_the_workflow_and_comments_are_priced_by_what_they_cost(app, review):
+    """A step of the sign-off workflow costs 20 tokens, writing a comment 10: from a full
+    bucket (200) about ten declines or twenty comments go through, then the client waits."""
+    declines = [emit(review.mayor, "decline", review.ref(reason=f"Nein {n}")) for n in range(14)]
+    comments = [emit(review.moderator, "comment", review.ref(body=f"K {n}")) for n in range(24)]
+
+    for answers, most in ((declines, 12), (comments, 22)):
+        codes = [True if a["ok"] else a["error"]["code"] for a in answers]
+        assert "rate_limited" in codes[: most + 1], codes
+        assert codes.count(True) <= most, codes
+
+
 # -- the withdrawal of a publication ------------------------------------------------------
 
 
