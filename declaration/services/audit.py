@@ -82,8 +82,16 @@ def _lock_tail(session: Session, declaration_id: int | None, *, lock: bool) -> t
         if declaration_id is None:
             session.execute(select(func.pg_advisory_xact_lock(INSTANCE_CHAIN_LOCK)))
         elif lock:
+            # FOR NO KEY UPDATE: it excludes the other appenders (and the edit path's
+            # FOR UPDATE, `drafts._lock_head`) but not the key-share lock that inserting a
+            # row referring to the declaration takes. The caller has usually inserted one
+            # already (a sign-off, a comment), and so may another transaction waiting
+            # here: with FOR UPDATE each would wait for the other's key-share lock, a
+            # deadlock that PostgreSQL ends by failing one of them.
             session.execute(
-                select(Declaration.id).where(Declaration.id == declaration_id).with_for_update()
+                select(Declaration.id)
+                .where(Declaration.id == declaration_id)
+                .with_for_update(key_share=True)
             )
     in_chain = (
         AuditEvent.declaration_id.is_(None)
