@@ -15,6 +15,8 @@ from declaration.realtime import socketio_of
 app = create_app()
 logs.configure(app.config["LOG_FORMAT"])
 # What `declaration serve` starts besides the server: closing removed participants'
-# connections, and the check for due notices once a minute.
+# connections, catching up participants who missed a broadcast, and the check for due
+# notices once a minute.
 app.extensions["declaration.evictions"].start()
+app.extensions["declaration.catch_up"].start()
 notifier.start(app, socketio_of(app))

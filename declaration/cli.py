@@ -58,6 +58,7 @@ def serve_command(host: str, port: int) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     app.extensions["declaration.evictions"].start()
+    app.extensions["declaration.catch_up"].start()
     notifier.start(app, socketio_of(app))
     run(app, socketio_of(app), host=host, port=port)
 

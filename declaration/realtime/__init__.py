@@ -51,6 +51,7 @@ def init_realtime(app: Flask) -> SocketIO:
     Origin header with the Host the request was made to). With a message queue, several
     processes share rooms and broadcasts.
     """
+    from declaration.realtime.catchup import CatchUp
     from declaration.realtime.evictions import Evictions
     from declaration.realtime.namespace import DraftNamespace
 
@@ -79,6 +80,7 @@ def init_realtime(app: Flask) -> SocketIO:
     socketio.on_namespace(namespace)
     app.extensions["declaration.draft_namespace"] = namespace
     app.extensions["declaration.evictions"] = Evictions(app, socketio, namespace)
+    app.extensions["declaration.catch_up"] = CatchUp(app, socketio, namespace)
     return socketio
 
 

@@ -8,7 +8,7 @@ the services they call do; the caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +19,7 @@ from declaration.domain.anchors import operation_of
 from declaration.domain.errors import DomainError, NotFound
 from declaration.domain.phases import Phase
 from declaration.domain.sync import Outcome
-from declaration.models import Declaration, LoginSession, Membership
+from declaration.models import Declaration, EditClient, LoginSession, Membership, Revision
 from declaration.services import auth, comments, drafts
 
 
@@ -53,6 +53,53 @@ def head_for_join(
         declaration.head_revision,
         text,
     )
+
+
+@dataclass(frozen=True)
+class NewestRevision:
+    """A declaration's head revision as the ``revisions`` message carries it."""
+
+    declaration_id: int
+    key: str
+    number: int
+    operation: str
+    #: The author's membership id (None for a revision no participant made).
+    author: int | None
+    client_id: str | None
+    seq: int | None
+
+
+def newest_revisions(session: Session, declaration_ids: Collection[int]) -> list[NewestRevision]:
+    """Return the head revision of each of ``declaration_ids`` (gone ones are left out)."""
+    if not declaration_ids:
+        return []
+    rows = session.execute(
+        select(
+            Declaration.id,
+            Declaration.key,
+            Revision.number,
+            Revision.operation,
+            Membership.id.label("author"),
+            EditClient.client_id,
+            Revision.client_seq,
+        )
+        .join(
+            Revision,
+            (Revision.declaration_id == Declaration.id)
+            & (Revision.number == Declaration.head_revision),
+        )
+        .outerjoin(EditClient, EditClient.id == Revision.client_ref)
+        .outerjoin(
+            Membership,
+            (Membership.declaration_id == Declaration.id)
+            & (Membership.person_id == Revision.author_id),
+        )
+        .where(Declaration.id.in_(sorted(declaration_ids)))
+    ).all()
+    return [
+        NewestRevision(r.id, r.key, r.number, r.operation, r.author, r.client_id, r.client_seq)
+        for r in rows
+    ]
 
 
 def participant_ids(session: Session, declaration_id: int) -> dict[int | None, int]:
