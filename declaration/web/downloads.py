@@ -28,6 +28,12 @@ bp = Blueprint("downloads", __name__, url_prefix="/erklaerungen/<key>/dateien")
 
 MANIFEST_TYPE = "application/json"
 
+#: The policy of every file served (the HTML export too): default-src does not cover
+#: base-uri, form-action and frame-ancestors, so they are named.
+ATTACHMENT_POLICY = (
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; sandbox"
+)
+
 
 @bp.app_context_processor
 def _formats() -> dict[str, object]:
@@ -57,8 +63,8 @@ def attachment(data: bytes, file_name: str, media_type: str) -> Response:
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
-    # Should a browser show it anyway, it runs nothing and fetches nothing.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    # Should a browser show it anyway, it runs nothing, fetches nothing, is never framed.
+    response.headers["Content-Security-Policy"] = ATTACHMENT_POLICY
     return response
 
 
