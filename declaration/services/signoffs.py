@@ -11,7 +11,6 @@ commit; the caller commits, then announces (`outbound.announce_status`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from declaration.domain import content, sending, signoffs
+from declaration.domain import content, emails, sending, signoffs
 from declaration.domain.errors import (
     N_,
     AddresseeFrozen,
@@ -50,7 +49,8 @@ MAX_ADDRESS = 1000
 MAX_EMAIL = 320
 MAX_REASON = 2000
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: The addressee's e-mail address: the rule for every address (`domain.emails`).
+_EMAIL = emails.ADDRESS
 
 #: What a name, an address block or a reason beyond its limit is refused with (also by the
 #: live events' payloads, which bound the same fields before they reach this module).
