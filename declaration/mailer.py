@@ -144,7 +144,9 @@ def _send(
             for mail in mails:
                 try:
                     smtp.send_message(_message(mail, settings, envelopes.get(mail.id)))
-                except smtplib.SMTPException as error:
+                except (smtplib.SMTPException, ValueError) as error:
+                    # ValueError: a header the message cannot hold (a line break in the
+                    # subject); this mail fails, the others still go out.
                     log.error("mail %s to %s refused: %s", mail.id, mail.recipient, error)
                     outcomes[mail.id] = ("failed", str(error)[:1000], None)
                 else:

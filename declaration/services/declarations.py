@@ -69,7 +69,8 @@ def create(
         raise InvalidInput(
             N_("Der Text ist zu lang (höchstens %(limit)s Zeichen)."), limit=max_text_chars
         )
-    title = normalise(data.title).strip() or (first_heading(text) or "")
+    # One line: the title is a mail's subject too, where a line break would end the header.
+    title = " ".join(normalise(data.title).split()) or (first_heading(text) or "")
     if not title:
         raise InvalidInput(N_("Bitte geben Sie einen Titel ein."))
     if len(title) > MAX_TITLE:
