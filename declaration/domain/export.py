@@ -85,14 +85,37 @@ def _md_escape(line: str) -> str:
     return re.sub(r"([\\`*_{}\[\]<>()#+!|-])", r"\\\1", line)
 
 
-def _markdown_closing(letter: Letter) -> str:
+#: What makes inline Markdown of a line: links and images (brackets), HTML and autolinks
+#: (angle brackets), entities, code, emphasis, strike-through, and the escape itself.
+_MD_INLINE: Final = r"[\\`*_~\[\]<>&]"
+
+
+def _md_inline(line: str) -> str:
+    """Escape what people wrote in a list item, so that Markdown shows it as text."""
+    return re.sub(f"({_MD_INLINE})", r"\\\1", line)
+
+
+def _md_unescape(line: str) -> str:
+    """Return a line escaped by `_md_inline` as it was written."""
+    return re.sub(f"\\\\({_MD_INLINE})", r"\1", line)
+
+
+def _markdown_closing(letter: Letter, *, escaped: bool = True) -> str:
+    """The closing block: signatories, Prüfvermerk, the draft's appendix and mark.
+
+    The signatories' names and offices and the appendix's comments are what people
+    wrote: escaped, so that a Markdown renderer shows them as text and never as a link,
+    an image or HTML. Files exported before they were escaped (``escaped=False``) still
+    verify.
+    """
+    written = _md_inline if escaped else str
     closing = [f"**{letter.signed_heading}:**", ""]
-    closing += [f"- {line}" for line in letter.signatories] or [letters.NO_SIGNATORY]
+    closing += [f"- {written(line)}" for line in letter.signatories] or [letters.NO_SIGNATORY]
     closing += ["", _CHECK_HEAD, ""]
     closing += [f"- {line}" for line in letter.check_lines]
     if letter.appendix is not None:
         closing += ["", f"**{letters.APPENDIX_HEADING}**", ""]
-        closing += [f"- {line}" for line in letters.appendix_lines(letter)]
+        closing += [f"- {written(line)}" for line in letters.appendix_lines(letter)]
     if letter.draft:
         closing += ["", f"**{DRAFT_MARK}**"]
     return "\n".join(closing) + "\n"
@@ -356,13 +379,16 @@ def _verify_markdown(letter: Letter, document: str) -> list[Check]:
     if parts is None:
         return [Check(False, "Die Datei ist nicht wie ein Markdown-Export gegliedert.")]
     head, text, closing = parts
+    current, legacy = _markdown_closing(letter), _markdown_closing(letter, escaped=False)
+    # Written by people, escaped since the closing escapes them (`_markdown_closing`).
+    written = str if closing == legacy != current else _md_unescape
     lines = closing.split("\n")
     heading = f"**{letter.signed_heading}:**"
     signatories: list[str] | None = None
     stamp: list[str] | None = None
     if lines and lines[0] == heading and _CHECK_HEAD in lines:
         end = lines.index(_CHECK_HEAD)
-        signatories = [line[2:] for line in lines[1:end] if line.startswith("- ")]
+        signatories = [written(line[2:]) for line in lines[1:end] if line.startswith("- ")]
         stamp = []
         for line in lines[end + 2 :]:
             if not line.startswith("- "):
@@ -375,13 +401,13 @@ def _verify_markdown(letter: Letter, document: str) -> list[Check]:
         for line in lines[lines.index(marker) + 2 :]:
             if not line.startswith("- "):
                 break
-            appendix.append(line[2:])
+            appendix.append(written(line[2:]))
     extra = [
         Check(True, "Adressat, Ort und Datum in der Datei sind die des Manifests.")
         if head == _markdown_head(letter)
         else Check(False, "Adressat, Ort oder Datum in der Datei passen nicht zum Manifest.")
     ]
-    whole = closing == _markdown_closing(letter)
+    whole = closing in (current, legacy)
     if not whole:
         extra.append(Check(False, "Der Schlussblock der Datei passt nicht zum Manifest."))
     return printed_checks(
