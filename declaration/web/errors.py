@@ -88,7 +88,9 @@ def handle_http(error: HTTPException) -> tuple[str, int]:
 
 
 def handle_unexpected(error: Exception) -> tuple[str, int]:
-    log.exception("unexpected error on %s %s", request.method, request.path)
+    # The route's pattern, not the path: paths can carry a personal login link's token.
+    rule = request.url_rule.rule if request.url_rule is not None else "(no route)"
+    log.exception("unexpected error on %s %s", request.method, rule)
     return _page(500, _titles()[500], _messages()[500])
 
 
