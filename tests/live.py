@@ -4,6 +4,7 @@ connections can be cut."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -115,10 +116,15 @@ def server_process(
 
 
 class CuttableProxy:
-    """Forwards TCP connections to a server; :meth:`cut` breaks all of them at once."""
+    """Forwards TCP connections to a server; :meth:`cut` breaks all of them at once.
 
-    def __init__(self, target_port: int) -> None:
+    With more than one target port, each new connection goes to the first server that
+    accepts it, as a load balancer fails over from a server that is down to the next.
+    """
+
+    def __init__(self, target_port: int, *fallback_ports: int) -> None:
         self.target_port = target_port
+        self.target_ports = (target_port, *fallback_ports)
         self.port = free_port()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._sockets: list[socket.socket] = []
@@ -136,9 +142,8 @@ class CuttableProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            except OSError:  # the server is down (killed, restarting): refuse this one
+            upstream = self._connect_upstream()
+            if upstream is None:  # every server is down (killed, restarting): refuse it
                 client.close()
                 continue
             for sock in (client, upstream):
@@ -147,6 +152,12 @@ class CuttableProxy:
                 self._sockets += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+
+    def _connect_upstream(self) -> socket.socket | None:
+        for port in self.target_ports:
+            with suppress(OSError):
+                return socket.create_connection(("127.0.0.1", port))
+        return None
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:
@@ -174,3 +185,64 @@ class CuttableProxy:
         self._closed = True
         self.cut()
         self._listener.close()
+
+
+class RedisProcess:
+    """A ``redis-server`` of the test's own on a free port, without persistence.
+
+    For tests that kill and restart the message queue: never the machine's Redis.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it (again, on the same port) and wait until it answers."""
+        import redis
+
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise RuntimeError("redis-server is not installed (make redis-deps)")
+        with open(self.directory / "redis.log", "a") as log:
+            self.process = subprocess.Popen(
+                [
+                    executable,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.directory),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 10
+        client = redis.Redis.from_url(self.url)
+        try:
+            while True:
+                with suppress(redis.ConnectionError):
+                    if client.ping():
+                        return
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.kill()
+                    raise RuntimeError(
+                        "redis-server did not start:\n" + (self.directory / "redis.log").read_text()
+                    )
+                time.sleep(0.05)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """End it with SIGKILL: every connection breaks, every subscription is gone."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
