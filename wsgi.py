@@ -1,7 +1,7 @@
 """The WSGI entry point for production servers.
 
     gunicorn --worker-class geventwebsocket.gunicorn.workers.GeventWebSocketWorker \
-        --workers 1 --bind 127.0.0.1:5001 wsgi:app
+        --workers 1 --bind 127.0.0.1:5001 --no-control-socket wsgi:app
 
 One process per port (and per core): each serves its own live connections and its own
 /metrics. Several processes share work through Redis (DECLARATION_MESSAGE_QUEUE_URL) and

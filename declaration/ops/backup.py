@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 
 class BackupFailed(Exception):
@@ -137,7 +137,14 @@ def pg_dump_command(url: str, target: Path) -> DumpCommand:
     """
     parsed = make_url(url)
     env = {"PGPASSWORD": parsed.password} if parsed.password else {}
-    libpq = parsed.set(drivername="postgresql", password=None)
+    libpq = URL.create(
+        "postgresql",
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
     argv = [
         "pg_dump",
         "--format=custom",

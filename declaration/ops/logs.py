@@ -112,6 +112,9 @@ def configure(log_format: str, *, stream: IO[str] | None = None) -> logging.Hand
     setattr(handler, _OURS, True)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # gevent-websocket writes an access line per request at INFO (under gunicorn's worker
+    # too): the path, which may hold an invitation link's secret, and the client's address.
+    logging.getLogger("geventwebsocket.handler").setLevel(logging.WARNING)
     return handler
 
 
