@@ -17,8 +17,8 @@ export DECLARATION_TEST_REDIS_URL
 PYTEST_ARGS ?=
 
 .PHONY: run serve setup install assets translations migrate demo test test-fast test-sqlite \
-        test-postgres test-engineio-frames test-js browser-deps pdf-deps nginx-deps lint format \
-        bench clean help
+        test-postgres test-engineio-frames test-js browser-deps pdf-deps nginx-deps redis-deps lint \
+        format bench clean help
 
 help:
 	@echo "make run         set up everything and serve the demo on http://$(HOST):$(PORT)"
@@ -83,6 +83,12 @@ pdf-deps:
 	@(command -v pdftoppm >/dev/null && /sbin/ldconfig -p | grep -q 'libharfbuzz-subset\.so\.0') \
 		|| (apt-get update -qq && apt-get install -y -qq poppler-utils libharfbuzz-subset0 >/dev/null)
 
+# The fault tests (tests/faults, PostgreSQL pass) kill and restart a redis-server of their own
+# on a free port, never the machine's Redis.
+redis-deps:
+	@command -v redis-server >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
+
 # tests/ops/test_deployment.py checks the nginx site of docs/deployment.md with `nginx -t`
 # and runs nginx with it, on free ports, in front of two server processes (Debian's nginx;
 # the package's own service starts only where no policy-rc.d forbids it).
@@ -97,7 +103,7 @@ test-sqlite: setup browser-deps pdf-deps nginx-deps
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
 
 # The browser suite runs once (on SQLite); the PostgreSQL pass covers everything else.
-test-postgres: setup pdf-deps nginx-deps
+test-postgres: setup pdf-deps nginx-deps redis-deps
 	DECLARATION_TEST_DATABASE_URL='$(DECLARATION_TEST_DATABASE_URL)' $(BIN)/pytest -m 'not browser' $(PYTEST_ARGS)
 
 # The realtime tests once more with the frames left to engineio's writer greenlets
