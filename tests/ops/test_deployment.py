@@ -231,7 +231,8 @@ def test_the_processes_write_json_lines_like_the_pages_example(
     port = deployment["ports"][0]
     key, _ = make_declaration(text="abc")
     client = DraftClient(f"http://127.0.0.1:{port}", timeout=20)
-    client.login(invite(key))
+    token = invite(key)
+    client.login(token)
     client.open(key)
     refused = client._sio.call(  # a malformed edit: refused, and logged once
         "edit",
@@ -251,6 +252,8 @@ def test_the_processes_write_json_lines_like_the_pages_example(
         found = [e for e in entries if e.get("message", "").startswith("refused edit event")]
         time.sleep(0.05)
     (line,) = found
+    # No access line with the invitation link's path (its secret) nor an address.
+    assert token not in "\n".join(lines)
     assert set(line) == set(example)
     assert line["event"] == "edit" and line["level"] == "INFO"
     assert datetime.datetime.fromisoformat(line["time"]).utcoffset() == datetime.timedelta(0)
