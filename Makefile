@@ -17,8 +17,8 @@ export DECLARATION_TEST_REDIS_URL
 PYTEST_ARGS ?=
 
 .PHONY: run serve setup install assets translations migrate demo test test-fast test-sqlite \
-        test-postgres test-engineio-frames test-js browser-deps pdf-deps nginx-deps redis-deps lint \
-        format bench clean help
+        test-postgres test-engineio-frames test-js browser-deps pdf-deps deployment-deps redis-deps \
+        lint format bench clean help
 
 help:
 	@echo "make run         set up everything and serve the demo on http://$(HOST):$(PORT)"
@@ -89,21 +89,22 @@ redis-deps:
 	@command -v redis-server >/dev/null \
 		|| (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
 
-# tests/ops/test_deployment.py checks the nginx site of docs/deployment.md with `nginx -t`
-# and runs nginx with it, on free ports, in front of two server processes (Debian's nginx;
-# the package's own service starts only where no policy-rc.d forbids it).
-nginx-deps:
-	@command -v nginx >/dev/null || test -x /usr/sbin/nginx \
-		|| (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)
+# tests/ops/test_deployment.py checks the systemd unit of docs/deployment.md with
+# `systemd-analyze verify` and its nginx site with `nginx -t`, and runs nginx with it, on
+# free ports, in front of two server processes (Debian's nginx; the package's own service
+# starts only where no policy-rc.d forbids it).
+deployment-deps:
+	@(command -v nginx >/dev/null || test -x /usr/sbin/nginx) && command -v systemd-analyze >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq nginx systemd >/dev/null)
 
 test-js: node_modules/.installed
 	node --test tests/js/
 
-test-sqlite: setup browser-deps pdf-deps nginx-deps
+test-sqlite: setup browser-deps pdf-deps deployment-deps
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
 
 # The browser suite runs once (on SQLite); the PostgreSQL pass covers everything else.
-test-postgres: setup pdf-deps nginx-deps redis-deps
+test-postgres: setup pdf-deps deployment-deps redis-deps
 	DECLARATION_TEST_DATABASE_URL='$(DECLARATION_TEST_DATABASE_URL)' $(BIN)/pytest -m 'not browser' $(PYTEST_ARGS)
 
 # The realtime tests once more with the frames left to engineio's writer greenlets

@@ -93,6 +93,27 @@ def test_the_processes_enabled_are_the_ones_behind_the_proxy():
     assert enabled == upstream and len(enabled) >= 2
 
 
+def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.fail("systemd-analyze is missing: run `make deployment-deps` (package systemd).")
+    environment = tmp_path / "env"
+    environment.write_text(block("environment"))
+    unit = substitute(
+        block("systemd-unit"), {"/etc/erklaerung/env": str(environment), INSTALL: str(ROOT)}
+    )
+    # An instance of the template: `verify` reads the file as that instance's unit.
+    path = tmp_path / "erklaerung@5001.service"
+    path.write_text(unit)
+
+    checked = subprocess.run(
+        [analyze, "verify", "--man=no", str(path)], capture_output=True, text=True
+    )
+
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stderr.strip() == "", checked.stderr
+
+
 def test_the_single_process_commands_serve(tmp_path):
     port = free_port()
     script = substitute(block("single-process"), {"--port 5000": f"--port {port}"})
@@ -264,7 +285,7 @@ def test_the_processes_write_json_lines_like_the_pages_example(
 
 def _nginx() -> str:
     if not Path(NGINX).exists():
-        pytest.fail("nginx is not installed: run `make nginx-deps` (Debian package nginx).")
+        pytest.fail("nginx is not installed: run `make deployment-deps` (Debian package nginx).")
     return NGINX
 
 
