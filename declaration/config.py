@@ -38,6 +38,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DECLARATION_SWEEP_SECONDS": ("SWEEP_SECONDS", "float"),
     "DECLARATION_PREPARED_STATEMENTS": ("PREPARED_STATEMENTS", "bool"),
     "DECLARATION_DIRECT_FRAMES": ("DIRECT_FRAMES", "bool"),
+    "DECLARATION_BROADCAST_HZ": ("BROADCAST_HZ", "float"),
     "DECLARATION_ANCHOR_MAPPING": ("ANCHOR_MAPPING", "str"),
     "DECLARATION_PDF_CERTIFICATE": ("PDF_CERTIFICATE", "str"),
     "DECLARATION_PDF_CERTIFICATE_PASSWORD": ("PDF_CERTIFICATE_PASSWORD", "str"),
@@ -96,6 +97,11 @@ DEFAULTS: dict[str, Any] = {
     #: new python-engineio or gevent-websocket not fit it; MAX_QUEUED_CHARS bounds only
     #: this path.
     "DIRECT_FRAMES": True,
+    #: Broadcasts of new revisions per declaration and second, at most, from one server
+    #: process: what is committed meanwhile is held and sent together
+    #: (realtime/batching.py). 0 sends every batch at once. With many readers of a
+    #: declaration each broadcast costs a frame per reader; bench/fanout.py measures both.
+    "BROADCAST_HZ": 0.0,
     #: When comments' anchors are carried through new revisions: ``lazy`` when the
     #: comments are read (an edit never touches them), ``eager`` in every edit's
     #: transaction. bench/comments.py measures both (services/comments.py).

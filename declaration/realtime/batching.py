@@ -4,13 +4,19 @@ An edit joins its declaration's queue; whoever holds the declaration's lock stor
 whole queue in one transaction (`services.live.store_edits`), commits, then broadcasts
 the revisions in order, in one ``revisions`` message, before releasing the lock. The
 namespace hands an edit over with `EditBatches.submit` and answers with what it returns.
+
+With ``BROADCAST_HZ`` set, a declaration's broadcasts are coalesced (`Coalescer`): at
+most that many ``revisions`` messages a second per declaration and process, each with
+every revision committed since the one before. Every message costs every member of the
+room a frame, so with many readers the frames, not the revisions, are the server's work.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
@@ -48,6 +54,10 @@ class PendingEdit:
     payload: payloads.Edit
     sid: str
     answer: dict[str, Any] | None = None
+    #: Set once the broadcast holding the edit's revision has gone out, when broadcasts
+    #: are coalesced: the answer waits for it (a client must see the revisions before
+    #: its own before the acknowledgement of its own, or it sees a gap and resyncs).
+    broadcast: threading.Event | None = None
 
     def submission(self) -> live.Submission:
         """Return the edit as the service stores it, with who sent it over which login."""
@@ -72,6 +82,7 @@ class EditBatches:
         self.locks = DeclarationLocks()
         #: declaration id → edits waiting for its lock (stored together by the holder).
         self.queues: dict[int, list[PendingEdit]] = {}
+        self.coalescer = Coalescer(socketio, self.locks)
 
     def submit(self, declaration_id: int, key: str, pending: PendingEdit) -> dict[str, Any]:
         """Queue ``pending``, store it (with whatever queued meanwhile), return its answer.
@@ -90,6 +101,8 @@ class EditBatches:
                 let_ready_work_run(BATCH_GATHERING_LIMIT)
                 batch, self.queues[declaration_id] = self.queues[declaration_id], []
                 self.store(declaration_id, key, batch)
+        if pending.broadcast is not None:  # outside the lock: the next batch may form
+            pending.broadcast.wait(self.coalescer.longest_wait)
         assert pending.answer is not None
         return pending.answer
 
@@ -156,9 +169,17 @@ class EditBatches:
         # COMMIT), and then nobody heard of it. Whoever has it ignores it.
         for item, result in resent:
             to_room(self.socketio, declaration_id, "revisions", _revisions(key, [(item, result)]))
-        if accepted:
-            to_room(self.socketio, declaration_id, "revisions", _revisions(key, accepted))
-            metrics.broadcast_sent(time.perf_counter() - committed)
+        if not accepted:
+            return
+        hz = float(current_app.config["BROADCAST_HZ"])
+        if hz > 0:
+            revisions = _revisions(key, accepted)["revisions"]
+            sent = self.coalescer.add(declaration_id, key, revisions, committed, 1.0 / hz)
+            for item, _ in accepted:
+                item.broadcast = sent
+            return
+        to_room(self.socketio, declaration_id, "revisions", _revisions(key, accepted))
+        metrics.broadcast_sent(time.perf_counter() - committed)
 
 
 def _revisions(key: str, stored: list[tuple[PendingEdit, drafts.EditResult]]) -> dict[str, Any]:
@@ -176,3 +197,77 @@ def _revisions(key: str, stored: list[tuple[PendingEdit, drafts.EditResult]]) ->
             for item, result in stored
         ],
     )
+
+
+@dataclass
+class Held:
+    """The revisions of one declaration waiting for its next broadcast."""
+
+    key: str
+    revisions: list[dict[str, Any]] = field(default_factory=list)
+    #: perf_counter() of the first one's commit (for the broadcast lag metric)
+    committed: float = 0.0
+    #: set when they have gone out
+    sent: threading.Event = field(default_factory=threading.Event)
+
+
+class Coalescer:
+    """Sends a declaration's revisions at most once per interval, all since the last time.
+
+    The first broadcast after a quiet interval goes out at once; what is committed within
+    the interval after it is held and sent together when the interval is over, by a
+    background task that takes the declaration's lock, so that broadcasts keep the order
+    of the revisions (the holder of the lock adds them in that order too).
+    """
+
+    def __init__(self, socketio: Any, locks: DeclarationLocks) -> None:
+        self.socketio = socketio
+        self.locks = locks
+        #: declaration id → perf_counter() of its last broadcast
+        self.last: dict[int, float] = {}
+        #: declaration id → revisions held for its next broadcast
+        self.held: dict[int, Held] = {}
+        #: How long an answer waits for its broadcast at most: beyond the longest interval
+        #: in use, a margin for the lock, which a commit may hold.
+        self.longest_wait = 1.0
+
+    def add(
+        self,
+        declaration_id: int,
+        key: str,
+        revisions: list[dict[str, Any]],
+        committed: float,
+        interval: float,
+    ) -> threading.Event | None:
+        """Broadcast ``revisions`` now or with the next broadcast (caller holds the lock).
+
+        Returns None if they went out at once, else an event set once they have.
+        """
+        now = time.perf_counter()
+        held = self.held.get(declaration_id)
+        if held is None and now - self.last.get(declaration_id, now - interval) >= interval:
+            self._send(declaration_id, key, revisions, committed)
+            return None
+        if held is None:
+            held = self.held[declaration_id] = Held(key, committed=committed)
+            delay = self.last[declaration_id] + interval - now
+            self.longest_wait = max(self.longest_wait, 2 * interval + 1.0)
+            self.socketio.start_background_task(self._send_later, declaration_id, delay)
+        held.revisions.extend(revisions)
+        return held.sent
+
+    def _send_later(self, declaration_id: int, delay: float) -> None:
+        self.socketio.sleep(max(0.0, delay))
+        with self.locks.hold(declaration_id):
+            held = self.held.pop(declaration_id)
+            try:
+                self._send(declaration_id, held.key, held.revisions, held.committed)
+            finally:
+                held.sent.set()
+
+    def _send(
+        self, declaration_id: int, key: str, revisions: list[dict[str, Any]], committed: float
+    ) -> None:
+        self.last[declaration_id] = time.perf_counter()
+        to_room(self.socketio, declaration_id, "revisions", revisions_message(key, revisions))
+        metrics.broadcast_sent(time.perf_counter() - committed)
