@@ -98,14 +98,26 @@ def recorded_addressee(session: Session, declaration: Declaration) -> AddresseeO
 # -- checks ---------------------------------------------------------------------------
 
 
-def _check_member(actor: Membership, declaration: Declaration) -> None:
+def _enter(
+    session: Session, actor: Membership, declaration: Declaration, *, moderator: bool = False
+) -> None:
+    """Lock the declaration's row, read it again and check that ``actor`` may act on it.
+
+    Every step of the sign-off workflow begins here, so its checks of the phase and of the
+    sign-offs see what the approval sees: the approval locks the same row, and a sign-off,
+    withdrawal or addressee change that checked the phase before an approval committed
+    cannot commit after it. ``FOR NO KEY UPDATE`` excludes the approval, the edit path and
+    the other steps while leaving rows that merely refer to the declaration free.
+    """
+    session.execute(
+        select(Declaration.id)
+        .where(Declaration.id == declaration.id)
+        .with_for_update(key_share=True)
+    )
+    session.refresh(declaration)
     if actor.declaration_id != declaration.id or not actor.active:
         raise NotFound()
-
-
-def _check_moderator(actor: Membership, declaration: Declaration) -> None:
-    _check_member(actor, declaration)
-    if actor.role_enum is not Role.MODERATOR:
+    if moderator and actor.role_enum is not Role.MODERATOR:
         raise ModeratorOnly()
 
 
@@ -168,7 +180,7 @@ def add_option(
     session: Session, actor: Membership, declaration: Declaration, data: OptionData, *, at: datetime
 ) -> AddresseeOption:
     """Offer a further addressee (moderation only, until the approval)."""
-    _check_moderator(actor, declaration)
+    _enter(session, actor, declaration, moderator=True)
     _check_not_frozen(declaration)
     position = len(options(session, declaration))
     option = AddresseeOption(
@@ -196,7 +208,7 @@ def edit_option(
 ) -> AddresseeOption:
     """Change an option. Changing the recorded addressee changes the content: every
     sign-off given before becomes one for an earlier version."""
-    _check_moderator(actor, declaration)
+    _enter(session, actor, declaration, moderator=True)
     _check_not_frozen(declaration)
     option = _option(session, declaration, option_id)
     option.name = _name(data.name)
@@ -211,7 +223,7 @@ def remove_option(
     session: Session, actor: Membership, declaration: Declaration, option_id: int, *, at: datetime
 ) -> None:
     """Stop offering an option; the recorded addressee cannot be removed."""
-    _check_moderator(actor, declaration)
+    _enter(session, actor, declaration, moderator=True)
     _check_not_frozen(declaration)
     option = _option(session, declaration, option_id)
     if declaration.addressee_id == option.id:
@@ -250,7 +262,7 @@ def prefer(
     at: datetime,
 ) -> AddresseePreference:
     """Record a mayor's recommendation of an addressee (replacing an earlier one)."""
-    _check_member(actor, declaration)
+    _enter(session, actor, declaration)
     if actor.role_enum is not Role.MAYOR:
         raise NotASignatory(
             N_("Empfehlungen zum Adressaten geben die Bürgermeisterinnen und Bürgermeister.")
@@ -279,7 +291,7 @@ def decide(
     at: datetime,
 ) -> AddresseeOption:
     """Record the addressee (moderation only, until the approval), with its rationale."""
-    _check_moderator(actor, declaration)
+    _enter(session, actor, declaration, moderator=True)
     _check_not_frozen(declaration)
     option = _option(session, declaration, option_id)
     declaration.addressee_id = option.id
@@ -315,7 +327,7 @@ def sign(
     cache: drafts.HeadCache | None = None,
 ) -> SignOff:
     """Sign the current content, which must be what the mayor was shown (``shown_hash``)."""
-    _check_member(actor, declaration)
+    _enter(session, actor, declaration)
     signoffs.check_may_answer(declaration.phase_enum, actor.role_enum)
     now = current_content(session, declaration, cache)
     signoffs.check_addressee(now.addressee is not None)
@@ -359,7 +371,7 @@ def decline(
     cache: drafts.HeadCache | None = None,
 ) -> SignOff:
     """Decline to sign (nicht mitzeichnen), with an optional reason."""
-    _check_member(actor, declaration)
+    _enter(session, actor, declaration)
     signoffs.check_may_answer(declaration.phase_enum, actor.role_enum)
     now = current_content(session, declaration, cache)
     _withdraw_current(session, actor, at)
@@ -391,7 +403,7 @@ def withdraw(
     session: Session, actor: Membership, declaration: Declaration, *, at: datetime
 ) -> SignOff | None:
     """Withdraw one's sign-off or decline; return what was withdrawn (None: nothing)."""
-    _check_member(actor, declaration)
+    _enter(session, actor, declaration)
     signoffs.check_may_answer(declaration.phase_enum, actor.role_enum)
     withdrawn = _withdraw_current(session, actor, at)
     if withdrawn is not None:
@@ -484,7 +496,7 @@ def approve(
     freeze (the edit path takes the same lock). Mayors who did not act by the deadline
     are recorded as not having responded.
     """
-    _check_moderator(actor, declaration)
+    _enter(session, actor, declaration, moderator=True)
     drafts.lock_declaration(session, declaration)
     now = current_content(session, declaration, cache)
     standing = standings(session, declaration, now.hash)
