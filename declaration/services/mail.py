@@ -44,6 +44,10 @@ def message_id(base_url: str) -> str:
     return make_msgid(domain=urlsplit(base_url).hostname or "localhost")
 
 
+#: The longest subject the outbox keeps (its column's length).
+MAX_SUBJECT = 300
+
+
 def queue(
     session: Session,
     *,
@@ -58,6 +62,10 @@ def queue(
     ``to`` is a person, or an e-mail address of somebody who takes no part (the addressee
     of a declaration).
     """
+    if len(subject) > MAX_SUBJECT:
+        # "Einladung: " and a title of up to 300 characters: shortened, not refused (on
+        # PostgreSQL the longer subject failed the invitation with the column's limit).
+        subject = subject[: MAX_SUBJECT - 1] + "…"
     mail = OutboxMail(
         recipient=to.email if isinstance(to, Person) else to,
         person_id=to.id if isinstance(to, Person) else None,
