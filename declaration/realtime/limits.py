@@ -60,6 +60,17 @@ COMMENT_WRITES = (
 WORKFLOW_PRICE = 20.0
 COMMENT_WRITE_PRICE = 10.0
 
+#: The steps that write (`WORKFLOW_EVENTS`, `COMMENT_WRITES`) also wait for a turn of a
+#: second, small bucket per connection (`steps_bucket`): a few in a row, then two a
+#: second. Priced alone, a full bucket let ten steps through back to back, which held the
+#: process's write turn, with its waits for the disk, for some 200 ms while the others'
+#: edits waited behind it (the others' p99 at 130–160 ms, `python -m bench flood`, kinds
+#: sign, withdraw, decline). A step is not refused for it: it waits, and with it the
+#: connection's next events, as after a refusal.
+STEP_RATE = 2.0
+STEP_BURST = 3.0
+WRITE_STEPS = frozenset((*WORKFLOW_EVENTS, *COMMENT_WRITES))
+
 #: What an event costs before its size is known, where that is more than one token: a join
 #: or a resync opens transactions and checks access in several queries, a keystroke batch
 #: joins a transaction that stores many. A participant reconnecting pays both once.
@@ -94,6 +105,16 @@ GIVE_WAY = 0.001
 #: The longest a connection's next event waits to be read after one was refused as too
 #: fast (see `TokenBucket.pause`).
 MAX_PAUSE = 1.0
+
+
+def is_write_step(name: object) -> bool:
+    """Whether an event of this name waits for a turn of the steps bucket."""
+    return isinstance(name, str) and name in WRITE_STEPS
+
+
+def steps_bucket() -> TokenBucket:
+    """A connection's bucket of turns for the steps that write (`STEP_RATE`, `STEP_BURST`)."""
+    return TokenBucket(rate=STEP_RATE, burst=STEP_BURST, tokens=STEP_BURST)
 
 
 def price_of_event(name: object) -> float:
@@ -147,6 +168,17 @@ class TokenBucket:
         if price > 0:
             self._refill()
             self.tokens -= price
+
+    def turn(self) -> float:
+        """Take a turn; return the seconds to wait for it (0 while the bucket holds one).
+
+        The caller waits that long before the event goes on: a turn taken early puts the
+        bucket into debt, which the wait refills.
+        """
+        self._refill()
+        wait = max(0.0, (1 - self.tokens) / self.rate)
+        self.tokens -= 1
+        return wait
 
     def pause(self) -> float:
         """Return the seconds until the next event could be admitted (at most `MAX_PAUSE`).

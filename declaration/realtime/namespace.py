@@ -146,6 +146,8 @@ class Connection:
     memberships: dict[int, int] = field(default_factory=dict)
     #: What its events may cost (see `limits`).
     bucket: TokenBucket = field(default_factory=TokenBucket)
+    #: Turns of the steps that write (comments, sign-off steps; `limits.is_write_step`).
+    steps: TokenBucket = field(default_factory=limits.steps_bucket)
     #: The refusal of an event that came too fast, in the connection's language; kept so
     #: that a flood is refused without building a request context for every event.
     too_fast: dict[str, Any] | None = None
@@ -209,6 +211,10 @@ class DraftNamespace(Namespace):  # type: ignore[misc]
         # which the others' sockets are read too; the others only let ready greenlets run.
         busy = connection is not None and connection.bucket.busy
         self.socketio.sleep(limits.GIVE_WAY if busy else 0)
+        if connection is not None and limits.is_write_step(event):
+            # A step that writes waits for its turn: a few in a row, then two a second,
+            # so no connection holds the write turn for long while the others type.
+            self.socketio.sleep(connection.steps.turn())
         admitted = connection is None or connection.bucket.admit(limits.price_of_event(event))
         if not admitted:
             assert connection is not None

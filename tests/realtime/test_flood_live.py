@@ -67,19 +67,18 @@ def test_a_flood_is_refused_as_too_fast_and_the_others_keep_their_pace(kind):
     assert record["others_p99_ms"] < GENEROUS_P99_MS, message
 
 
-@pytest.mark.parametrize(("kind", "price"), [("comment", 10), ("decline", 20)])
-def test_a_flood_of_comments_or_sign_off_steps_is_held_to_their_price(kind, price):
+@pytest.mark.parametrize("kind", ["comment", "decline"])
+def test_a_flood_of_comments_or_sign_off_steps_waits_for_its_turns(kind):
     """Each comment and each step of the sign-off workflow holds the write turn for tens of
     milliseconds; at one token an event, one client took the others' p99 to seconds."""
     chosen = settings()
     record = summary(flood.measure(kind, chosen), chosen)
     message = described(record)
-    # From a full bucket, refilled while it connected, flooded and drained (some 10 s).
-    most = (limits.BURST + limits.RATE * 10) / price
+    # A few at once, then two a second, while it connected, flooded and drained (< 20 s).
+    most = limits.STEP_BURST + limits.STEP_RATE * 20
 
-    assert limits.price_of_event(kind) == price
+    assert limits.is_write_step(kind)
     assert record["attacker_sent"] > 0, message
-    assert record["attacker_refused"].get("rate_limited", 0) > 0, message
     assert 0 < record["attacker_accepted"] <= most, message
     assert record["others_edits"] + record["others_skipped"] == 3 * 15, message
     assert record["others_p99_ms"] < GENEROUS_P99_MS, message

@@ -18,7 +18,7 @@ from declaration.models import (
 )
 from declaration.outbound import NAMESPACE
 from declaration.realtime import socketio_of
-from declaration.realtime.limits import TokenBucket
+from declaration.realtime.limits import TokenBucket, steps_bucket
 
 TEXT = "Präambel\nDie Kommunen erklären gemeinsam.\n"
 
@@ -54,10 +54,11 @@ def _emit(client, event: str, *args):
 
 
 def _refill(app) -> None:
-    """Give every connection a full rate-limit bucket."""
+    """Give every connection a full rate-limit bucket and its turns for steps that write."""
     namespace = socketio_of(app).server.namespace_handlers[NAMESPACE]
     for connection in namespace.connections.values():
         connection.bucket = TokenBucket()
+        connection.steps = steps_bucket()
 
 
 def _counts(app) -> tuple[int, int]:

@@ -38,7 +38,7 @@ from declaration.models import (
     SignOff,
 )
 from declaration.outbound import NAMESPACE
-from declaration.realtime import socketio_of
+from declaration.realtime import limits, socketio_of
 from declaration.services import declarations, drafts
 from tests.conftest import PUBLIC_BASE
 from tests.helpers import login, post
@@ -523,16 +523,29 @@ def test_an_addressee_beyond_its_limits_is_refused_and_not_offered(
     assert count(app, AddresseeOption, AddresseeOption.name == "Landtag") == 1
 
 
-def test_steps_of_the_workflow_and_comments_are_priced_by_what_they_cost(app, review):
-    """A step of the sign-off workflow costs 20 tokens, writing a comment 10: from a full
-    bucket (200) about ten declines or twenty comments go through, then the client waits."""
-    declines = [emit(review.mayor, "decline", review.ref(reason=f"Nein {n}")) for n in range(14)]
-    comments = [emit(review.moderator, "comment", review.ref(body=f"K {n}")) for n in range(24)]
+def test_steps_that_write_wait_for_their_turn_after_a_few_in_a_row(app, review, monkeypatch):
+    """Three steps that write go through at once, then two a second: each further one
+    waits (and the connection's next events with it), and is not refused for it."""
+    namespace = socketio_of(app).server.namespace_handlers[NAMESPACE]
+    monkeypatch.setattr(namespace.socketio, "sleep", lambda seconds=0: None)  # no real waits
+    turns: list[float] = []
+    take_turn = limits.TokenBucket.turn
 
-    for answers, most in ((declines, 12), (comments, 22)):
-        codes = [True if a["ok"] else a["error"]["code"] for a in answers]
-        assert "rate_limited" in codes[: most + 1], codes
-        assert codes.count(True) <= most, codes
+    def recorded(bucket: limits.TokenBucket) -> float:
+        turns.append(take_turn(bucket))
+        return turns[-1]
+
+    monkeypatch.setattr(limits.TokenBucket, "turn", recorded)
+
+    answers = [emit(review.mayor, "decline", review.ref(reason=f"Nein {n}")) for n in range(3)]
+    answers += [emit(review.mayor, "comment", review.ref(body=f"K {n}")) for n in range(2)]
+
+    assert [a["ok"] for a in answers] == [True] * 5
+    assert turns[:3] == [0.0, 0.0, 0.0]
+    assert 0 < turns[3] <= 0.5 < turns[4]  # each waits for the one before it, too
+    assert limits.price_of_event("decline") == limits.WORKFLOW_PRICE == 20
+    assert limits.price_of_event("reply") == limits.COMMENT_WRITE_PRICE == 10
+    assert not limits.is_write_step("edit")
 
 
 # -- the withdrawal of a publication ------------------------------------------------------
