@@ -7,8 +7,10 @@ namespace hands an edit over with `EditBatches.submit` and answers with what it 
 
 With ``BROADCAST_HZ`` set, a declaration's broadcasts are coalesced (`Coalescer`): at
 most that many ``revisions`` messages a second per declaration and process, each with
-every revision committed since the one before. Every message costs every member of the
-room a frame, so with many readers the frames, not the revisions, are the server's work.
+every revision committed since the one before, sent by a task of their own after the lock
+is released. Every message costs every member of the room a frame, so with many readers
+the frames, not the revisions, are the server's work, and sending them under the lock
+held up the next commit.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ class EditBatches:
         self.locks = DeclarationLocks()
         #: declaration id → edits waiting for its lock (stored together by the holder).
         self.queues: dict[int, list[PendingEdit]] = {}
-        self.coalescer = Coalescer(socketio, self.locks)
+        self.coalescer = Coalescer(socketio)
 
     def submit(self, declaration_id: int, key: str, pending: PendingEdit) -> dict[str, Any]:
         """Queue ``pending``, store it (with whatever queued meanwhile), return its answer.
@@ -214,21 +216,25 @@ class Held:
 class Coalescer:
     """Sends a declaration's revisions at most once per interval, all since the last time.
 
-    The first broadcast after a quiet interval goes out at once; what is committed within
-    the interval after it is held and sent together when the interval is over, by a
-    background task that takes the declaration's lock, so that broadcasts keep the order
-    of the revisions (the holder of the lock adds them in that order too).
+    The holder of the declaration's lock hands each batch's revisions over (`add`), in
+    order; a background task per declaration sends what has gathered once the interval
+    since its last message is over (at once after a quiet while). The sending holds a
+    lock of its own, not the declaration's: the next batch commits while the last one
+    goes out to the room, and the messages still leave one after the other, in order.
     """
 
-    def __init__(self, socketio: Any, locks: DeclarationLocks) -> None:
+    def __init__(self, socketio: Any) -> None:
         self.socketio = socketio
-        self.locks = locks
-        #: declaration id → perf_counter() of its last broadcast
+        #: One sender at a time per declaration.
+        self.sending = DeclarationLocks()
+        #: declaration id → perf_counter() of its last message
         self.last: dict[int, float] = {}
-        #: declaration id → revisions held for its next broadcast
+        #: declaration id → revisions gathered for its next message
         self.held: dict[int, Held] = {}
-        #: How long an answer waits for its broadcast at most: beyond the longest interval
-        #: in use, a margin for the lock, which a commit may hold.
+        #: Guards ``held`` between the lock holders and the senders (threads, not on gevent).
+        self._guard = threading.Lock()
+        #: How long an answer waits for its message at most: the longest interval in use,
+        #: twice, and a margin for a message still going out before it.
         self.longest_wait = 1.0
 
     def add(
@@ -238,36 +244,37 @@ class Coalescer:
         revisions: list[dict[str, Any]],
         committed: float,
         interval: float,
-    ) -> threading.Event | None:
-        """Broadcast ``revisions`` now or with the next broadcast (caller holds the lock).
-
-        Returns None if they went out at once, else an event set once they have.
-        """
-        now = time.perf_counter()
-        held = self.held.get(declaration_id)
-        if held is None and now - self.last.get(declaration_id, now - interval) >= interval:
-            self._send(declaration_id, key, revisions, committed)
-            return None
-        if held is None:
-            held = self.held[declaration_id] = Held(key, committed=committed)
-            delay = self.last[declaration_id] + interval - now
+    ) -> threading.Event:
+        """Gather ``revisions`` for the next message (the caller holds the declaration's
+        lock, so they come in order); return an event set once they have gone out."""
+        with self._guard:
+            held = self.held.get(declaration_id)
+            fresh = held is None
+            if held is None:
+                held = self.held[declaration_id] = Held(key, committed=committed)
+            held.revisions.extend(revisions)
+        if fresh:
+            last = self.last.get(declaration_id)
+            delay = 0.0 if last is None else last + interval - time.perf_counter()
             self.longest_wait = max(self.longest_wait, 2 * interval + 1.0)
             self.socketio.start_background_task(self._send_later, declaration_id, delay)
-        held.revisions.extend(revisions)
         return held.sent
 
     def _send_later(self, declaration_id: int, delay: float) -> None:
-        self.socketio.sleep(max(0.0, delay))
-        with self.locks.hold(declaration_id):
-            held = self.held.pop(declaration_id)
+        if delay > 0:
+            self.socketio.sleep(delay)
+        with self.sending.hold(declaration_id):
+            # Taken once the one before has gone out: what is gathered from here on waits
+            # for the next message.
+            with self._guard:
+                held = self.held.pop(declaration_id)
+            self.last[declaration_id] = time.perf_counter()
             try:
-                self._send(declaration_id, held.key, held.revisions, held.committed)
+                message = revisions_message(held.key, held.revisions)
+                to_room(self.socketio, declaration_id, "revisions", message)
+                metrics.broadcast_sent(time.perf_counter() - held.committed)
+            except Exception:
+                # Clients notice the gap with the next message and ask for what they missed.
+                log.exception("broadcasting revisions of declaration %s failed", declaration_id)
             finally:
                 held.sent.set()
-
-    def _send(
-        self, declaration_id: int, key: str, revisions: list[dict[str, Any]], committed: float
-    ) -> None:
-        self.last[declaration_id] = time.perf_counter()
-        to_room(self.socketio, declaration_id, "revisions", revisions_message(key, revisions))
-        metrics.broadcast_sent(time.perf_counter() - committed)
