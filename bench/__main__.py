@@ -18,6 +18,7 @@ BENCHMARKS = {
     "peers": "bench.peers",
     "flood": "bench.flood",
     "comments": "bench.comments",
+    "fanout": "bench.fanout",
 }
 
 

@@ -7,7 +7,7 @@
 ``bench/results/*.json`` and rewrites what lies between the two marker lines of the doc
 (``<!-- report:begin … -->`` and ``<!-- report:end -->``): the ratios to the peers first,
 then every server's figures, the latency plots, the targets with what was measured, and
-the storage, history, reconnect-storm, flood and comments figures. Each table names the
+the storage, history, reconnect-storm, flood, comments and fan-out figures. Each table names the
 commits, dates and machines its records come from, because the result files keep the
 newest record of each kind and a partial run leaves older records beside new ones. The
 text around the markers (how to run, the targets, why those still missed are missed) is
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import comments as comments_bench
+from bench import fanout as fanout_bench
 from bench import flood as flood_bench
 from bench.common import RESULTS, ROOT
 from bench.peers import DEFAULT_SERVERS, RUN_ORDER, by_count, ratio_rows
@@ -761,6 +762,8 @@ class Results:
     peers_reference: list[dict[str, Any]] = field(default_factory=list)
     #: The edit path with and without open comments, and the read (`bench.comments`).
     comments: list[dict[str, Any]] = field(default_factory=list)
+    #: Many viewers, one server process against two (`bench.fanout`).
+    fanout: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def read(cls, results: Path) -> Results:
@@ -778,6 +781,7 @@ class Results:
                 load(results, "peers-reference"), "server", "workload", "clients"
             ),
             comments=newest(load(results, comments_bench.NAME), *comments_bench.KEYS),
+            fanout=newest(load(results, fanout_bench.NAME), *fanout_bench.KEYS),
         )
 
 
@@ -793,6 +797,7 @@ def render(results: Results, plots: Sequence[Path]) -> str:
         storm_section(results.storm),
         flood_section(results.flood, results.flood_reference),
         comments_section(results.comments),
+        fanout_bench.section(results.fanout, provenance(results.fanout, _peer_commit)),
     ]
     return "\n\n".join(section for section in sections if section)
 
