@@ -1167,6 +1167,70 @@ def run_round(
     )
 
 
+#: Where a server's time goes: (part, a function on the sampled stack, and the part's
+#: function that must be on it too, for a part of a part). A share includes everything the
+#: function called; ``--profile`` sums them up.
+PROFILE_PARTS = [
+    ("broadcasts to the room", "emit (socketio/", None),
+    ("  of it: from the other process (Redis)", "_handle_emit (socketio/", "_thread (socketio/"),
+    ("  of it: writing frames", "write_now (declaration/realtime/frames.py", "emit (socketio/"),
+    ("  of it: the send system call", "send (gevent/_socketcommon.py", "emit (socketio/"),
+    ("storing edits", "store_edits (declaration/services/live.py", None),
+    ("the sweep of the connections", "_sweep_forever (declaration/realtime/evictions.py", None),
+]
+
+
+def profile_shares(raw: Iterable[str]) -> dict[str, float]:
+    """The share of samples (py-spy's raw format: ``stack count`` a line) in each part."""
+    total = 0
+    counts = {part: 0 for part, _, _ in PROFILE_PARTS}
+    for line in raw:
+        stack, _, number = line.rpartition(" ")
+        if not stack or not number.isdigit():
+            continue
+        total += int(number)
+        for part, marker, within in PROFILE_PARTS:
+            if marker in stack and (within is None or within in stack):
+                counts[part] += int(number)
+    return {part: count / total if total else 0.0 for part, count in counts.items()}
+
+
+@contextlib.contextmanager
+def profiling(servers: Sequence[Server], directory: Path | None, name: str) -> Iterator[None]:
+    """Sample each server process with py-spy during the block, if asked to."""
+    if directory is None:
+        yield
+        return
+    import subprocess
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    directory.mkdir(parents=True, exist_ok=True)
+    samplers = []
+    for n, server in enumerate(servers):
+        output = directory / f"{name}-{n}.txt"
+        command = [spy, "record", "--pid", str(server.pid), "--format", "raw", "--nonblocking"]
+        # Every sample of a running thread, not only those holding the GIL: the writes to
+        # the viewers' sockets are system calls, done without it, and are the server's CPU.
+        command += ["--rate", "200", "--output", str(output)]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        samplers.append((process, output))
+    try:
+        yield
+    finally:
+        for process, output in samplers:
+            process.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+            if output.exists():
+                shares = profile_shares(output.read_text().splitlines())
+                print(f"  profile {output}:", file=sys.stderr)
+                for part, share in shares.items():
+                    print(f"    {share:6.1%}  {part}", file=sys.stderr)
+
+
 def environment_of(setup: Setup, args: argparse.Namespace, channel: str) -> dict[str, str]:
     env = {"DECLARATION_LOG_FORMAT": "text"}
     if setup.redis:
@@ -1325,7 +1389,10 @@ def run(
                         file=sys.stderr,
                         flush=True,
                     )
-                    result = run_round(running, setup, round_, args)
+                    with profiling(
+                        running.servers[setup.name], args.profile, f"{setup.name}-{round_}"
+                    ):
+                        result = run_round(running, setup, round_, args)
                     print(
                         f"  p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms "
                         f"(after the first viewer: {result.spread_p50_ms:.1f}, "
@@ -1411,6 +1478,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick", action="store_true", help="a small workload for a smoke run (not saved)"
     )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="sample the servers with py-spy in each round, into DIR, and print where their "
+        "time went (disturbs the figures: such runs are not saved)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the temporary folders (logs)")
     p.add_argument("--output", type=Path, default=None)
@@ -1471,7 +1546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.rounds} rounds of {args.seconds:g} s\n"
     )
     print_table(HEADERS, [table_row(r) for r in records])
-    if not args.no_save and not args.quick:
+    if not args.no_save and not args.quick and args.profile is None:
         path = write_records(results_path(NAME, args.output, None), records, KEYS)
         print(f"\nwritten to {path}")
     failed = any(r["errors"] for r in records)

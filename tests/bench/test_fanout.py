@@ -182,3 +182,23 @@ def test_the_report_shows_the_fan_out_with_ratios_and_coalescing_apart(tmp_path)
 
 def test_without_records_the_report_says_how_to_get_them():
     assert "python -m bench fanout" in fanout.section([], "")
+
+
+def test_a_profile_is_summed_up_by_the_parts_on_each_stack():
+    raw = [
+        "handle (x.py:1);to_room (declaration/outbound.py:54);emit (socketio/base_manager.py:9);"
+        "write_now (declaration/realtime/frames.py:112);send (gevent/_socketcommon.py:716) 6",
+        "handle (x.py:1);store_edits (declaration/services/live.py:80) 3",
+        "_thread (socketio/pubsub_manager.py:248);_handle_emit (socketio/pubsub_manager.py:160);"
+        "emit (socketio/base_manager.py:9) 1",
+        "send (gevent/_socketcommon.py:716) 0",
+        "not a sample line",
+    ]
+
+    shares = fanout.profile_shares(raw)
+
+    assert shares["broadcasts to the room"] == pytest.approx(0.7)
+    assert shares["  of it: from the other process (Redis)"] == pytest.approx(0.1)
+    assert shares["  of it: the send system call"] == pytest.approx(0.6)
+    assert shares["storing edits"] == pytest.approx(0.3)
+    assert shares["the sweep of the connections"] == 0.0
