@@ -44,6 +44,23 @@ class SocketAwareSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+def async_mode(configured: str | None) -> str | None:
+    """The Socket.IO async mode: the configured one, else gevent in a gevent-patched process.
+
+    A process whose standard library gevent has patched (gunicorn's gevent-websocket worker,
+    `declaration serve`) must run the server in gevent mode: in threading mode the WebSocket
+    handshake is answered twice, by gevent-websocket and by engineio, and no client can
+    connect. Left to itself Flask-SocketIO chooses threading whenever the environment holds
+    ``FLASK_RUN_FROM_CLI``, which every process started from a ``flask`` command inherits.
+    Elsewhere None lets python-engineio choose, as it does for development.
+    """
+    if configured:
+        return configured
+    from gevent import monkey
+
+    return "gevent" if monkey.is_module_patched("socket") else None
+
+
 def init_realtime(app: Flask) -> SocketIO:
     """Attach a Socket.IO server with the ``/draft`` namespace to ``app``.
 
@@ -59,7 +76,7 @@ def init_realtime(app: Flask) -> SocketIO:
         app,
         message_queue=app.config.get("MESSAGE_QUEUE_URL"),
         channel=app.config["MESSAGE_QUEUE_CHANNEL"],
-        async_mode=app.config.get("SOCKETIO_ASYNC_MODE"),
+        async_mode=async_mode(app.config.get("SOCKETIO_ASYNC_MODE")),
         path=SOCKETIO_PATH,
         max_http_buffer_size=app.config["MAX_MESSAGE_BYTES"],
         # A connection's events are handled one after the other by the greenlet that

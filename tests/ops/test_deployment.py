@@ -163,6 +163,9 @@ def deployment(redis_url, database_url, tmp_path_factory) -> Iterator[dict]:
         "DECLARATION_MESSAGE_QUEUE_CHANNEL": f"deployment-{ports[0]}",
         "DECLARATION_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports[0]}",
         "DECLARATION_INSTANCE_PATH": str(folder / "instance"),
+        # What a process started from a `flask` command inherits (and what the suite's
+        # command-line tests leave behind): the processes still serve in gevent mode.
+        "FLASK_RUN_FROM_CLI": "true",
     }
     places = {INSTALL: str(ROOT)}
     workdir = substitute(unit_setting("WorkingDirectory"), places)
