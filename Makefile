@@ -103,16 +103,20 @@ test-js: node_modules/.installed
 test-sqlite: setup browser-deps pdf-deps deployment-deps
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
 
-# The browser suite runs once (on SQLite); the PostgreSQL pass covers everything else.
+# The PostgreSQL pass runs every test that reaches the database under test (marker
+# `database`, see tests/conftest.py), except the browser suite, which runs once on SQLite.
 test-postgres: setup pdf-deps deployment-deps redis-deps
-	DECLARATION_TEST_DATABASE_URL='$(DECLARATION_TEST_DATABASE_URL)' $(BIN)/pytest -m 'not browser' $(PYTEST_ARGS)
+	DECLARATION_TEST_DATABASE_URL='$(DECLARATION_TEST_DATABASE_URL)' $(BIN)/pytest \
+		-m 'database and not browser' $(PYTEST_ARGS)
 
-# The realtime tests once more with the frames left to engineio's writer greenlets
-# (DECLARATION_DIRECT_FRAMES=0): the way back, should realtime/frames.py (which replaces a
-# private driver table of python-engineio) not fit a new version.
+# The realtime tests against real server processes once more, with the frames left to
+# engineio's writer greenlets (DECLARATION_DIRECT_FRAMES=0): the way back, should
+# realtime/frames.py (which replaces a private driver table of python-engineio) not fit a
+# new version. Only server processes (gevent) write frames directly; the in-process tests
+# (threading) and the flood measurements would run the same code again.
 test-engineio-frames: setup
 	env -u DECLARATION_TEST_DATABASE_URL DECLARATION_DIRECT_FRAMES=0 $(BIN)/pytest tests/realtime \
-		$(PYTEST_ARGS)
+		-m slow --ignore=tests/realtime/test_flood_live.py $(PYTEST_ARGS)
 
 test: lint test-js test-sqlite test-postgres test-engineio-frames
 

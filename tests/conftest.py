@@ -2,6 +2,11 @@
 
 Set ``DECLARATION_TEST_DATABASE_URL`` to run the suite on PostgreSQL; when it is set and the
 server cannot be reached the run fails at once instead of quietly testing SQLite.
+
+Every test that reaches the database under test carries the marker ``database``: those whose
+fixtures include `database_url` get it here, those that choose the database themselves (from
+the same variable) carry it in their module. The PostgreSQL pass of ``make test`` runs only
+these; the others (the pure domain, the benchmarks' own logic) would test the same twice.
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ from declaration.models import Base, Membership, Person
 from declaration.services import auth, declarations, participants
 
 PUBLIC_BASE = "http://localhost"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that use `database_url` ``database``, before ``-m`` selects."""
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
 
 
 def _postgres_url() -> str | None:

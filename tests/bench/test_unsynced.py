@@ -48,6 +48,7 @@ def test_sqlite_connections_skip_fsync_only_with_the_preload(tmp_path: Path):
     assert _setting(url, "PRAGMA synchronous", unsynced.PRELOAD) == "0"  # OFF
 
 
+@pytest.mark.database
 def test_postgresql_connections_skip_the_flush_with_the_preload():
     url = os.environ.get("DECLARATION_TEST_DATABASE_URL")
     if not url:

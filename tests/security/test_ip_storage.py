@@ -233,6 +233,7 @@ THROTTLES = sa.table(
 )
 
 
+@pytest.mark.database
 def test_the_upgrade_cuts_stored_addresses_to_networks_and_drops_plain_digests(empty_engine):
     at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     before = [

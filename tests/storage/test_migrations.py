@@ -13,6 +13,9 @@ from sqlalchemy.engine import Connection, Engine
 from declaration import migrate
 from declaration.models import Base
 
+# The database under test is chosen here, not by the `database_url` fixture.
+pytestmark = pytest.mark.database
+
 SCHEMA = "migration_check"
 
 
