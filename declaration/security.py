@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, abort, g, request
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
@@ -56,7 +56,22 @@ def csp_nonce() -> str:
     return nonce
 
 
+def refuse_unnamed_form_fields() -> None:
+    """Answer 400 to a form with a field that has no name, before the CSRF check reads it.
+
+    A multipart part without a ``name`` reaches the form with the key None, on which
+    Flask-WTF's search for a prefixed token fails with an exception (a 500). No form of
+    ours sends such a part; only a broken or hostile client does.
+    """
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and any(
+        not isinstance(key, str) for key in (*request.form.keys(), *request.files.keys())
+    ):
+        abort(400)
+
+
 def init_app(app: Flask) -> None:
+    # Before CSRFProtect's own check, which runs in the order the hooks were added.
+    app.before_request(refuse_unnamed_form_fields)
     csrf.init_app(app)
     app.after_request(add_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from tests.helpers import csrf_token, login, post
 
 
@@ -126,3 +128,14 @@ def test_language_switch_never_redirects_to_another_site(client):
     assert response.location == "/"
     response = post(client, "/sprache", {"lang": "en", "next": "//evil.example/"})
     assert response.location == "/"
+
+
+def test_a_form_field_whose_name_cannot_be_read_is_refused_as_a_bad_request(client, caplog):
+    # A field named with a lone backslash: its quoted name in the multipart header ends
+    # in an escaped quote, so the form holds it under no name at all.
+    data = {"\\": "", "file": (io.BytesIO(b"Inhalt"), "brief.md")}
+
+    response = client.post("/anmelden", data=data, content_type="multipart/form-data")
+
+    assert response.status_code == 400
+    assert "unexpected error" not in caplog.text
