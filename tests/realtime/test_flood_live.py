@@ -18,8 +18,10 @@ from declaration.realtime import limits
 
 pytestmark = pytest.mark.slow
 
-#: The others' p99 a flood may cause at most here: ten times the benchmark's target.
-GENEROUS_P99_MS = 500.0
+#: The others' p99 a flood may cause at most here: twenty times the benchmark's target,
+#: for `make test` runs its passes side by side on a shared machine. Unpaced, one flooding
+#: client took it to several seconds.
+GENEROUS_P99_MS = 1000.0
 #: How much the server may grow while a client that never reads asks for a long text.
 MAX_RSS_GROWTH_KB = 50 * 1024
 
@@ -32,7 +34,8 @@ def settings(**changes: Any) -> flood.Settings:
         "rate": 5.0,
         "database_url": os.environ.get("DECLARATION_TEST_DATABASE_URL") or None,
         "cpus": None,
-        "drain": 2.0,
+        # Time for the answers to a busy machine's backlog, refusals included.
+        "drain": 5.0,
         "quiet_wait": 0.0,
     }
     return flood.Settings(**{**chosen, **changes})

@@ -40,6 +40,7 @@ from declaration.domain.text import clean
 from declaration.models import Declaration, Membership, OutboxMail, Person
 from declaration.outbound import NAMESPACE
 from declaration.realtime import socketio_of
+from declaration.realtime.limits import TokenBucket
 from declaration.services import auth, declarations
 from tests.helpers import CSRF
 from tests.security.xss_payloads import ALL, EMAIL_PAYLOADS, PAYLOADS, as_stored, spread
@@ -243,8 +244,21 @@ def csrf(client: FlaskClient) -> str:
     return str(known)
 
 
+#: Tokens of the world's connections: it is built at machine speed, hundreds of comments
+#: and steps in a row, which the server's pacing would stretch to minutes of waiting.
+#: The pacing has tests of its own (tests/realtime/test_flood_live.py, test_limits*.py).
+UNPACED = 1e9
+
+
 def _socket(app: Flask, http: FlaskClient) -> Any:
-    return socketio_of(app).test_client(app, namespace=NAMESPACE, flask_test_client=http)
+    namespace = app.extensions["declaration.draft_namespace"]
+    before = set(namespace.connections)
+    socket = socketio_of(app).test_client(app, namespace=NAMESPACE, flask_test_client=http)
+    for sid in set(namespace.connections) - before:
+        connection = namespace.connections[sid]
+        connection.bucket = TokenBucket(rate=UNPACED, burst=UNPACED, tokens=UNPACED)
+        connection.steps = TokenBucket(rate=UNPACED, burst=UNPACED, tokens=UNPACED)
+    return socket
 
 
 def _location_key(location: str) -> str:
