@@ -17,7 +17,7 @@ export DECLARATION_TEST_REDIS_URL
 PYTEST_ARGS ?=
 
 .PHONY: run serve setup install assets translations migrate demo test test-fast test-sqlite \
-        test-postgres test-engineio-frames test-js browser-deps pdf-deps deployment-deps redis-deps \
+        test-postgres test-postgres-passes test-engineio-frames test-deps test-js browser-deps pdf-deps deployment-deps redis-deps \
         lint format bench clean help
 
 help:
@@ -46,8 +46,12 @@ install: $(VENV)/.installed node_modules/.installed
 
 assets: static/dist/app.js static/dist/editor.js static/dist/fonts/fonts.json
 
-translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -d declaration/translations -D messages 2>&1 | grep -v '^compiling' || true
+CATALOGS := $(wildcard declaration/translations/*/LC_MESSAGES/messages.po)
+
+translations: $(CATALOGS:.po=.mo)
+
+declaration/translations/%/LC_MESSAGES/messages.mo: declaration/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d declaration/translations -D messages -l $* 2>&1 | grep -v '^compiling' || true
 
 setup: install assets translations
 
@@ -118,7 +122,18 @@ test-engineio-frames: setup
 	env -u DECLARATION_TEST_DATABASE_URL DECLARATION_DIRECT_FRAMES=0 $(BIN)/pytest tests/realtime \
 		-m slow --ignore=tests/realtime/test_flood_live.py $(PYTEST_ARGS)
 
-test: lint test-js test-sqlite test-postgres test-engineio-frames
+# The SQLite pass and the PostgreSQL passes run side by side (their databases, ports and
+# queue channels are their own): each waits on servers, browsers and the disk for much of
+# its time. Each pass's output is printed whole when it ends. What apt installs comes first,
+# one package manager at a time.
+test: lint test-js test-deps
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres-passes
+
+test-deps: setup browser-deps pdf-deps deployment-deps redis-deps
+
+test-postgres-passes:
+	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory test-engineio-frames
 
 test-fast: setup pdf-deps
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest -m 'not slow' -x -q $(PYTEST_ARGS)
