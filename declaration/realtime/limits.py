@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from declaration.realtime import events
+
 #: Tokens refilled per second, and the most a quiet connection saves up.
 RATE = 50.0
 BURST = 200.0
@@ -27,32 +29,10 @@ CHARS_PER_TOKEN = 2_000
 #: for the database even when every operation in it is short.
 REVISIONS_PER_TOKEN = 10
 
-#: Steps of the sign-off workflow. Each is a write transaction of its own that also builds
-#: the status board for its answer (a refused one writes its refusal to the audit trail in
-#: another), and each makes every member's browser ask for the board again.
-WORKFLOW_EVENTS = (
-    "sign",
-    "withdraw",
-    "decline",
-    "prefer",
-    "addressee_option",
-    "remove_addressee_option",
-    "decide_addressee",
-    "set_phase",
-    "approve",
-)
-#: Events that write a comment or its state: stored, read back as a thread for the answer
-#: and announced to the room, whose browsers ask for the thread.
-COMMENT_WRITES = (
-    "comment",
-    "reply",
-    "comment_edit",
-    "comment_delete",
-    "resolve",
-    "reopen",
-    "hide",
-    "unhide",
-)
+#: Steps of the sign-off workflow and events that write a comment or its state
+#: (`events.Kind`): each holds this process's write turn for tens of milliseconds.
+WORKFLOW_EVENTS = events.of_kind(events.Kind.WORKFLOW)
+COMMENT_WRITES = events.of_kind(events.Kind.COMMENT_WRITE)
 #: Their prices: a flood of either at one token an event took the others' edits from a p99
 #: of 18 ms to 100–150 ms (comments, declines) and seconds (withdrawals), as each holds
 #: this process's write turn for tens of milliseconds (`python -m bench flood`). People
@@ -83,7 +63,7 @@ EVENT_PRICES = {
     "status": 5.0,
     **dict.fromkeys(WORKFLOW_EVENTS, WORKFLOW_PRICE),
     **dict.fromkeys(COMMENT_WRITES, COMMENT_WRITE_PRICE),
-    "send_to_addressee": 50.0,
+    **dict.fromkeys(events.of_kind(events.Kind.SENDING), 50.0),
 }
 
 #: Events refused as too fast within ``FLOOD_WINDOW`` seconds, after which the connection

@@ -43,7 +43,7 @@ from declaration.mailer import deliver_now
 from declaration.models import Comment, Declaration, Membership
 from declaration.ops import metrics
 from declaration.outbound import NAMESPACE, comments_message, room_of, to_room
-from declaration.realtime import inbound, limits, payloads
+from declaration.realtime import events, inbound, limits, payloads
 from declaration.realtime.batching import EditBatches, PendingEdit
 from declaration.realtime.limits import TokenBucket, price_of_chars, price_of_revisions
 from declaration.realtime.payloads import error_payload
@@ -76,37 +76,8 @@ PRESENCE_INTERVAL = 0.05
 #: may run their handlers; a client's event of that name is refused like an unknown one.
 LIFECYCLE_EVENTS = frozenset({"connect", "disconnect"})
 
-#: Events clients may send, each handled by the method ``on_<name>``.
-CLIENT_EVENTS = frozenset(
-    {
-        "join",
-        "leave",
-        "edit",
-        "resync",
-        "presence",
-        "comments",
-        "comment",
-        "reply",
-        "comment_edit",
-        "comment_delete",
-        "resolve",
-        "reopen",
-        "hide",
-        "unhide",
-        "comment_read",
-        "status",
-        "sign",
-        "withdraw",
-        "decline",
-        "prefer",
-        "addressee_option",
-        "remove_addressee_option",
-        "decide_addressee",
-        "set_phase",
-        "approve",
-        "send_to_addressee",
-    }
-)
+#: Events clients may send (`events.CLIENT_EVENTS`), each handled by ``on_<name>``.
+CLIENT_EVENTS = frozenset(events.CLIENT_EVENTS)
 
 
 @dataclass(frozen=True)
