@@ -107,11 +107,21 @@ test-js: node_modules/.installed
 test-sqlite: setup browser-deps pdf-deps deployment-deps
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
 
-# The PostgreSQL pass runs every test that reaches the database under test (marker
-# `database`, see tests/conftest.py), except the browser suite, which runs once on SQLite.
+# The PostgreSQL pass runs the tests that reach the database (marker `database`, see
+# tests/conftest.py) in the suites whose outcome depends on it: storage, services, faults,
+# operations, the command line, live connections, and the web and security tests of what
+# the database counts, stores or enforces (throttles, sessions, lengths, stored addresses).
+# The page, injection and fuzzing suites drive the same services and run on SQLite, as
+# does the browser suite.
+POSTGRES_SUITES := tests/storage tests/services tests/faults tests/ops tests/cli tests/realtime \
+	tests/bench $(wildcard tests/test_*.py) tests/security/test_limits.py \
+	tests/security/test_limits_live.py tests/security/test_ip_storage.py \
+	tests/security/test_eviction_live.py tests/web/test_password_login_throttle.py \
+	tests/web/test_login_link.py tests/web/test_credentials.py tests/web/test_request_transactions.py
+
 test-postgres: setup pdf-deps deployment-deps redis-deps
 	DECLARATION_TEST_DATABASE_URL='$(DECLARATION_TEST_DATABASE_URL)' $(BIN)/pytest \
-		-m 'database and not browser' $(PYTEST_ARGS)
+		$(POSTGRES_SUITES) -m 'database and not browser' $(PYTEST_ARGS)
 
 # The realtime tests against real server processes once more, with the frames left to
 # engineio's writer greenlets (DECLARATION_DIRECT_FRAMES=0): the way back, should

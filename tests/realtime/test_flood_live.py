@@ -22,6 +22,9 @@ pytestmark = pytest.mark.slow
 #: for `make test` runs its passes side by side on a shared machine. Unpaced, one flooding
 #: client took it to several seconds.
 GENEROUS_P99_MS = 1000.0
+#: Seconds the attacker's connection may spend before the flood begins (joining, waiting
+#: for the others): its bucket refills meanwhile.
+SETTING_UP_SECONDS = 10.0
 #: How much the server may grow while a client that never reads asks for a long text.
 MAX_RSS_GROWTH_KB = 50 * 1024
 
@@ -64,7 +67,12 @@ def test_a_flood_is_refused_as_too_fast_and_the_others_keep_their_pace(kind):
     message = described(record)
 
     assert record["attacker_sent"] > 0, message
-    assert record["attacker_refused"].get("rate_limited", 0) > 0, message
+    # The flood gets no more than its bucket holds and refills in the time it has; what
+    # the server did not take it refused as too fast or had not read yet (a server that a
+    # busy machine slows reads slower than the bucket refills, and then refuses nothing).
+    seconds = chosen.duration + chosen.drain + SETTING_UP_SECONDS
+    assert record["attacker_accepted"] <= limits.BURST + limits.RATE * seconds, message
+    assert record["attacker_accepted"] < record["attacker_sent"], message
     # Every edit of the others was measured (or skipped by a load generator running late).
     assert record["others_edits"] + record["others_skipped"] == 3 * 15, message
     assert record["others_p99_ms"] < GENEROUS_P99_MS, message
