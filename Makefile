@@ -17,7 +17,9 @@ export DECLARATION_TEST_REDIS_URL
 PYTEST_ARGS ?=
 
 .PHONY: run serve setup install assets translations migrate demo test test-fast test-sqlite \
-        test-postgres test-postgres-passes test-engineio-frames test-deps test-js browser-deps pdf-deps deployment-deps redis-deps \
+        test-sqlite-rest test-browser \
+        test-postgres test-second-lane test-engineio-frames test-deps test-js browser-deps \
+        pdf-deps deployment-deps redis-deps \
         lint format bench clean help
 
 help:
@@ -107,6 +109,13 @@ test-js: node_modules/.installed
 test-sqlite: setup browser-deps pdf-deps deployment-deps
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
 
+# The SQLite pass in two parts, for `make test`: the browser suite, and everything else.
+test-sqlite-rest: setup pdf-deps deployment-deps
+	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest -m 'not browser' $(PYTEST_ARGS)
+
+test-browser: setup browser-deps pdf-deps
+	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest -m browser $(PYTEST_ARGS)
+
 # The PostgreSQL pass runs the tests that reach the database (marker `database`, see
 # tests/conftest.py) in the suites whose outcome depends on it: storage, services, faults,
 # operations, the command line, live connections, and the web and security tests of what
@@ -132,18 +141,20 @@ test-engineio-frames: setup
 	env -u DECLARATION_TEST_DATABASE_URL DECLARATION_DIRECT_FRAMES=0 $(BIN)/pytest tests/realtime \
 		-m slow --ignore=tests/realtime/test_flood_live.py $(PYTEST_ARGS)
 
-# The SQLite pass and the PostgreSQL passes run side by side (their databases, ports and
-# queue channels are their own): each waits on servers, browsers and the disk for much of
-# its time. Each pass's output is printed whole when it ends. What apt installs comes first,
-# one package manager at a time.
+# Two lanes side by side (each pass's databases, ports and queue channels are its own;
+# each waits on servers, browsers and the disk for much of its time): the SQLite pass
+# without the browser suite, and the PostgreSQL passes followed by the browser suite on
+# SQLite, which together take about as long. Each pass's output is printed whole when it
+# ends. What apt installs comes first, one package manager at a time.
 test: lint test-js test-deps
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres-passes
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite-rest test-second-lane
 
 test-deps: setup browser-deps pdf-deps deployment-deps redis-deps
 
-test-postgres-passes:
+test-second-lane:
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory test-engineio-frames
+	$(MAKE) --no-print-directory test-browser
 
 test-fast: setup pdf-deps
 	env -u DECLARATION_TEST_DATABASE_URL $(BIN)/pytest -m 'not slow' -x -q $(PYTEST_ARGS)
