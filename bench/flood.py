@@ -295,15 +295,22 @@ class Replica:
         self.text = text
 
     def apply(self, revisions: Sequence[Mapping[str, Any]]) -> None:
-        """Follow a ``revisions`` broadcast; a gap leaves the older (still valid) base."""
-        from declaration.domain.operations import from_delta
+        """Follow a ``revisions`` broadcast; a gap leaves the older (still valid) base.
+
+        So does a revision that does not fit the length known: an attacker that never read
+        its join answer knows no text, and reads the broadcasts only while it drains.
+        """
+        from declaration.domain.operations import OperationError, from_delta
 
         revision, length = self.state
         text = self.text
         for item in revisions:
             if item.get("rev") != revision + 1:
                 continue
-            operation = from_delta(str(item["op"]), length)
+            try:
+                operation = from_delta(str(item["op"]), length)
+            except OperationError:
+                break
             length = operation.target_length
             if text is not None:
                 text = operation.apply(text)
