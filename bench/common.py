@@ -11,6 +11,7 @@ import math
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -333,6 +334,16 @@ def results_path(name: str, output: Path | None, server_commit: str | None) -> P
     if output is not None:
         return output
     return RESULTS / (f"{name}-reference.json" if server_commit else f"{name}.json")
+
+
+def stop_sampler(sampler: subprocess.Popen[bytes]) -> None:
+    """Stop a py-spy sampler so that it writes its output (it does on SIGINT), or kill it."""
+    sampler.send_signal(signal.SIGINT)
+    try:
+        sampler.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        sampler.kill()
+        sampler.wait(timeout=5)
 
 
 def stop_on_signal(signum: int, frame: Any) -> None:

@@ -86,6 +86,7 @@ from bench.common import (
     results_path,
     server_process,
     stop_on_signal,
+    stop_sampler,
     wait_until_quiet,
     write_records,
 )
@@ -1218,12 +1219,7 @@ def profiling(servers: Sequence[Server], directory: Path | None, name: str) -> I
         yield
     finally:
         for process, output in samplers:
-            process.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_sampler(process)
             if output.exists():
                 shares = profile_shares(output.read_text().splitlines())
                 print(f"  profile {output}:", file=sys.stderr)

@@ -75,6 +75,7 @@ from bench.common import (
     server_process,
     split_cpus,
     stop_on_signal,
+    stop_sampler,
     wait_until_quiet,
     write_records,
 )
@@ -635,12 +636,7 @@ def _profiling(server: Server, clients: int, settings: Settings) -> Iterator[Non
     try:
         yield
     finally:
-        sampler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-        try:
-            sampler.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            sampler.kill()
-            sampler.wait(timeout=5)
+        stop_sampler(sampler)
         print(f"  server profile: {output}", file=sys.stderr)
 
 
